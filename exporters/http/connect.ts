@@ -1,0 +1,63 @@
+/**
+ * Opens the one connection a request hop uses, timing TCP and TLS separately, so that
+ * probe_http_duration_seconds{phase="connect"|"tls"} are real. Failures carry their phase's reason.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { ProbeFailure } from '../../src/probe/failure';
+
+export interface ConnectRequest {
+  address: string;
+  port: number;
+  /** Set for https: the options of the handshake. */
+  tls?: tls.ConnectionOptions;
+  signal: AbortSignal;
+}
+
+export interface OpenConnection {
+  socket: net.Socket | tls.TLSSocket;
+  connectSeconds: number;
+  tlsSeconds: number;
+}
+
+export async function openConnection(request: ConnectRequest): Promise<OpenConnection> {
+  const started = performance.now();
+  const tcp = await settle(net.connect({ host: request.address, port: request.port }), 'connect', request.signal, 'connect');
+  const connectSeconds = (performance.now() - started) / 1000;
+  if (!request.tls) return { socket: tcp, connectSeconds, tlsSeconds: 0 };
+  const handshakeStarted = performance.now();
+  const secure = await settle(tls.connect({ ...request.tls, socket: tcp }), 'secureConnect', request.signal, 'tls').catch((error: unknown) => {
+    tcp.destroy();
+    throw error;
+  });
+  return { socket: secure, connectSeconds, tlsSeconds: (performance.now() - handshakeStarted) / 1000 };
+}
+
+/** Waits for `event`; on error or abort the socket is destroyed, never left open. */
+function settle<S extends net.Socket>(socket: S, event: string, signal: AbortSignal, phase: 'connect' | 'tls'): Promise<S> {
+  return new Promise<S>((resolve, reject) => {
+    const cleanup = () => {
+      socket.off(event, onReady);
+      socket.off('error', onError);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onReady = () => {
+      cleanup();
+      resolve(socket);
+    };
+    const onError = (error: NodeJS.ErrnoException) => {
+      cleanup();
+      socket.destroy();
+      reject(new ProbeFailure(phase, `${phase === 'tls' ? 'TLS handshake' : 'connection'} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`));
+    };
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    socket.once(event, onReady);
+    socket.once('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,26 @@
+/** The http prober as the runtime sees it: schema, extra rules, target check and probe function. */
+import type { ProberDefinition } from '../../src/probe/prober';
+import { probeHttp, withDefaultScheme } from './prober';
+import { HttpSettingsSchema } from './schema';
+import { validateHttpSettings } from './validate';
+
+export const httpProber: ProberDefinition<typeof HttpSettingsSchema> = {
+  schema: HttpSettingsSchema,
+  validate: validateHttpSettings,
+  checkTarget,
+  probe: probeHttp,
+  secretKeys: ['password', 'authorization', 'cookie', 'proxy-authorization', 'x-api-key'],
+};
+
+function checkTarget(target: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(withDefaultScheme(target));
+  } catch {
+    return `target ${JSON.stringify(target)} is not a URL`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `target scheme "${url.protocol.slice(0, -1)}" is not supported by the http prober (use http:// or https://)`;
+  if (url.hostname === '') return `target ${JSON.stringify(target)} has no host`;
+  if (url.username || url.password) return 'credentials do not belong in a target, which becomes a label: use basic_auth.password_file';
+  return undefined;
+}

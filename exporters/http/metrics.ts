@@ -1,0 +1,34 @@
+/** The metrics every http probe exposes, registered up front as blackbox_exporter does, so a failed probe still reports them. */
+import { Gauge, type Registry } from 'prom-client';
+
+export const HTTP_PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
+export type HttpPhase = (typeof HTTP_PHASES)[number];
+
+export function createHttpMetrics(registry: Registry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const phases = gauge('probe_http_duration_seconds', 'Duration of http request by phase, summed over all redirects', ['phase']);
+  for (const phase of HTTP_PHASES) phases.labels(phase).set(0);
+  const metrics = {
+    phases,
+    contentLength: gauge('probe_http_content_length', 'Length of http content response'),
+    uncompressedBodyLength: gauge('probe_http_uncompressed_body_length', 'Length of uncompressed response body'),
+    redirects: gauge('probe_http_redirects', 'The number of redirects'),
+    ssl: gauge('probe_http_ssl', 'Indicates if SSL was used for the final redirect'),
+    statusCode: gauge('probe_http_status_code', 'Response HTTP status code'),
+    version: gauge('probe_http_version', 'Returns the version of HTTP of the probe response'),
+    failedDueToRegex: gauge('probe_failed_due_to_regex', 'Indicates if probe failed due to regex'),
+    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
+    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
+    ipAddrHash: gauge('probe_ip_addr_hash', 'Specifies the hash of IP address. It\'s useful to detect if the IP address changes.'),
+    lastModified(seconds: number) {
+      gauge('probe_http_last_modified_timestamp_seconds', 'Returns the Last-Modified HTTP response header in unixtime').set(seconds);
+    },
+    addPhase(phase: HttpPhase, seconds: number) {
+      phases.labels(phase).inc(seconds);
+    },
+  };
+  for (const series of [metrics.contentLength, metrics.uncompressedBodyLength, metrics.redirects, metrics.ssl, metrics.statusCode, metrics.version, metrics.failedDueToRegex, metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash]) series.set(0);
+  return metrics;
+}
+
+export type HttpMetrics = ReturnType<typeof createHttpMetrics>;

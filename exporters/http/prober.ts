@@ -1,0 +1,197 @@
+/**
+ * The http prober: blackbox_exporter's http module, step for step, with the same metrics, and a
+ * failure reason for every way it can fail.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProbeContext } from '../../src/probe/prober';
+import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
+import { decompress, readBody } from './body';
+import { openConnection } from './connect';
+import { exchange, type HopResponse } from './exchange';
+import { createHttpMetrics, type HttpMetrics } from './metrics';
+import { compileGoRegexp } from './regex';
+import { readRequestParts, tlsOptions, type RequestParts } from './request-parts';
+import { ipAddressHash, resolveTarget } from './resolve';
+import type { HeaderMatchSettings, HttpSettings } from './schema';
+import { bodySizeLimitBytes } from './size';
+import { registerTlsMetrics } from './tls-metrics';
+
+/** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+interface Outcome {
+  reason: FailureReason;
+  message: string;
+}
+
+export function withDefaultScheme(target: string): string {
+  return /^https?:\/\//i.test(target) ? target : /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
+}
+
+export async function probeHttp(probe: ProbeContext<HttpSettings>): Promise<boolean> {
+  const { settings, log, signal } = probe;
+  const metrics = createHttpMetrics(probe.registry);
+  const open: HopResponse[] = [];
+  try {
+    const parts = await readRequestParts(settings);
+    const { response, redirects, followedAll } = await followRedirects(probe, parts, metrics, open);
+    metrics.redirects.set(redirects);
+    const outcome = await judgeResponse(probe, response, followedAll, metrics);
+    if (outcome) return probe.fail(outcome.reason, outcome.message);
+    return true;
+  } catch (error) {
+    if (signal.aborted) return probe.fail('timeout', `deadline reached: ${String((signal.reason as Error)?.message ?? signal.reason)}`);
+    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
+    log.error('unexpected error in http prober', { err: String(error) });
+    return probe.fail('internal', String(error));
+  } finally {
+    await Promise.all(open.map((hop) => hop.close()));
+  }
+}
+
+/** Sends the request and follows redirects the way Go's client does; returns the last response. */
+async function followRedirects(probe: ProbeContext<HttpSettings>, parts: RequestParts, metrics: HttpMetrics, open: HopResponse[]) {
+  const { settings, log, signal } = probe;
+  const origin = new URL(withDefaultScheme(probe.target));
+  let url = origin;
+  let method = settings.method.toUpperCase();
+  let body = parts.body;
+  for (let redirects = 0; ; ) {
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });
+    const resolved = await resolveTarget(host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal);
+    log.info('Resolved target address', { host, ip: resolved.address });
+    metrics.addPhase('resolve', resolved.seconds);
+    if (url === origin) {
+      metrics.dnsLookupSeconds.set(resolved.seconds);
+      metrics.ipProtocol.set(resolved.family);
+      metrics.ipAddrHash.set(ipAddressHash(resolved.address, resolved.family));
+    }
+
+    const secure = url.protocol === 'https:';
+    const hostHeader = probe.hostname ?? parts.headers.host ?? url.host;
+    const connection = await openConnection({
+      address: resolved.address,
+      port: Number(url.port) || (secure ? 443 : 80),
+      tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2) : undefined,
+      signal,
+    });
+    metrics.addPhase('connect', connection.connectSeconds);
+    metrics.addPhase('tls', connection.tlsSeconds);
+
+    const headers: Record<string, string> = { ...parts.headers, host: hostHeader };
+    if (parts.authorization && url.origin === origin.origin) headers.authorization = parts.authorization;
+    log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
+    const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
+    open.push(response);
+    metrics.addPhase('processing', response.processingSeconds);
+    log.info('Received HTTP response', { status_code: response.status, http_version: response.httpVersion });
+
+    const location = response.headers.location;
+    if (!REDIRECT_STATUSES.has(response.status) || typeof location !== 'string') return { response, redirects, followedAll: true };
+    redirects++;
+    log.info('Received redirect', { location });
+    if (!settings.follow_redirects || redirects > MAX_REDIRECTS) {
+      log.info('Not following redirect', { reason: settings.follow_redirects ? `more than ${MAX_REDIRECTS} redirects` : 'follow_redirects is false' });
+      return { response, redirects, followedAll: false };
+    }
+    await response.close();
+    url = new URL(location, url);
+    if (response.status <= 303 && method !== 'HEAD') {
+      method = 'GET';
+      body = undefined;
+    }
+  }
+}
+
+/** The checks blackbox_exporter makes on the final response, in its order; the first failure is the reason. */
+async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopResponse, followedAll: boolean, metrics: HttpMetrics): Promise<Outcome | undefined> {
+  const { settings, log } = probe;
+  const failures: Outcome[] = [];
+  metrics.statusCode.set(response.status);
+  const contentLength = Number(response.headers['content-length']);
+  metrics.contentLength.set(Number.isFinite(contentLength) && response.headers['content-length'] !== undefined ? contentLength : -1);
+
+  if (!statusIsValid(response.status, settings.valid_status_codes)) {
+    log.error('Invalid HTTP response status code', { status_code: response.status, valid_status_codes: settings.valid_status_codes.join(',') || '2xx' });
+    failures.push({ reason: response.status === 401 || response.status === 407 ? 'auth' : 'status_code', message: `status code ${response.status} is not valid` });
+  }
+  if (failures.length === 0 && (settings.fail_if_header_matches.length > 0 || settings.fail_if_header_not_matches.length > 0)) {
+    const headerFailure = checkHeaders(response.headers, settings);
+    metrics.failedDueToRegex.set(headerFailure ? 1 : 0);
+    if (headerFailure) {
+      log.error(headerFailure);
+      failures.push({ reason: 'assertion', message: headerFailure });
+    }
+  }
+  if (followedAll) {
+    const transferStarted = performance.now();
+    const raw = await readBody(response.body, bodySizeLimitBytes(settings.body_size_limit));
+    const body = await decompress(raw, settings.compression);
+    metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
+    metrics.uncompressedBodyLength.set(body.length);
+    if (failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
+      const bodyFailure = checkBody(body.toString('utf8'), settings);
+      metrics.failedDueToRegex.set(bodyFailure ? 1 : 0);
+      if (bodyFailure) {
+        log.error(bodyFailure);
+        failures.push({ reason: 'assertion', message: bodyFailure });
+      }
+    }
+  }
+  const lastModified = Date.parse(String(response.headers['last-modified'] ?? ''));
+  if (Number.isFinite(lastModified)) metrics.lastModified(lastModified / 1000);
+
+  metrics.version.set(Number(response.httpVersion));
+  if (settings.valid_http_versions.length > 0 && !settings.valid_http_versions.includes(`HTTP/${response.httpVersion}` as never)) {
+    log.error('Invalid HTTP version number', { version: `HTTP/${response.httpVersion}` });
+    failures.push({ reason: 'assertion', message: `HTTP/${response.httpVersion} is not in valid_http_versions` });
+  }
+  if (response.tls) {
+    metrics.ssl.set(1);
+    registerTlsMetrics(probe.registry, response.tls);
+    if (settings.fail_if_ssl) failures.push({ reason: 'assertion', message: 'final response used TLS and fail_if_ssl is set' });
+  } else if (settings.fail_if_not_ssl) {
+    failures.push({ reason: 'assertion', message: 'final response did not use TLS and fail_if_not_ssl is set' });
+  }
+  return failures[0];
+}
+
+function statusIsValid(status: number, valid: number[]): boolean {
+  return valid.length > 0 ? valid.includes(status) : status >= 200 && status < 300;
+}
+
+function headerValues(headers: IncomingHttpHeaders, name: string): string[] {
+  const value = headers[name.toLowerCase()];
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** The first header rule that fails, as a log message, or undefined. */
+function checkHeaders(headers: IncomingHttpHeaders, settings: HttpSettings): string | undefined {
+  const rules: [HeaderMatchSettings, boolean][] = [
+    ...settings.fail_if_header_matches.map((rule): [HeaderMatchSettings, boolean] => [rule, true]),
+    ...settings.fail_if_header_not_matches.map((rule): [HeaderMatchSettings, boolean] => [rule, false]),
+  ];
+  for (const [rule, failOnMatch] of rules) {
+    const values = headerValues(headers, rule.header);
+    if (values.length === 0) {
+      if (rule.allow_missing) continue;
+      return `Missing required header ${rule.header}`;
+    }
+    const matched = values.some((value) => compileGoRegexp(rule.regexp).test(value));
+    if (failOnMatch && matched) return `Header ${rule.header} matched regular expression ${rule.regexp}`;
+    if (!failOnMatch && !matched) return `Header ${rule.header} did not match regular expression ${rule.regexp}`;
+  }
+  return undefined;
+}
+
+function checkBody(body: string, settings: HttpSettings): string | undefined {
+  for (const pattern of settings.fail_if_body_matches_regexp) {
+    if (compileGoRegexp(pattern).test(body)) return `Body matched regular expression ${pattern}`;
+  }
+  for (const pattern of settings.fail_if_body_not_matches_regexp) {
+    if (!compileGoRegexp(pattern).test(body)) return `Body did not match regular expression ${pattern}`;
+  }
+  return undefined;
+}

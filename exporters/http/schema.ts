@@ -1,0 +1,58 @@
+/**
+ * The `http:` section of a module: blackbox_exporter's keys, accepted as they are, with its
+ * defaults. Unknown keys are refused, as blackbox_exporter refuses them.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { StrictObject, StringEnum } from '../../src/config/schema-helpers';
+
+const HeaderMatch = StrictObject({
+  header: Type.String({ minLength: 1 }),
+  regexp: Type.String(),
+  allow_missing: Type.Boolean({ default: false }),
+});
+
+export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
+
+export const TlsConfigSchema = StrictObject({
+  ca_file: Type.Optional(Type.String({ minLength: 1 })),
+  cert_file: Type.Optional(Type.String({ minLength: 1 })),
+  key_file: Type.Optional(Type.String({ minLength: 1 })),
+  server_name: Type.Optional(Type.String({ minLength: 1 })),
+  insecure_skip_verify: Type.Boolean({ default: false }),
+  min_version: Type.Optional(StringEnum(TLS_VERSIONS)),
+  max_version: Type.Optional(StringEnum(TLS_VERSIONS)),
+});
+
+export const HttpSettingsSchema = StrictObject({
+  valid_status_codes: Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { default: [], description: 'empty means any 2xx' }),
+  valid_http_versions: Type.Array(StringEnum(['HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0']), { default: [] }),
+  method: Type.String({ pattern: '^[A-Za-z]+$', default: 'GET' }),
+  headers: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.String(), { default: {} }),
+  body: Type.Optional(Type.String()),
+  body_file: Type.Optional(Type.String({ minLength: 1 })),
+  compression: StringEnum(['', 'gzip', 'br', 'deflate', 'identity'], { default: '' }),
+  follow_redirects: Type.Boolean({ default: true }),
+  fail_if_ssl: Type.Boolean({ default: false }),
+  fail_if_not_ssl: Type.Boolean({ default: false }),
+  fail_if_body_matches_regexp: Type.Array(Type.String(), { default: [] }),
+  fail_if_body_not_matches_regexp: Type.Array(Type.String(), { default: [] }),
+  fail_if_header_matches: Type.Array(HeaderMatch, { default: [] }),
+  fail_if_header_not_matches: Type.Array(HeaderMatch, { default: [] }),
+  tls_config: Type.Optional(TlsConfigSchema),
+  basic_auth: Type.Optional(
+    StrictObject({
+      username: Type.String(),
+      password: Type.Optional(Type.String({ description: 'accepted for blackbox_exporter compatibility; prefer password_file' })),
+      password_file: Type.Optional(Type.String({ minLength: 1 })),
+    }),
+  ),
+  bearer_token_file: Type.Optional(Type.String({ minLength: 1 })),
+  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
+  ip_protocol_fallback: Type.Boolean({ default: true }),
+  enable_http2: Type.Boolean({ default: true }),
+  body_size_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\d+(B|KB|KiB|MB|MiB|GB|GiB)?$', patternMessage: 'must be a size such as 512KiB or 10MB' })])),
+});
+
+export type HttpSettings = Static<typeof HttpSettingsSchema>;
+export type TlsSettings = Static<typeof TlsConfigSchema>;
+export type HeaderMatchSettings = Static<typeof HeaderMatch>;

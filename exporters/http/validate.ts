@@ -1,0 +1,31 @@
+/** The http rules a JSON Schema cannot say: regexes must compile, auth methods must not clash. */
+import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
+import { regexpProblem } from './regex';
+import type { HttpSettings } from './schema';
+
+export function validateHttpSettings(settings: HttpSettings, path: ConfigPath): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const regexes: [ConfigPath, string][] = [
+    ...settings.fail_if_body_matches_regexp.map((pattern, index): [ConfigPath, string] => [['fail_if_body_matches_regexp', index], pattern]),
+    ...settings.fail_if_body_not_matches_regexp.map((pattern, index): [ConfigPath, string] => [['fail_if_body_not_matches_regexp', index], pattern]),
+    ...settings.fail_if_header_matches.map((rule, index): [ConfigPath, string] => [['fail_if_header_matches', index, 'regexp'], rule.regexp]),
+    ...settings.fail_if_header_not_matches.map((rule, index): [ConfigPath, string] => [['fail_if_header_not_matches', index, 'regexp'], rule.regexp]),
+  ];
+  for (const [where, pattern] of regexes) {
+    const problem = regexpProblem(pattern);
+    if (problem) problems.push({ path: [...path, ...where], message: problem });
+  }
+  if (settings.basic_auth?.password !== undefined && settings.basic_auth.password_file !== undefined) {
+    problems.push({ path: [...path, 'basic_auth'], message: 'password and password_file are mutually exclusive' });
+  }
+  if (settings.basic_auth && settings.bearer_token_file) {
+    problems.push({ path: [...path, 'bearer_token_file'], message: 'basic_auth and bearer_token_file are mutually exclusive' });
+  }
+  if (settings.body !== undefined && settings.body_file !== undefined) {
+    problems.push({ path: [...path, 'body_file'], message: 'body and body_file are mutually exclusive' });
+  }
+  if (Boolean(settings.tls_config?.cert_file) !== Boolean(settings.tls_config?.key_file)) {
+    problems.push({ path: [...path, 'tls_config'], message: 'cert_file and key_file go together' });
+  }
+  return problems;
+}

@@ -1,0 +1,109 @@
+/**
+ * The running checkpoint: its config (swapped only after a new one validates), its probe
+ * history, its own metrics and the limit on probes running at once. The HTTP server and
+ * SIGHUP are just ways in.
+ */
+import type { Logger } from 'pino';
+import { ConfigError } from './config/problems';
+import { loadConfigFile } from './config/load';
+import { proberSettings, type CheckpointConfig } from './config/schema';
+import { createSelfMetrics, type SelfMetrics } from './observability/self-metrics';
+import { probeDeadlineSeconds } from './probe/deadline';
+import { ProbeHistory, type HistoryEntry } from './probe/history';
+import { runProbe } from './probe/run';
+import { proberDefinition } from './probers';
+import { parseDurationSeconds } from './config/duration';
+
+export interface CheckpointOptions {
+  configFile: string;
+  timeoutOffsetSeconds: number;
+  maxConcurrentProbes: number;
+  historyLimit: number;
+  logger: Logger;
+}
+
+export interface ProbeParams {
+  module?: string;
+  target?: string;
+  hostname?: string;
+  scrapeTimeoutHeader?: string;
+}
+
+/** What a probe request came to: a probe that ran, or a refusal with its HTTP status. */
+export type ProbeOutcome = { ran: HistoryEntry } | { refused: number; message: string };
+
+/** blackbox_exporter's default when `?module=` is left out. */
+export const DEFAULT_MODULE = 'http_2xx';
+
+export class Checkpoint {
+  readonly history: ProbeHistory;
+  readonly metrics: SelfMetrics = createSelfMetrics();
+  private running = 0;
+
+  private constructor(
+    readonly options: CheckpointOptions,
+    private current: CheckpointConfig,
+  ) {
+    this.history = new ProbeHistory(options.historyLimit);
+    this.metrics.recordReload(true, current.monitors.length);
+  }
+
+  /** Loads the config; a ConfigError here is the caller's to print before exiting. */
+  static async start(options: CheckpointOptions): Promise<Checkpoint> {
+    return new Checkpoint(options, await loadConfigFile(options.configFile));
+  }
+
+  get config(): CheckpointConfig {
+    return this.current;
+  }
+
+  /** Re-reads the config file; on any problem the running config stays and the error is returned. */
+  async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      this.current = await loadConfigFile(this.options.configFile);
+      this.metrics.recordReload(true, this.current.monitors.length);
+      this.options.logger.info({ file: this.options.configFile, modules: Object.keys(this.current.modules).length, monitors: this.current.monitors.length }, 'Loaded config file');
+      return { ok: true };
+    } catch (error) {
+      this.metrics.recordReload(false);
+      const message = error instanceof ConfigError ? error.message : String(error);
+      this.options.logger.error({ file: this.options.configFile, err: message }, 'Error reloading config, keeping the running one');
+      return { ok: false, error: message };
+    }
+  }
+
+  async probe(params: ProbeParams): Promise<ProbeOutcome> {
+    const moduleName = params.module || DEFAULT_MODULE;
+    const module = this.current.modules[moduleName];
+    if (!module) return { refused: 400, message: `Unknown module ${JSON.stringify(moduleName)}` };
+    if (!params.target) return { refused: 400, message: 'Target parameter is missing' };
+    const targetProblem = proberDefinition(module.prober).checkTarget(params.target, proberSettings(module));
+    if (targetProblem) return { refused: 400, message: targetProblem };
+    const deadlineSeconds = probeDeadlineSeconds({
+      moduleTimeoutSeconds: module.timeout === undefined ? undefined : parseDuration(module.timeout),
+      scrapeTimeoutHeader: params.scrapeTimeoutHeader,
+      offsetSeconds: this.options.timeoutOffsetSeconds,
+    });
+    if (typeof deadlineSeconds !== 'number') return { refused: 400, message: deadlineSeconds.error };
+    if (this.running >= this.options.maxConcurrentProbes) {
+      this.metrics.rejected.inc();
+      return { refused: 503, message: `too many probes running (--probe.max-concurrent=${this.options.maxConcurrentProbes}); try again later` };
+    }
+
+    this.running++;
+    this.metrics.inFlight.inc();
+    try {
+      const result = await runProbe({ moduleName, module, target: params.target, hostname: params.hostname, deadlineSeconds }, this.options.logger);
+      this.metrics.recordProbe(result);
+      return { ran: this.history.add(result) };
+    } finally {
+      this.running--;
+      this.metrics.inFlight.dec();
+    }
+  }
+}
+
+function parseDuration(text: string): number {
+  // The schema has already checked the format.
+  return parseDurationSeconds(text) ?? 0;
+}

@@ -1,0 +1,77 @@
+/** Prometheus-style flags (`--config.file=F`), parsed with node:util so every flag is declared in one table. */
+import { parseArgs } from 'node:util';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../observability/logger';
+
+export const DEFAULT_LISTEN_ADDRESS = ':9915';
+
+export const SERVER_FLAGS = {
+  'config.file': { type: 'string', help: 'Checkpoint configuration file (default: config/checkpoint.yml of the package)' },
+  'config.check': { type: 'boolean', help: 'Validate the configuration file, print every problem, and exit' },
+  'web.listen-address': { type: 'string', default: DEFAULT_LISTEN_ADDRESS, help: 'Address to listen on for the web interface, /probe and /metrics' },
+  'timeout-offset': { type: 'string', default: '0.5', help: 'Seconds subtracted from the Prometheus scrape timeout to give the probe deadline' },
+  'probe.max-concurrent': { type: 'string', default: '256', help: 'Probes allowed to run at once; more are refused with 503' },
+  'history.limit': { type: 'string', default: '100', help: 'Recent probes kept for the status page and /logs' },
+  'log.level': { type: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}` },
+  'log.format': { type: 'string', default: 'logfmt', help: `Output format of log messages: ${LOG_FORMATS.join(', ')}` },
+  version: { type: 'boolean', help: 'Show the version and exit' },
+  help: { type: 'boolean', short: 'h', help: 'Show this help and exit' },
+} as const;
+
+export const PROBE_FLAGS = {
+  module: { type: 'string', help: 'Module to probe with (default http_2xx)' },
+  target: { type: 'string', help: 'Target to probe' },
+  hostname: { type: 'string', help: 'Host header and TLS name to use instead of the target\'s' },
+  'config.file': SERVER_FLAGS['config.file'],
+  'timeout-offset': SERVER_FLAGS['timeout-offset'],
+  'log.level': { type: 'string', default: 'warn', help: SERVER_FLAGS['log.level'].help },
+  'log.format': SERVER_FLAGS['log.format'],
+  help: SERVER_FLAGS.help,
+} as const;
+
+type FlagTable = Record<string, { type: 'string' | 'boolean'; default?: string; short?: string; help: string }>;
+
+export class UsageError extends Error {}
+
+export function parseFlags<Table extends FlagTable>(table: Table, args: string[]) {
+  // parseArgs refuses keys that are present but undefined, so copy only what a flag sets.
+  const options = Object.fromEntries(
+    Object.entries(table).map(([name, flag]) => [name, { type: flag.type, ...(flag.default !== undefined && { default: flag.default }), ...(flag.short && { short: flag.short }) }]),
+  );
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as { [Name in keyof Table]: Table[Name]['type'] extends 'boolean' ? boolean | undefined : string };
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function helpText(usage: string, table: FlagTable): string {
+  const lines = Object.entries(table).map(([name, flag]) => {
+    const left = `${flag.short ? `-${flag.short}, ` : '    '}--${name}${flag.type === 'string' ? '=VALUE' : ''}`;
+    return `  ${left.padEnd(34)} ${flag.help}${flag.default !== undefined ? ` (default: ${flag.default})` : ''}`;
+  });
+  return `${usage}\n\nFlags:\n${lines.join('\n')}\n`;
+}
+
+export function positiveNumber(name: string, text: string, integer = false): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) throw new UsageError(`--${name} must be a ${integer ? 'whole ' : ''}number >= 0, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+export function logLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new UsageError(`--log.level must be one of ${LOG_LEVELS.join(', ')}`);
+  return text as LogLevel;
+}
+
+export function logFormat(text: string): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) throw new UsageError(`--log.format must be one of ${LOG_FORMATS.join(', ')}`);
+  return text as LogFormat;
+}
+
+/** ":9915", "127.0.0.1:9915" or "[::1]:9915" into what net.Server.listen takes. */
+export function listenAddress(text: string): { host?: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new UsageError(`--web.listen-address must look like :9915, 127.0.0.1:9915 or [::1]:9915, got ${JSON.stringify(text)}`);
+  return { host: match[1] ?? (match[2] || undefined), port };
+}

@@ -1,0 +1,57 @@
+/** `checkpoint`: serves /probe, /metrics, /sd and the status page until SIGINT or SIGTERM; SIGHUP reloads. */
+import type { AddressInfo } from 'node:net';
+import { Checkpoint } from '../checkpoint';
+import { defaultConfigFile } from '../config/default-config';
+import { loadConfigFile } from '../config/load';
+import { createLogger } from '../observability/logger';
+import { createApp } from '../server/app';
+import { VERSION } from '../version';
+import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumber, SERVER_FLAGS } from './flags';
+
+export async function runServerCommand(args: string[]): Promise<number> {
+  const flags = parseFlags(SERVER_FLAGS, args);
+  if (flags.help) {
+    process.stdout.write(helpText('Usage: checkpoint [flags]\n       checkpoint probe --module=M --target=T   (see checkpoint probe --help)', SERVER_FLAGS));
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`checkpoint, version ${VERSION} (node ${process.version})\n`);
+    return 0;
+  }
+  const configFile = flags['config.file'] ?? defaultConfigFile();
+  if (flags['config.check']) {
+    const config = await loadConfigFile(configFile);
+    process.stdout.write(`${configFile}: OK (${Object.keys(config.modules).length} modules, ${config.monitors.length} monitors)\n`);
+    return 0;
+  }
+  const listen = listenAddress(flags['web.listen-address']);
+  const logger = createLogger(logLevel(flags['log.level']), logFormat(flags['log.format']));
+  const checkpoint = await Checkpoint.start({
+    configFile,
+    timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
+    maxConcurrentProbes: positiveNumber('probe.max-concurrent', flags['probe.max-concurrent'], true),
+    historyLimit: positiveNumber('history.limit', flags['history.limit'], true),
+    logger,
+  });
+  logger.info({ version: VERSION, config: configFile, modules: Object.keys(checkpoint.config.modules).length, monitors: checkpoint.config.monitors.length }, 'Starting checkpoint');
+
+  const server = createApp(checkpoint).listen({ port: listen.port, host: listen.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  logger.info({ address: `${address.address}:${address.port}` }, 'Listening');
+
+  process.on('SIGHUP', () => void checkpoint.reload());
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'Shutting down');
+    server.close(() => process.exit(0));
+    // Probes in flight end at their deadline at the latest; do not wait on keep-alive clients.
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return -1;
+}

@@ -1,0 +1,20 @@
+/** Prometheus duration strings ("1m30s", "500ms", "5s"), as blackbox_exporter's `timeout:` accepts them. */
+const UNIT_SECONDS: Record<string, number> = {
+  y: 365 * 24 * 3600,
+  w: 7 * 24 * 3600,
+  d: 24 * 3600,
+  h: 3600,
+  m: 60,
+  s: 1,
+  ms: 0.001,
+};
+
+export const DURATION_PATTERN = '^((\\d+)y)?((\\d+)w)?((\\d+)d)?((\\d+)h)?((\\d+)m)?((\\d+)s)?((\\d+)ms)?$';
+
+/** Seconds in a Prometheus duration, or undefined when the text is not one. */
+export function parseDurationSeconds(text: string): number | undefined {
+  if (text === '' || !new RegExp(DURATION_PATTERN).test(text)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit];
+  return seconds;
+}

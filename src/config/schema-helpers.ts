@@ -1,0 +1,20 @@
+/** Small TypeBox building blocks shared by the runtime's schema and the probers' schemas. */
+import { Type, type TSchema, type TUnsafe, type ObjectOptions, type TProperties } from '@sinclair/typebox';
+import { DURATION_PATTERN } from './duration';
+
+/** A string from a fixed list, as a plain JSON Schema `enum` so ajv reports one clear error. */
+export function StringEnum<const Values extends readonly string[]>(values: Values, options: { default?: Values[number]; description?: string } = {}): TUnsafe<Values[number]> {
+  return Type.Unsafe<Values[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+/** An object that refuses unknown keys, as blackbox_exporter does. */
+export function StrictObject<Properties extends TProperties>(properties: Properties, options: ObjectOptions = {}) {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+/** A Prometheus duration such as "5s" or "1m30s". */
+export function Duration(options: { description?: string; default?: string } = {}) {
+  return Type.String({ pattern: DURATION_PATTERN, patternMessage: 'must be a duration such as 5s, 500ms or 1m30s', ...options });
+}
+
+export type { TSchema };

@@ -1,0 +1,29 @@
+/**
+ * Why a probe failed, on a closed set, so that alerts and dashboards can group by it
+ * without free text ever reaching a label.
+ */
+export const FAILURE_REASONS = [
+  'config', // the module or target cannot be used as configured (missing secret file, bad target)
+  'dns', // the target's name did not resolve
+  'connect', // no connection could be opened (refused, unreachable, reset)
+  'tls', // the TLS handshake or certificate verification failed
+  'timeout', // the deadline passed before the probe finished
+  'auth', // the server refused our credentials
+  'protocol', // the server spoke, but not the protocol we expected
+  'status_code', // the server answered with a status the module does not accept
+  'assertion', // the answer arrived but a check on it failed (regex, version, TLS policy)
+  'internal', // a bug in the checkpoint itself
+] as const;
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** Thrown inside a prober to end it with a known reason; the prober turns it into `false`. */
+export class ProbeFailure extends Error {
+  constructor(
+    readonly reason: FailureReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProbeFailure';
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The contract between the runtime and a protocol: one function per prober, registered in
+ * src/probers.ts. A prober gets everything it may touch through `ProbeContext`.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Registry } from 'prom-client';
+import type { ConfigPath, ConfigProblem } from '../config/problems';
+import type { FailureReason } from './failure';
+import type { ProbeLog } from './probe-log';
+
+export interface ProbeContext<Settings> {
+  /** What to probe, as given in `?target=` (already checked by the prober's `checkTarget`). */
+  target: string;
+  /** The module's section for this prober (`modules.<name>.<prober>`), validated, defaults filled. */
+  settings: Settings;
+  /** This probe's own registry: nothing in it outlives the probe. */
+  registry: Registry;
+  log: ProbeLog;
+  /** Fires at the deadline; every network call must take it, and close what it opened when it fires. */
+  signal: AbortSignal;
+  /** blackbox_exporter's `?hostname=` parameter: the Host header / TLS name to use instead of the target's. */
+  hostname?: string;
+  /** Records why the probe failed and returns false, so a prober can `return probe.fail(...)`. */
+  fail(reason: FailureReason, message: string, fields?: Record<string, string | number>): false;
+}
+
+/** Runs one probe. Catches its own errors: resolves false on failure after calling `fail`, never rejects. */
+export type Prober<Settings> = (probe: ProbeContext<Settings>) => Promise<boolean>;
+
+export interface ProberDefinition<Schema extends TSchema = TSchema, Settings = Static<Schema>> {
+  /** The JSON Schema (TypeBox) of the module section named after the prober; its type is `Settings`. */
+  schema: Schema;
+  /** Rules the schema cannot say (regexes that compile, files that exist); every problem at once. */
+  validate(settings: Settings, path: ConfigPath): ConfigProblem[];
+  /** Why this target cannot be probed by this module, or undefined when it can. */
+  checkTarget(target: string, settings: Settings): string | undefined;
+  probe: Prober<Settings>;
+  /** Setting keys whose values are secrets: hidden in `?debug=true` and the status page. */
+  secretKeys: readonly string[];
+}

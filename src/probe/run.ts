@@ -1,0 +1,99 @@
+/**
+ * Runs one probe of a module against a target: a fresh registry, the deadline as an AbortSignal,
+ * retries inside that deadline, and the metrics every probe has whatever its prober.
+ */
+import { Gauge, Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { proberSettings, type ModuleConfig } from '../config/schema';
+import { proberDefinition } from '../probers';
+import type { FailureReason } from './failure';
+import { ProbeLog } from './probe-log';
+import type { ProbeContext } from './prober';
+
+export interface ProbeRequest {
+  moduleName: string;
+  module: ModuleConfig;
+  target: string;
+  hostname?: string;
+  deadlineSeconds: number;
+}
+
+export interface ProbeResult {
+  moduleName: string;
+  prober: string;
+  target: string;
+  startedAt: Date;
+  success: boolean;
+  failure?: { reason: FailureReason; message: string };
+  durationSeconds: number;
+  attempts: number;
+  log: ProbeLog;
+  /** The last attempt's metrics with the runtime's own added. */
+  registry: Registry;
+}
+
+export async function runProbe(request: ProbeRequest, processLog?: Logger): Promise<ProbeResult> {
+  const { module, deadlineSeconds } = request;
+  const definition = proberDefinition(module.prober);
+  const log = new ProbeLog(processLog?.child({ module: request.moduleName, target: request.target }));
+  const controller = new AbortController();
+  const deadline = setTimeout(() => controller.abort(new Error(`probe deadline of ${deadlineSeconds}s reached`)), deadlineSeconds * 1000);
+  const startedAt = new Date();
+  const started = performance.now();
+  log.info('Beginning probe', { probe: module.prober, timeout_seconds: deadlineSeconds });
+
+  let registry = new Registry();
+  let success = false;
+  let failure: ProbeResult['failure'];
+  let attempts = 0;
+  try {
+    while (attempts <= module.retries && !controller.signal.aborted) {
+      attempts++;
+      registry = new Registry();
+      failure = undefined;
+      const context: ProbeContext<unknown> = {
+        target: request.target,
+        settings: proberSettings(module),
+        registry,
+        log,
+        signal: controller.signal,
+        hostname: request.hostname,
+        fail(reason, message, fields = {}) {
+          failure ??= { reason, message };
+          log.error(message, { reason, ...fields });
+          return false;
+        },
+      };
+      try {
+        success = await definition.probe(context);
+      } catch (error) {
+        // A prober should never throw; if one does, the probe still ends with a reason.
+        success = false;
+        context.fail('internal', `prober threw: ${String(error)}`);
+      }
+      if (success) break;
+      if (attempts <= module.retries && !controller.signal.aborted) log.warn('Probe attempt failed, trying again', { attempt: attempts, retries: module.retries });
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+  if (!success) {
+    failure ??= { reason: 'internal', message: 'prober returned false without saying why' };
+    // Whatever the prober saw last (a reset socket, an aborted read), the cause was the deadline.
+    if (controller.signal.aborted) failure = { reason: 'timeout', message: failure.reason === 'timeout' ? failure.message : `deadline of ${deadlineSeconds}s reached (${failure.message})` };
+  }
+  const durationSeconds = (performance.now() - started) / 1000;
+  addRuntimeMetrics(registry, { success, durationSeconds, deadlineSeconds, attempts, reason: failure?.reason });
+  if (success) log.info('Probe succeeded', { duration_seconds: durationSeconds });
+  else log.error('Probe failed', { duration_seconds: durationSeconds, reason: failure?.reason });
+  return { moduleName: request.moduleName, prober: module.prober, target: request.target, startedAt, success, failure, durationSeconds, attempts, log, registry };
+}
+
+function addRuntimeMetrics(registry: Registry, facts: { success: boolean; durationSeconds: number; deadlineSeconds: number; attempts: number; reason?: FailureReason }): void {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  gauge('probe_success', 'Displays whether or not the probe was a success').set(facts.success ? 1 : 0);
+  gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds').set(facts.durationSeconds);
+  gauge('probe_timeout_seconds', 'The deadline this probe ran under, in seconds').set(facts.deadlineSeconds);
+  gauge('probe_attempts', 'How many attempts the probe took, retries included').set(facts.attempts);
+  if (facts.reason) gauge('probe_failure_reason', 'Why the probe failed: 1 for the reason, present only on failure', ['reason']).labels(facts.reason).set(1);
+}

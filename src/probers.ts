@@ -1,0 +1,19 @@
+/**
+ * The one table that maps a module's `prober:` to its implementation, as blackbox_exporter's
+ * prober/handler.go does. The runtime knows probers only through this table.
+ */
+import { httpProber } from '../exporters/http';
+import type { TSchema } from '@sinclair/typebox';
+import type { ProberDefinition } from './probe/prober';
+
+export const PROBERS = {
+  http: httpProber,
+} satisfies Record<string, ProberDefinition<any>>;
+
+export type ProberName = keyof typeof PROBERS;
+export const PROBER_NAMES = Object.keys(PROBERS) as ProberName[];
+
+/** The table entry without its specific settings type, for code that handles every prober alike. */
+export function proberDefinition(name: ProberName): ProberDefinition<TSchema, unknown> {
+  return PROBERS[name] as unknown as ProberDefinition<TSchema, unknown>;
+}

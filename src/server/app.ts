@@ -1,0 +1,81 @@
+/** The HTTP endpoints of DESIGN.md, thin over `Checkpoint`. */
+import express, { type Request, type Response } from 'express';
+import type { Checkpoint } from '../checkpoint';
+import { debugOutput } from './debug-output';
+import { serviceDiscovery } from './service-discovery';
+import { statusPage } from './status-page';
+
+const TEXT_EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
+
+export function createApp(checkpoint: Checkpoint): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/probe', async (req: Request, res: Response) => {
+    const outcome = await checkpoint.probe({
+      module: queryParam(req, 'module'),
+      target: queryParam(req, 'target'),
+      hostname: queryParam(req, 'hostname'),
+      scrapeTimeoutHeader: req.get('X-Prometheus-Scrape-Timeout-Seconds'),
+    });
+    if ('refused' in outcome) {
+      res.status(outcome.refused).type('text/plain').send(`${outcome.message}\n`);
+      return;
+    }
+    const entry = outcome.ran;
+    if (queryParam(req, 'debug') === 'true') {
+      res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName]));
+      return;
+    }
+    res.type(TEXT_EXPOSITION).send(await entry.registry.metrics());
+  });
+
+  app.get('/logs', async (req: Request, res: Response) => {
+    const id = Number(queryParam(req, 'id'));
+    const entry = Number.isInteger(id) ? checkpoint.history.get(id) : undefined;
+    if (!entry) {
+      res.status(404).type('text/plain').send('Probe id not found\n');
+      return;
+    }
+    res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName]));
+  });
+
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    res.type(checkpoint.metrics.registry.contentType).send(await checkpoint.metrics.registry.metrics());
+  });
+
+  app.get('/sd', (_req: Request, res: Response) => {
+    res.json(serviceDiscovery(checkpoint.config));
+  });
+
+  app.get('/', (_req: Request, res: Response) => {
+    res.type('html').send(statusPage(checkpoint.config, checkpoint.history.list()));
+  });
+
+  app.get('/-/healthy', (_req: Request, res: Response) => {
+    res.type('text/plain').send('Healthy\n');
+  });
+  app.get('/-/ready', (_req: Request, res: Response) => {
+    res.type('text/plain').send('Ready\n');
+  });
+  app.post('/-/reload', async (_req: Request, res: Response) => {
+    const result = await checkpoint.reload();
+    if (result.ok) res.type('text/plain').send('Config reloaded\n');
+    else res.status(500).type('text/plain').send(`Failed to reload config, the running config stays:\n${result.error}\n`);
+  });
+
+  // Never a stack trace to the client: the message here, the details in the process log.
+  app.use((error: Error, _req: Request, res: Response, _next: express.NextFunction) => {
+    checkpoint.options.logger.error({ err: error.message }, 'Error handling request');
+    res.status(500).type('text/plain').send('Internal error, see the checkpoint log\n');
+  });
+
+  return app;
+}
+
+/** One value of a query parameter; a repeated parameter is refused by taking none (`simple` parser gives arrays). */
+function queryParam(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  return typeof value === 'string' ? value : undefined;
+}

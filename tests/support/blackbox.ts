@@ -1,0 +1,220 @@
+/**
+ * Runs the real blackbox_exporter (Debian package prometheus-blackbox-exporter)
+ * as a child process, for side-by-side comparison with our exporter.
+ *
+ * Why the real binary: compatibility is the product's promise, so the reference
+ * is the reference implementation, not our idea of it. A missing binary is an
+ * error, never a skip, so a machine without it cannot pass the suite silently.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseMetrics } from './metrics-text';
+import { LOOPBACK, freePort } from './ports';
+
+/** Where Debian installs it; BLACKBOX_EXPORTER_BIN overrides for other layouts. */
+export const BLACKBOX_BIN = process.env.BLACKBOX_EXPORTER_BIN ?? '/usr/bin/prometheus-blackbox-exporter';
+
+/** How long to wait for /-/healthy after spawning. */
+const START_TIMEOUT_MS = 10_000;
+/** How long stop() waits after SIGTERM before SIGKILL. */
+const STOP_TIMEOUT_MS = 5_000;
+/** Cap on the captured log, so a chatty debug run cannot eat the test's memory. */
+const MAX_LOG_CHARS = 1_000_000;
+
+export interface ProbeOptions {
+  /** Sent as X-Prometheus-Scrape-Timeout-Seconds, as Prometheus does. */
+  scrapeTimeoutSeconds?: number;
+  /** Adds debug=true: the answer is then a text log, and `metrics` is left empty. */
+  debug?: boolean;
+}
+
+export interface ProbeResult {
+  status: number;
+  text: string;
+  /** Parsed series (see metrics-text.ts); empty unless status is 200 and debug is off. */
+  metrics: Map<string, number>;
+}
+
+export interface Blackbox {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  pid: number;
+  /** Path of the YAML config it was started with. */
+  configFile: string;
+  probe(module: string, target: string, opts?: ProbeOptions): Promise<ProbeResult>;
+  /** What it wrote to stdout and stderr so far (its logs go to stderr). */
+  logs(): string;
+  /** SIGTERM (then SIGKILL after 5 s), waits for exit, removes the temp dir. */
+  stop(): Promise<void>;
+}
+
+export interface StartBlackboxOptions {
+  /** Extra command-line flags, e.g. ['--log.level=debug']. */
+  args?: string[];
+}
+
+// Children still running when the jest worker exits are killed, so a failed
+// test never leaves an exporter behind holding a port.
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+async function assertBinary(): Promise<void> {
+  try {
+    await fs.access(BLACKBOX_BIN, fsConstants.X_OK);
+  } catch {
+    throw new Error(
+      `blackbox_exporter not found at ${BLACKBOX_BIN}: run \`apt-get install prometheus-blackbox-exporter\` ` +
+        '(or set BLACKBOX_EXPORTER_BIN). The comparison tests need the real exporter.',
+    );
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for the child to exit, at most `ms`; true when it did. */
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolve(false);
+    }, ms);
+    const onExit = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+async function killAndWait(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    if (!(await waitExit(child, STOP_TIMEOUT_MS))) {
+      child.kill('SIGKILL');
+      await waitExit(child, STOP_TIMEOUT_MS);
+    }
+  }
+  running.delete(child);
+}
+
+interface Spawned {
+  child: ChildProcess;
+  port: number;
+  logs: () => string;
+}
+
+/** One attempt: spawn on a fresh port and wait for /-/healthy. */
+async function spawnOnce(configFile: string, cwd: string, extraArgs: string[]): Promise<Spawned> {
+  const port = await freePort();
+  const child = spawn(
+    BLACKBOX_BIN,
+    [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...extraArgs],
+    { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  running.add(child);
+  let log = '';
+  const append = (chunk: Buffer): void => {
+    if (log.length < MAX_LOG_CHARS) log += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+
+  const url = `http://${LOOPBACK}:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
+      running.delete(child);
+      const why = spawnError ? spawnError.message : `exited with ${child.exitCode ?? child.signalCode}`;
+      throw Object.assign(new Error(`blackbox_exporter ${why} before becoming healthy:\n${log}`), {
+        addressInUse: /address already in use/i.test(log),
+      });
+    }
+    try {
+      const res = await fetch(`${url}/-/healthy`, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      if (res.ok) return { child, port, logs: () => log };
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+  await killAndWait(child);
+  throw new Error(`blackbox_exporter did not answer /-/healthy within ${START_TIMEOUT_MS} ms:\n${log}`);
+}
+
+/**
+ * Writes `configYaml` to a temp file, starts blackbox_exporter on a random
+ * 127.0.0.1 port and resolves once it is healthy. Always call stop().
+ */
+export async function startBlackbox(configYaml: string, options: StartBlackboxOptions = {}): Promise<Blackbox> {
+  await assertBinary();
+  installExitHook();
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-blackbox-'));
+  const configFile = path.join(dir, 'blackbox.yml');
+  await fs.writeFile(configFile, configYaml);
+
+  let spawned: Spawned | undefined;
+  try {
+    // freePort() can race with another process taking the port: retry only that case.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        spawned = await spawnOnce(configFile, dir, options.args ?? []);
+        break;
+      } catch (err) {
+        if (attempt < 3 && (err as { addressInUse?: boolean }).addressInUse) continue;
+        throw err;
+      }
+    }
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+
+  const { child, port, logs } = spawned;
+  const url = `http://${LOOPBACK}:${port}`;
+  let stopped: Promise<void> | undefined;
+
+  return {
+    url,
+    port,
+    pid: child.pid ?? -1,
+    configFile,
+    logs,
+    async probe(module: string, target: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+      const q = new URLSearchParams({ module, target });
+      if (opts.debug) q.set('debug', 'true');
+      const headers: Record<string, string> = {};
+      if (opts.scrapeTimeoutSeconds !== undefined) {
+        headers['X-Prometheus-Scrape-Timeout-Seconds'] = String(opts.scrapeTimeoutSeconds);
+      }
+      const res = await fetch(`${url}/probe?${q.toString()}`, { headers });
+      const text = await res.text();
+      const metrics = res.status === 200 && !opts.debug ? parseMetrics(text) : new Map<string, number>();
+      return { status: res.status, text, metrics };
+    },
+    stop(): Promise<void> {
+      // Idempotent: a second stop() (e.g. from afterAll after a test already stopped it) waits for the first.
+      stopped ??= (async () => {
+        await killAndWait(child);
+        await fs.rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}

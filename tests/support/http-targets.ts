@@ -1,0 +1,369 @@
+/**
+ * Real probe targets on 127.0.0.1 for the HTTP/TCP/TLS prober tests.
+ *
+ * Why real servers and not mocks: the exporter under test is compared with
+ * blackbox_exporter, a separate Go process, so both must be able to reach the
+ * same targets over real sockets, and TLS/ALPN/redirect/timing behaviour can
+ * only be observed on the wire.
+ *
+ * Every HTTP-speaking server shares one request handler (see ROUTES below), so
+ * a route behaves the same over HTTP/1.1, HTTPS and HTTP/2.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as zlib from 'node:zlib';
+import type { TestPki } from './certs';
+import { LOOPBACK, refusedPort } from './ports';
+
+/** Body of GET /ok. */
+export const OK_BODY = 'hello checkpoint';
+/** Last-Modified header of GET /ok (a fixed date, so tests can compare it). */
+export const OK_LAST_MODIFIED = 'Wed, 21 Oct 2015 07:28:00 GMT';
+/** X-Checkpoint header of GET /ok. */
+export const OK_HEADER_VALUE = 'ok-header';
+/** Body of the final hop of /redirect/<n>. */
+export const REDIRECTED_BODY = 'redirected';
+/** Uncompressed body of GET /gzip. */
+export const GZIP_PLAIN_BODY = 'hello gzip '.repeat(64);
+/** Credentials accepted by GET /auth. */
+export const AUTH_USER = 'probe';
+export const AUTH_PASSWORD = 's3cret-pw';
+export const AUTH_BEARER_TOKEN = 'tok-123';
+/** Two pieces of GET /chunked, sent as separate writes. */
+export const CHUNKED_PARTS = ['first chunk\n', 'second chunk\n'] as const;
+
+/** What the handler saw, so tests can assert on what a prober actually sent. */
+export interface RecordedRequest {
+  /** Which server received it: 'http' | 'https' | 'h2' | 'expired' | 'wrongHost'. */
+  server: HttpServerName;
+  method: string;
+  /** Path and query, as sent. */
+  url: string;
+  /** '1.1', '2.0', ... */
+  httpVersion: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export type HttpServerName = 'http' | 'https' | 'h2' | 'expired' | 'wrongHost';
+
+export interface Targets {
+  /** http://127.0.0.1:PORT — plain HTTP/1.1. */
+  http: string;
+  /** https://127.0.0.1:PORT — HTTPS (HTTP/1.1 only), valid certificate. */
+  https: string;
+  /** https://127.0.0.1:PORT — HTTP/2 over TLS (ALPN h2, HTTP/1.1 also allowed), valid certificate. */
+  h2: string;
+  /** https://127.0.0.1:PORT — HTTPS whose certificate expired on 2021-01-01. */
+  expired: string;
+  /** https://127.0.0.1:PORT — HTTPS whose certificate names only wrong.example. */
+  wrongHost: string;
+  /**
+   * Same servers addressed as localhost (the certificates cover DNS:localhost too).
+   * The servers listen on 127.0.0.1 only, so these need localhost to resolve to
+   * 127.0.0.1 (or the client to fall back to IPv4, e.g. Go with preferred_ip_protocol ip4).
+   */
+  localhost: Record<HttpServerName, string>;
+  /** 127.0.0.1:PORT — accepts TCP connections and never writes or closes them. */
+  blackHole: string;
+  /** 127.0.0.1:PORT — nothing listens there: connections are refused. */
+  refused: string;
+  /** Bare port numbers of all of the above. */
+  ports: Record<HttpServerName | 'blackHole' | 'refused', number>;
+  /** Every HTTP request handled so far, oldest first (tests may clear it with `length = 0`). */
+  requests: RecordedRequest[];
+  /** Destroys every open socket and closes every server. */
+  close(): Promise<void>;
+}
+
+/** The subset of the HTTP/1 and HTTP/2-compat request objects the handler uses. */
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+
+/** The subset of the HTTP/1 and HTTP/2-compat response objects the handler uses. */
+interface Res {
+  writeHead(statusCode: number, headers?: http.OutgoingHttpHeaders): unknown;
+  write(chunk: string | Buffer): boolean;
+  end(chunk: string | Buffer): unknown;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** Pending timers of /slow and /chunked, cleared on close so jest sees no open handles. */
+type TimerSet = Set<NodeJS.Timeout>;
+
+function send(res: Res, status: number, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}): void {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': buf.length,
+    ...headers,
+  });
+  res.end(buf);
+}
+
+/** True when Accept-Encoding lists gzip (or *) without q=0. */
+function acceptsGzip(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  return value.split(',').some((item) => {
+    const [coding, ...params] = item.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+function isAuthorized(header: string | undefined): boolean {
+  if (!header) return false;
+  const [scheme, ...rest] = header.trim().split(/\s+/);
+  const credentials = rest.join(' ');
+  if (scheme?.toLowerCase() === 'bearer') return credentials === AUTH_BEARER_TOKEN;
+  if (scheme?.toLowerCase() === 'basic') {
+    return Buffer.from(credentials, 'base64').toString('utf8') === `${AUTH_USER}:${AUTH_PASSWORD}`;
+  }
+  return false;
+}
+
+async function readBody(req: Req, limit = 1024 * 1024): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buf.length;
+    if (size > limit) return undefined;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Serves the routes below. Errors are answered with 500 instead of crashing the test process. */
+function makeHandler(server: HttpServerName, requests: RecordedRequest[], timers: TimerSet) {
+  return (req: Req, res: Res): void => {
+    requests.push({
+      server,
+      method: req.method ?? '',
+      url: req.url ?? '',
+      httpVersion: req.httpVersion,
+      headers: { ...req.headers },
+    });
+    route(req, res, timers).catch((err: unknown) => {
+      try {
+        send(res, 500, `handler error: ${String(err)}\n`);
+      } catch {
+        // Headers already sent or socket gone: nothing more to do.
+      }
+    });
+  };
+}
+
+async function route(req: Req, res: Res, timers: TimerSet): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://target.invalid');
+  const p = url.pathname;
+  let m: RegExpExecArray | null;
+
+  if (p === '/') {
+    send(res, 200, 'checkpoint test target\n');
+  } else if (p === '/ok') {
+    send(res, 200, OK_BODY, { 'last-modified': OK_LAST_MODIFIED, 'x-checkpoint': OK_HEADER_VALUE });
+  } else if ((m = /^\/status\/(\d{3})$/.exec(p))) {
+    const code = Number(m[1]);
+    // 1xx cannot be a final status; anything outside 200-599 is a test bug.
+    if (code < 200 || code > 599) send(res, 400, `unsupported status ${code}\n`);
+    else send(res, code, code === 204 || code === 304 ? '' : `status ${code}\n`);
+  } else if ((m = /^\/redirect\/(\d+)$/.exec(p))) {
+    const n = Number(m[1]);
+    if (n === 0) send(res, 200, REDIRECTED_BODY);
+    // Relative Location, as most real servers send; clients resolve it against the request URL.
+    else send(res, 302, `redirecting, ${n} to go\n`, { location: `/redirect/${n - 1}` });
+  } else if (p === '/redirect-to') {
+    const to = url.searchParams.get('url');
+    if (!to) send(res, 400, 'missing url parameter\n');
+    else send(res, 302, `redirecting to ${to}\n`, { location: to });
+  } else if (p === '/slow') {
+    const ms = Number(url.searchParams.get('ms') ?? '1000');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, Number.isFinite(ms) && ms >= 0 ? ms : 1000);
+      timers.add(timer);
+      // The client gave up (timeout) or the targets are closing: stop waiting.
+      res.once('close', () => {
+        clearTimeout(timer);
+        timers.delete(timer);
+        resolve();
+      });
+    });
+    send(res, 200, `slept ${ms} ms\n`);
+  } else if (p === '/body') {
+    send(res, 200, url.searchParams.get('text') ?? '');
+  } else if (p === '/gzip') {
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      send(res, 200, zlib.gzipSync(GZIP_PLAIN_BODY), { 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    } else {
+      send(res, 200, GZIP_PLAIN_BODY, { vary: 'Accept-Encoding' });
+    }
+  } else if (p === '/echo') {
+    const body = await readBody(req);
+    if (body === undefined) {
+      send(res, 413, 'body too large\n');
+      return;
+    }
+    const json = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      httpVersion: req.httpVersion,
+      headers: req.headers,
+      body: body.toString('utf8'),
+    });
+    send(res, 200, json, { 'content-type': 'application/json' });
+  } else if (p === '/chunked') {
+    // No Content-Length: HTTP/1.1 uses Transfer-Encoding: chunked, HTTP/2 plain DATA frames.
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+    res.write(CHUNKED_PARTS[0]);
+    // A short pause so the two parts really leave as two chunks.
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      res.end(CHUNKED_PARTS[1]);
+    }, 20);
+    timers.add(timer);
+    res.once('close', () => {
+      clearTimeout(timer);
+      timers.delete(timer);
+    });
+  } else if (p === '/auth') {
+    const auth = req.headers.authorization;
+    if (isAuthorized(typeof auth === 'string' ? auth : undefined)) send(res, 200, 'authorized\n');
+    else send(res, 401, 'unauthorized\n', { 'www-authenticate': 'Basic realm="checkpoint"' });
+  } else {
+    send(res, 404, `no route for ${p}\n`);
+  }
+}
+
+/** Something with listen/close and 'connection' events: every server kind used here. */
+type AnyServer = net.Server;
+
+/**
+ * Remembers the raw TCP sockets of a server. Destroying the raw socket also tears
+ * down any TLS or HTTP/2 session on top of it, so close() cannot hang on keep-alive.
+ */
+function trackSockets(server: AnyServer, sockets: Set<net.Socket>): void {
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    // A client that resets the connection must not become an unhandled 'error'.
+    socket.on('error', () => undefined);
+    socket.once('close', () => sockets.delete(socket));
+  });
+}
+
+function listen(server: AnyServer): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error('no TCP address'));
+      else resolve(address.port);
+    });
+  });
+}
+
+function closeServer(server: AnyServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    // An error here only means "was not listening"; either way it is closed now.
+    server.close(() => resolve());
+  });
+}
+
+/** Starts every target server; call close() in afterAll. */
+export async function startTargets(pki: TestPki): Promise<Targets> {
+  const requests: RecordedRequest[] = [];
+  const timers: TimerSet = new Set();
+  const sockets = new Set<net.Socket>();
+  const h2Sessions = new Set<http2.Http2Session>();
+
+  const tls = (pair: { cert: string; key: string }) => ({ cert: pair.cert, key: pair.key });
+
+  const servers: Record<HttpServerName, AnyServer> = {
+    http: http.createServer(makeHandler('http', requests, timers)),
+    // ALPN offers http/1.1 only, so clients that would like h2 are told no.
+    https: https.createServer(
+      { ...tls(pki.server), ALPNProtocols: ['http/1.1'] },
+      makeHandler('https', requests, timers),
+    ),
+    h2: http2.createSecureServer(
+      { ...tls(pki.server), allowHTTP1: true },
+      makeHandler('h2', requests, timers),
+    ),
+    expired: https.createServer(
+      { ...tls(pki.expired), ALPNProtocols: ['http/1.1'] },
+      makeHandler('expired', requests, timers),
+    ),
+    wrongHost: https.createServer(
+      { ...tls(pki.wrongHost), ALPNProtocols: ['http/1.1'] },
+      makeHandler('wrongHost', requests, timers),
+    ),
+  };
+  (servers.h2 as http2.Http2SecureServer).on('session', (session: http2.Http2Session) => {
+    h2Sessions.add(session);
+    session.once('close', () => h2Sessions.delete(session));
+  });
+
+  const blackHole = net.createServer((socket) => {
+    // Accept and hold: never read, write or end. The socket stays in `sockets` until close().
+    socket.on('error', () => undefined);
+  });
+
+  const all: AnyServer[] = [...Object.values(servers), blackHole];
+  for (const s of all) trackSockets(s, sockets);
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    for (const session of h2Sessions) session.destroy();
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(all.map(closeServer));
+  };
+
+  try {
+    const [httpPort, httpsPort, h2Port, expiredPort, wrongHostPort, blackHolePort] = await Promise.all([
+      listen(servers.http),
+      listen(servers.https),
+      listen(servers.h2),
+      listen(servers.expired),
+      listen(servers.wrongHost),
+      listen(blackHole),
+    ]);
+    const refused = await refusedPort();
+    const ports = {
+      http: httpPort,
+      https: httpsPort,
+      h2: h2Port,
+      expired: expiredPort,
+      wrongHost: wrongHostPort,
+      blackHole: blackHolePort,
+      refused,
+    };
+    const base = (host: string): Record<HttpServerName, string> => ({
+      http: `http://${host}:${ports.http}`,
+      https: `https://${host}:${ports.https}`,
+      h2: `https://${host}:${ports.h2}`,
+      expired: `https://${host}:${ports.expired}`,
+      wrongHost: `https://${host}:${ports.wrongHost}`,
+    });
+    return {
+      ...base(LOOPBACK),
+      localhost: base('localhost'),
+      blackHole: `${LOOPBACK}:${ports.blackHole}`,
+      refused: `${LOOPBACK}:${ports.refused}`,
+      ports,
+      requests,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
