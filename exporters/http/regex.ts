@@ -17,6 +17,7 @@ export function regexpProblem(pattern: string): string | undefined {
     compileGoRegexp(pattern);
     return undefined;
   } catch (error) {
-    return `invalid regular expression: ${(error as Error).message}`;
+    // RegExp's message repeats the pattern; keep only its last part, the reason.
+    return `invalid regular expression ${JSON.stringify(pattern)}: ${(error as Error).message.split(': ').pop()}`;
   }
 }

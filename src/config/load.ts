@@ -44,7 +44,9 @@ export function parseConfig(text: string, fileLabel: string): CheckpointConfig {
   else problems.push(...semanticProblems(raw));
 
   if (problems.length > 0) {
-    throw new ConfigError(problems.map((problem) => `${locate(offsetOf(doc, problem))}: ${dottedPath(problem.path)}: ${problem.message}`));
+    const located = problems.map((problem) => ({ offset: offsetOf(doc, problem), problem }));
+    located.sort((a, b) => a.offset - b.offset);
+    throw new ConfigError(located.map(({ offset, problem }) => `${locate(offset)}: ${dottedPath(problem.path)}: ${problem.message}`));
   }
   return raw as unknown as CheckpointConfig;
 }
@@ -103,7 +105,7 @@ function problemFromAjv(error: ErrorObject): ConfigProblem {
     case 'required':
       return { path, message: `missing required key "${error.params.missingProperty as string}"` };
     case 'enum':
-      return { path, message: `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
+      return { path, message: `${JSON.stringify(error.data)} is not one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
     case 'pattern':
       return { path, message: (error.parentSchema?.patternMessage as string | undefined) ?? `must match ${error.params.pattern as string}` };
     case 'propertyNames':

@@ -35,7 +35,8 @@ export function seriesKey(name: string, labels: Labels = {}): string {
  * "" into 0, so the specials and the empty string are handled explicitly.
  */
 export function parseValue(s: string): number {
-  switch (s) {
+  // Prometheus reads values with Go's ParseFloat, which takes NaN in any case (prom-client writes "Nan").
+  switch (/^nan$/i.test(s) ? 'NaN' : s) {
     case 'NaN':
       return NaN;
     case '+Inf':

@@ -1,0 +1,167 @@
+/**
+ * Every rejected config is a fixture in tests/fixtures/config/, paired here with the exact
+ * messages `checkpoint --config.check` prints for it: all problems at once, each with file,
+ * line, column and key.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { defaultConfigFile } from '../../src/config/default-config';
+import { loadConfigFile, parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/config/problems';
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
+
+const INVALID: Record<string, string[]> = {
+  'invalid-auth-clash.yml': ['invalid-auth-clash.yml:6:9: modules.web.http.basic_auth: password and password_file are mutually exclusive'],
+  'invalid-many-problems.yml': [
+    'invalid-many-problems.yml:4:14: modules.web.retries: must be >= 0',
+    'invalid-many-problems.yml:6:15: modules.web.http.method: must be an HTTP method such as GET or POST',
+    'invalid-many-problems.yml:7:30: modules.web.http.preferred_ip_protocol: "ip5" is not one of: ip4, ip6',
+    'invalid-many-problems.yml:9:9: modules.web.http.tls_config.insecure_skip_verfy: unknown key',
+    'invalid-many-problems.yml:11:5: monitors.0: missing required key "module"',
+    'invalid-many-problems.yml:12:5: monitors.0.modul: unknown key',
+  ],
+  'invalid-missing-prober.yml': ['invalid-missing-prober.yml:3:5: modules.web: missing required key "prober"'],
+  'invalid-monitor-module.yml': ['invalid-monitor-module.yml:6:13: monitors.0.module: unknown module "website"'],
+  'invalid-monitor-target.yml': [
+    'invalid-monitor-target.yml:7:13: monitors.0.target: target scheme "ftp" is not supported by the http prober (use http:// or https://)',
+    'invalid-monitor-target.yml:8:11: monitors.1.name: duplicate monitor name "intranet"',
+    'invalid-monitor-target.yml:10:13: monitors.1.target: credentials do not belong in a target, which becomes a label: use basic_auth.password_file',
+  ],
+  'invalid-not-a-mapping.yml': ['invalid-not-a-mapping.yml:1:1: the config must be a mapping with modules: and monitors:'],
+  'invalid-regex.yml': ['invalid-regex.yml:7:11: modules.web.http.fail_if_body_matches_regexp.1: invalid regular expression "(unclosed": Unterminated group'],
+  'invalid-reserved-label.yml': [
+    'invalid-reserved-label.yml:9:7: monitors.0.labels.__address__: label name is reserved',
+    'invalid-reserved-label.yml:11:7: monitors.0.labels.job: label name is reserved',
+  ],
+  'invalid-timeout.yml': ['invalid-timeout.yml:4:14: modules.web.timeout: must be a duration such as 5s, 500ms or 1m30s'],
+  'invalid-unknown-key.yml': ['invalid-unknown-key.yml:5:7: modules.web.http.valid_status_code: unknown key'],
+  'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http'],
+  'invalid-wrong-type.yml': ['invalid-wrong-type.yml:6:27: modules.web.http.valid_status_codes: must be array'],
+  'invalid-yaml.yml': [
+    'invalid-yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings',
+    'invalid-yaml.yml:3:13: invalid YAML: Implicit keys need to be on a single line',
+  ],
+};
+
+function problemsOf(file: string): string[] {
+  try {
+    parseConfig(readFileSync(path.join(FIXTURES, file), 'utf8'), file);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('invalid configs', () => {
+  test('every fixture has its expected messages here, and every entry here its fixture', () => {
+    const fixtures = readdirSync(FIXTURES).filter((file) => file.startsWith('invalid-'));
+    expect(fixtures.sort()).toEqual(Object.keys(INVALID).sort());
+  });
+
+  test.each(Object.entries(INVALID))('%s', (file, expected) => {
+    expect(problemsOf(file)).toEqual(expected);
+  });
+
+  test('a file that cannot be read names the file and the cause', async () => {
+    await expect(loadConfigFile('/nonexistent/checkpoint.yml')).rejects.toThrow('/nonexistent/checkpoint.yml: cannot read config file: ENOENT');
+  });
+});
+
+describe('valid configs', () => {
+  test('the schema fills blackbox_exporter defaults into an http module', () => {
+    const config = parseConfig('modules:\n  web:\n    prober: http\n', 'inline.yml');
+    expect(config.monitors).toEqual([]);
+    expect(config.modules.web).toMatchObject({
+      prober: 'http',
+      retries: 0,
+      http: {
+        valid_status_codes: [],
+        method: 'GET',
+        follow_redirects: true,
+        preferred_ip_protocol: 'ip6',
+        ip_protocol_fallback: true,
+        fail_if_ssl: false,
+        fail_if_not_ssl: false,
+        compression: '',
+      },
+    });
+  });
+
+  test('an empty file is a config with no modules and no monitors', () => {
+    expect(parseConfig('', 'empty.yml')).toEqual({ modules: {}, monitors: [] });
+  });
+
+  test('the default config validates and has blackbox_exporter module names', async () => {
+    const config = await loadConfigFile(defaultConfigFile());
+    expect(Object.keys(config.modules)).toEqual(expect.arrayContaining(['http_2xx', 'http_post_2xx']));
+    expect(config.modules.http_post_2xx.http?.method).toBe('POST');
+  });
+
+  test("blackbox_exporter's own example http modules are accepted as they are", () => {
+    const blackboxStyle = `
+modules:
+  http_2xx_example:
+    prober: http
+    timeout: 5s
+    http:
+      valid_http_versions: ["HTTP/1.1", "HTTP/2.0"]
+      valid_status_codes: []
+      method: GET
+      headers:
+        Host: vhost.example.com
+        Accept-Language: en-US
+        Origin: example.com
+      follow_redirects: true
+      fail_if_ssl: false
+      fail_if_not_ssl: false
+      fail_if_body_matches_regexp:
+        - "Could not connect to database"
+      fail_if_body_not_matches_regexp:
+        - "Download the latest version here"
+      fail_if_header_matches:
+        - header: Set-Cookie
+          allow_missing: true
+          regexp: '.*'
+      fail_if_header_not_matches:
+        - header: Access-Control-Allow-Origin
+          regexp: '(\\*|example\\.com)'
+      tls_config:
+        insecure_skip_verify: false
+      preferred_ip_protocol: "ip4"
+      ip_protocol_fallback: false
+  http_post_2xx:
+    prober: http
+    timeout: 5s
+    http:
+      method: POST
+      headers:
+        Content-Type: application/json
+      body: '{}'
+  http_basic_auth_example:
+    prober: http
+    timeout: 5s
+    http:
+      method: POST
+      headers:
+        Host: "login.example.com"
+      basic_auth:
+        username: "username"
+        password: "mysecret"
+  http_custom_ca_example:
+    prober: http
+    http:
+      method: GET
+      tls_config:
+        ca_file: "/certs/my_cert.crt"
+  http_gzip:
+    prober: http
+    http:
+      method: GET
+      compression: gzip
+`;
+    const config = parseConfig(blackboxStyle, 'blackbox.yml');
+    expect(Object.keys(config.modules)).toHaveLength(5);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * A checkpoint served in-process on 127.0.0.1 and a random port, with its process log captured,
+ * for tests that talk to the real HTTP endpoints.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo, Server } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Checkpoint, type CheckpointOptions } from '../../src/checkpoint';
+import { createLogger } from '../../src/observability/logger';
+import { createApp } from '../../src/server/app';
+
+export interface RunningCheckpoint {
+  url: string;
+  checkpoint: Checkpoint;
+  configFile: string;
+  /** Every line the process log wrote, at debug level. */
+  logLines: string[];
+  writeConfig(yaml: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startCheckpoint(configYaml: string, options: Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>> = {}): Promise<RunningCheckpoint> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-test-'));
+  const configFile = path.join(dir, 'checkpoint.yml');
+  await writeFile(configFile, configYaml);
+  const logLines: string[] = [];
+  const capture = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const checkpoint = await Checkpoint.start({
+    configFile,
+    timeoutOffsetSeconds: 0.5,
+    maxConcurrentProbes: 64,
+    historyLimit: 100,
+    ...options,
+    logger: createLogger('debug', 'logfmt', capture),
+  });
+  const server: Server = createApp(checkpoint).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    checkpoint,
+    configFile,
+    logLines,
+    writeConfig: (yaml) => writeFile(configFile, yaml),
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
