@@ -21,6 +21,7 @@
  * Results: Markdown table on stdout, plus .bench/http-vs-blackbox.md and .json.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -444,6 +445,8 @@ async function runLoad(opts: {
   // At the deadline, abort whatever is still in flight so a hung exporter cannot
   // stretch a level past its cap.
   const cap = new AbortController();
+  // Every in-flight request (and its body stream) listens on this one signal.
+  setMaxListeners(opts.concurrency * 4 + 16, cap.signal);
   const capTimer = setTimeout(() => cap.abort(), Math.max(0, opts.deadline - t0));
   const worker = async (): Promise<void> => {
     while (issued < opts.total && !aborted) {
@@ -927,7 +930,7 @@ async function main(): Promise<void> {
     const firstErrors = sides
       .flatMap((s) => [...s.d.levels, ...(s.d.delay50 ? [s.d.delay50] : [])].map((r) => [s.d.name, r] as const))
       .filter(([, r]) => r.firstError)
-      .map(([n, r]) => `${n} ${r.label}: ${r.firstError}`);
+      .map(([n, r]) => `${n} ${r.label}: ${(r.firstError ?? '').replace(/\s+/g, ' ').trim()}`);
 
     const header = [
       `# HTTP probe benchmark: Private Checkpoint vs blackbox_exporter`,

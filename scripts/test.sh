@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs what the tests need, builds, runs every test.
+# Extra arguments go to jest, e.g. `npm test -- tests/server`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+npm ci --no-audit --no-fund
+npm run build
+
+results=$(mktemp)
+status=0
+npx jest --ci --json --outputFile="$results" "$@" || status=$?
+# One plain closing line that any CI reads: passed and failed test counts.
+node -e '
+  const r = require(process.argv[1]);
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' "$results" || true
+rm -f "$results"
+exit $status
