@@ -63,6 +63,7 @@ async function get(pathAndQuery: string, headers: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
+  expect(networkResources()).toEqual([]);
   pki = await makeTestPki();
   targets = await startTargets(pki);
   secretsDir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-secrets-'));
@@ -76,7 +77,14 @@ afterAll(async () => {
   await targets?.close();
   await pki?.cleanup();
   await rm(secretsDir, { recursive: true, force: true });
+  // Nothing a probe opened may outlive it: no socket, no server left behind.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(networkResources()).toEqual([]);
 });
+
+function networkResources(): string[] {
+  return process.getActiveResourcesInfo().filter((resource) => ['TCPSocketWrap', 'TCPServerWrap', 'TLSWrap'].includes(resource));
+}
 
 describe('/probe', () => {
   test('answers the probe metrics in the text exposition format', async () => {

@@ -1,0 +1,147 @@
+/**
+ * The `checkpoint` binary as an SRE or a CI job runs it: flags, --config.check, the probe
+ * subcommand, SIGHUP reload and a clean stop. Runs the built dist/ (npm test builds first).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../support/ports';
+import { makeTestPki, type TestPki } from '../support/certs';
+import { startTargets, type Targets } from '../support/http-targets';
+
+const MAIN = path.join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function checkpoint(...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], { timeout: 20000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+let dir: string;
+let configFile: string;
+let pki: TestPki;
+let targets: Targets;
+
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-cli-'));
+  configFile = path.join(dir, 'checkpoint.yml');
+  pki = await makeTestPki();
+  targets = await startTargets(pki);
+  await writeFile(configFile, 'modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n');
+});
+
+afterAll(async () => {
+  await targets?.close();
+  await pki?.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('--version and --help', async () => {
+  const version = await checkpoint('--version');
+  expect(version.code).toBe(0);
+  expect(version.stdout).toMatch(/^checkpoint, version \d+\.\d+\.\d+/);
+  const help = await checkpoint('--help');
+  expect(help.code).toBe(0);
+  for (const flag of ['--config.file', '--web.listen-address', '--log.level', '--log.format', '--timeout-offset', '--config.check']) expect(help.stdout).toContain(flag);
+});
+
+test('an unknown flag or a bad flag value exits 2 with a message', async () => {
+  const unknown = await checkpoint('--no-such-flag');
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toContain("Unknown option '--no-such-flag'");
+  const badAddress = await checkpoint(`--config.file=${configFile}`, '--web.listen-address=nowhere');
+  expect(badAddress.code).toBe(2);
+  expect(badAddress.stderr).toContain('--web.listen-address must look like :9915');
+});
+
+test('--config.check accepts a good file and lists every problem of a bad one', async () => {
+  const good = await checkpoint(`--config.file=${configFile}`, '--config.check');
+  expect(good).toMatchObject({ code: 0, stdout: `${configFile}: OK (1 modules, 0 monitors)\n` });
+  const bad = await checkpoint(`--config.file=${path.join(FIXTURES, 'invalid-many-problems.yml')}`, '--config.check');
+  expect(bad.code).toBe(2);
+  expect(bad.stderr.split('\n').filter((line) => line.startsWith('invalid-many-problems.yml:'))).toHaveLength(6);
+  expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
+});
+
+test('the default config file is valid', async () => {
+  const run = await checkpoint('--config.check');
+  expect(run.code).toBe(0);
+  expect(run.stdout).toContain('config/checkpoint.yml: OK');
+});
+
+test('checkpoint probe prints metrics and log, and exits by probe_success', async () => {
+  const ok = await checkpoint('probe', `--config.file=${configFile}`, '--module=http_2xx', `--target=${targets.http}/ok`);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toContain('probe_success 1');
+  expect(ok.stderr).toContain('msg="Probe succeeded"');
+  const failed = await checkpoint('probe', `--config.file=${configFile}`, '--module=http_2xx', `--target=${targets.http}/status/500`);
+  expect(failed.code).toBe(1);
+  expect(failed.stdout).toContain('probe_failure_reason{reason="status_code"} 1');
+  expect(failed.stderr).toContain('status code 500 is not valid');
+  const refused = await checkpoint('probe', `--config.file=${configFile}`, '--module=nope', `--target=${targets.http}/ok`);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('Unknown module "nope"');
+  const noTarget = await checkpoint('probe', `--config.file=${configFile}`);
+  expect(noTarget.code).toBe(2);
+  expect(noTarget.stderr).toContain('--target is required');
+});
+
+describe('the server', () => {
+  let child: ChildProcess;
+  let url: string;
+  let log = '';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.format=json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`${url}/-/healthy`).then((r) => r.ok, () => false)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`checkpoint did not start:\n${log}`);
+  });
+
+  afterAll(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  test('logs JSON with --log.format=json', () => {
+    const first = JSON.parse(log.split('\n')[0]) as Record<string, unknown>;
+    expect(first).toMatchObject({ level: 'info', msg: 'Starting checkpoint' });
+  });
+
+  test('SIGHUP reloads the config file', async () => {
+    await writeFile(configFile, `modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\nmonitors:\n  - name: after-reload\n    module: http_2xx\n    target: ${targets.http}/ok\n`);
+    child.kill('SIGHUP');
+    let monitors: unknown[] = [];
+    for (let i = 0; i < 100 && monitors.length === 0; i++) {
+      monitors = (await fetch(`${url}/sd`).then((r) => r.json())) as unknown[];
+      if (monitors.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(monitors).toHaveLength(1);
+  });
+
+  test('SIGTERM stops it cleanly', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(log).toContain('"msg":"Shutting down"');
+  });
+});
