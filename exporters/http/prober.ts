@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
-import { decompress, readBody } from './body';
+import { BodyReadFailure, readBody } from './body';
 import { openConnection } from './connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
@@ -19,6 +19,8 @@ import { registerTlsMetrics } from './tls-metrics';
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Go's client drops these on a redirect to another host, whoever set them. */
+const SENSITIVE_HEADERS = ['authorization', 'www-authenticate', 'cookie', 'cookie2'];
 
 interface Outcome {
   reason: FailureReason;
@@ -57,6 +59,8 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
   let url = origin;
   let method = settings.method.toUpperCase();
   let body = parts.body;
+  // `?hostname=` or a configured Host header; like Go, kept only while redirects stay relative.
+  let hostOverride: string | undefined = probe.hostname ?? parts.headers.host;
   for (let redirects = 0; ; ) {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });
@@ -70,7 +74,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     }
 
     const secure = url.protocol === 'https:';
-    const hostHeader = probe.hostname ?? parts.headers.host ?? url.host;
+    const hostHeader = hostOverride ?? url.host;
     const connection = await openConnection({
       address: resolved.address,
       port: Number(url.port) || (secure ? 443 : 80),
@@ -81,7 +85,8 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     metrics.addPhase('tls', connection.tlsSeconds);
 
     const headers: Record<string, string> = { ...parts.headers, host: hostHeader };
-    if (parts.authorization && url.origin === origin.origin) headers.authorization = parts.authorization;
+    if (!sameHostOrSubdomain(url, origin)) for (const name of SENSITIVE_HEADERS) delete headers[name];
+    else if (parts.authorization) headers.authorization = parts.authorization;
     log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
     const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
     open.push(response);
@@ -98,11 +103,20 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     }
     await response.close();
     url = new URL(location, url);
+    if (/^[a-z][a-z0-9+.-]*:/i.test(location)) hostOverride = undefined;
     if (response.status <= 303 && method !== 'HEAD') {
       method = 'GET';
       body = undefined;
     }
   }
+}
+
+/**
+ * Whether credentials may go to `url`: Go's rule for sensitive headers on redirects, the target's
+ * host or a subdomain of it, on any port or scheme (so an http to https redirect keeps them).
+ */
+function sameHostOrSubdomain(url: URL, origin: URL): boolean {
+  return url.hostname === origin.hostname || url.hostname.endsWith(`.${origin.hostname}`);
 }
 
 /** The checks blackbox_exporter makes on the final response, in its order; the first failure is the reason. */
@@ -127,11 +141,20 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
   }
   if (followedAll) {
     const transferStarted = performance.now();
-    const raw = await readBody(response.body, bodySizeLimitBytes(settings.body_size_limit));
-    const body = await decompress(raw, settings.compression);
+    let body: Buffer | undefined;
+    try {
+      body = await readBody(response.body, settings.compression, bodySizeLimitBytes(settings.body_size_limit));
+    } catch (error) {
+      // A body that cannot be read fails the probe, but the answer's other facts (version, TLS)
+      // are still reported, as blackbox_exporter does.
+      if (!(error instanceof BodyReadFailure) || probe.signal.aborted) throw error;
+      metrics.uncompressedBodyLength.set(error.bytesRead);
+      log.error(error.message);
+      failures.push({ reason: error.reason, message: error.message });
+    }
     metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
-    metrics.uncompressedBodyLength.set(body.length);
-    if (failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
+    if (body !== undefined) metrics.uncompressedBodyLength.set(body.length);
+    if (body !== undefined && failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
       const bodyFailure = checkBody(body.toString('utf8'), settings);
       metrics.failedDueToRegex.set(bodyFailure ? 1 : 0);
       if (bodyFailure) {

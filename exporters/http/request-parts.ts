@@ -14,14 +14,16 @@ const TLS_VERSION_NAMES = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', 
 export interface RequestParts {
   headers: Record<string, string>;
   body?: string | Buffer;
-  /** Credentials go only to the target's own origin, never to a host a redirect points at. */
+  /** Credentials go only to the target's host (or a subdomain), never to another host a redirect points at. */
   authorization?: string;
 }
 
 export async function readRequestParts(settings: HttpSettings): Promise<RequestParts> {
   const headers: Record<string, string> = { 'user-agent': USER_AGENT };
   for (const [name, value] of Object.entries(settings.headers)) headers[name.toLowerCase()] = value;
-  if (settings.compression !== '') headers['accept-encoding'] = settings.compression;
+  // blackbox_exporter 0.23 leaves Accept-Encoding to the module's headers, so `compression` alone
+  // fails against any server that negotiates; we ask for it, unless the module says otherwise.
+  if (settings.compression !== '' && headers['accept-encoding'] === undefined) headers['accept-encoding'] = settings.compression;
   let authorization: string | undefined;
   if (settings.basic_auth) {
     const { username, password, password_file } = settings.basic_auth;

@@ -35,7 +35,9 @@ export interface ProbeResult {
 export async function runProbe(request: ProbeRequest, processLog?: Logger): Promise<ProbeResult> {
   const { module, deadlineSeconds } = request;
   const definition = proberDefinition(module.prober);
-  const log = new ProbeLog(processLog?.child({ module: request.moduleName, target: request.target }));
+  // A child logger per probe costs CPU on every probe; make one only when its lines would be written.
+  const forward = processLog?.isLevelEnabled('debug') ? processLog.child({ module: request.moduleName, target: request.target }) : undefined;
+  const log = new ProbeLog(forward);
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(new Error(`probe deadline of ${deadlineSeconds}s reached`)), deadlineSeconds * 1000);
   const startedAt = new Date();

@@ -31,12 +31,14 @@ export const GZIP_PLAIN_BODY = 'hello gzip '.repeat(64);
 export const AUTH_USER = 'probe';
 export const AUTH_PASSWORD = 's3cret-pw';
 export const AUTH_BEARER_TOKEN = 'tok-123';
+/** What GET /truncated sends of the 1000 bytes its Content-Length promises, before it drops the connection. */
+export const TRUNCATED_PART = 'only the beginning';
 /** Two pieces of GET /chunked, sent as separate writes. */
 export const CHUNKED_PARTS = ['first chunk\n', 'second chunk\n'] as const;
 
 /** What the handler saw, so tests can assert on what a prober actually sent. */
 export interface RecordedRequest {
-  /** Which server received it: 'http' | 'https' | 'h2' | 'expired' | 'wrongHost'. */
+  /** Which server received it: 'http' | 'https' | 'h2' | 'expired' | 'wrongHost' | 'mtls'. */
   server: HttpServerName;
   method: string;
   /** Path and query, as sent. */
@@ -44,9 +46,11 @@ export interface RecordedRequest {
   /** '1.1', '2.0', ... */
   httpVersion: string;
   headers: http.IncomingHttpHeaders;
+  /** Subject CN of the client certificate, on the mtls server; undefined elsewhere. */
+  clientCertCN?: string;
 }
 
-export type HttpServerName = 'http' | 'https' | 'h2' | 'expired' | 'wrongHost';
+export type HttpServerName = 'http' | 'https' | 'h2' | 'expired' | 'wrongHost' | 'mtls';
 
 export interface Targets {
   /** http://127.0.0.1:PORT — plain HTTP/1.1. */
@@ -60,12 +64,18 @@ export interface Targets {
   /** https://127.0.0.1:PORT — HTTPS whose certificate names only wrong.example. */
   wrongHost: string;
   /**
+   * https://127.0.0.1:PORT — HTTPS (HTTP/1.1 only), valid certificate, that requires a client
+   * certificate issued by the test CA (pki.client) and drops a client without one (under
+   * TLS 1.3 with an alert just after the handshake, before any request is read).
+   */
+  mtls: string;
+  /**
    * Same servers addressed as localhost (the certificates cover DNS:localhost too).
    * The servers listen on 127.0.0.1 only, so these need localhost to resolve to
    * 127.0.0.1 (or the client to fall back to IPv4, e.g. Go with preferred_ip_protocol ip4).
    */
   localhost: Record<HttpServerName, string>;
-  /** 127.0.0.1:PORT — accepts TCP connections and never writes or closes them. */
+  /** 127.0.0.1:PORT — accepts TCP connections and never writes to them; closes only when the client does. */
   blackHole: string;
   /** 127.0.0.1:PORT — nothing listens there: connections are refused. */
   refused: string;
@@ -73,6 +83,11 @@ export interface Targets {
   ports: Record<HttpServerName | 'blackHole' | 'refused', number>;
   /** Every HTTP request handled so far, oldest first (tests may clear it with `length = 0`). */
   requests: RecordedRequest[];
+  /**
+   * TCP connections the servers hold open right now, black hole included: a client that
+   * forgets to close its sockets shows here, so tests can check that probes clean up.
+   */
+  openSockets(): number;
   /** Destroys every open socket and closes every server. */
   close(): Promise<void>;
 }
@@ -138,12 +153,14 @@ async function readBody(req: Req, limit = 1024 * 1024): Promise<Buffer | undefin
 /** Serves the routes below. Errors are answered with 500 instead of crashing the test process. */
 function makeHandler(server: HttpServerName, requests: RecordedRequest[], timers: TimerSet) {
   return (req: Req, res: Res): void => {
+    const peer = req.socket as net.Socket & { getPeerCertificate?: () => { subject?: { CN?: string } } };
     requests.push({
       server,
       method: req.method ?? '',
       url: req.url ?? '',
       httpVersion: req.httpVersion,
       headers: { ...req.headers },
+      clientCertCN: server === 'mtls' ? peer.getPeerCertificate?.()?.subject?.CN : undefined,
     });
     route(req, res, timers).catch((err: unknown) => {
       try {
@@ -230,6 +247,17 @@ async function route(req: Req, res: Res, timers: TimerSet): Promise<void> {
       clearTimeout(timer);
       timers.delete(timer);
     });
+  } else if (p === '/truncated') {
+    // Promises more than it sends, then drops the connection (HTTP/2: resets the stream), as a
+    // backend that dies in the middle of an answer.
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 1000 });
+    res.write(TRUNCATED_PART);
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if ('stream' in req) req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      else req.socket.destroy();
+    }, 20);
+    timers.add(timer);
   } else if (p === '/auth') {
     const auth = req.headers.authorization;
     if (isAuthorized(typeof auth === 'string' ? auth : undefined)) send(res, 200, 'authorized\n');
@@ -302,6 +330,10 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
       { ...tls(pki.wrongHost), ALPNProtocols: ['http/1.1'] },
       makeHandler('wrongHost', requests, timers),
     ),
+    mtls: https.createServer(
+      { ...tls(pki.server), ALPNProtocols: ['http/1.1'], ca: pki.caCert, requestCert: true, rejectUnauthorized: true },
+      makeHandler('mtls', requests, timers),
+    ),
   };
   (servers.h2 as http2.Http2SecureServer).on('session', (session: http2.Http2Session) => {
     h2Sessions.add(session);
@@ -309,8 +341,11 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
   });
 
   const blackHole = net.createServer((socket) => {
-    // Accept and hold: never read, write or end. The socket stays in `sockets` until close().
+    // Accept and hold: never write or end. What arrives is read and dropped, only so that the
+    // socket notices when the client goes away and closes too: then openSockets() shows
+    // whether a client left its connection open.
     socket.on('error', () => undefined);
+    socket.resume();
   });
 
   const all: AnyServer[] = [...Object.values(servers), blackHole];
@@ -328,12 +363,13 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
   };
 
   try {
-    const [httpPort, httpsPort, h2Port, expiredPort, wrongHostPort, blackHolePort] = await Promise.all([
+    const [httpPort, httpsPort, h2Port, expiredPort, wrongHostPort, mtlsPort, blackHolePort] = await Promise.all([
       listen(servers.http),
       listen(servers.https),
       listen(servers.h2),
       listen(servers.expired),
       listen(servers.wrongHost),
+      listen(servers.mtls),
       listen(blackHole),
     ]);
     const refused = await refusedPort();
@@ -343,6 +379,7 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
       h2: h2Port,
       expired: expiredPort,
       wrongHost: wrongHostPort,
+      mtls: mtlsPort,
       blackHole: blackHolePort,
       refused,
     };
@@ -352,6 +389,7 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
       h2: `https://${host}:${ports.h2}`,
       expired: `https://${host}:${ports.expired}`,
       wrongHost: `https://${host}:${ports.wrongHost}`,
+      mtls: `https://${host}:${ports.mtls}`,
     });
     return {
       ...base(LOOPBACK),
@@ -360,6 +398,7 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
       refused: `${LOOPBACK}:${ports.refused}`,
       ports,
       requests,
+      openSockets: () => sockets.size,
       close,
     };
   } catch (err) {
