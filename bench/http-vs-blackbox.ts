@@ -425,21 +425,7 @@ async function runLoad(opts: {
   timeoutMs: number;
   freshConnection: boolean;
 }): Promise<RunResult> {
-  const res: RunResult = {
-    label: opts.label,
-    concurrency: opts.concurrency,
-    requested: opts.total,
-    completed: 0,
-    elapsedMs: 0,
-    capped: false,
-    latenciesMs: [],
-    non200: 0,
-    probeFailed: 0,
-    transportErrors: 0,
-    missingMetric: 0,
-    cutAtCap: 0,
-    durationsS: [],
-  };
+  const res = emptyRun(opts.label, opts.concurrency, opts.total);
   let issued = 0;
   const t0 = performance.now();
   // At the deadline, abort whatever is still in flight so a hung exporter cannot
@@ -517,12 +503,12 @@ function share(total: number, round: number): number {
   return round < total % ROUNDS ? base + 1 : base;
 }
 
-/** Combine the rounds of one level for one exporter into a single result. */
-function mergeRuns(rs: RunResult[]): RunResult {
-  const out: RunResult = {
-    label: rs[0]?.label ?? '?',
-    concurrency: rs[0]?.concurrency ?? 0,
-    requested: 0,
+/** A run with nothing counted yet. */
+function emptyRun(label: string, concurrency: number, requested: number): RunResult {
+  return {
+    label,
+    concurrency,
+    requested,
     completed: 0,
     elapsedMs: 0,
     capped: false,
@@ -534,6 +520,11 @@ function mergeRuns(rs: RunResult[]): RunResult {
     cutAtCap: 0,
     durationsS: [],
   };
+}
+
+/** Combine the rounds of one level for one exporter into a single result. */
+function mergeRuns(rs: RunResult[]): RunResult {
+  const out = emptyRun(rs[0]?.label ?? '?', rs[0]?.concurrency ?? 0, 0);
   for (const r of rs) {
     out.requested += r.requested;
     out.completed += r.completed;

@@ -5,15 +5,11 @@
  * belongs in the README's list of deliberate differences.
  */
 import * as fs from 'node:fs/promises';
-import type * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Checkpoint } from '../../src/checkpoint';
-import { createLogger } from '../../src/observability/logger';
-import { createApp } from '../../src/server/app';
 import { startBlackbox, type Blackbox } from '../support/blackbox';
 import { makeTestPki, type TestPki } from '../support/certs';
+import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
 import { AUTH_PASSWORD, AUTH_USER, startTargets, type Targets } from '../support/http-targets';
 import { metricNames, parseMetrics, value } from '../support/metrics-text';
 
@@ -53,8 +49,7 @@ let pki: TestPki;
 let targets: Targets;
 let blackbox: Blackbox;
 let configDir: string;
-let server: http.Server;
-let ourUrl: string;
+let ours: RunningCheckpoint;
 
 const passwordFile = () => path.join(configDir, 'password');
 
@@ -308,40 +303,21 @@ beforeAll(async () => {
   targets = await startTargets(pki);
   configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-conformance-'));
   await fs.writeFile(passwordFile(), AUTH_PASSWORD);
-  const configFile = path.join(configDir, 'checkpoint.yml');
-  await fs.writeFile(configFile, modulesYaml());
   blackbox = await startBlackbox(modulesYaml());
-  const checkpoint = await Checkpoint.start({
-    configFile,
-    // blackbox_exporter's --timeout-offset default.
-    timeoutOffsetSeconds: 0.5,
-    maxConcurrentProbes: 16,
-    historyLimit: 10,
-    logger: createLogger('error', 'json'),
-  });
-  server = createApp(checkpoint).listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  ourUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // timeoutOffsetSeconds 0.5 (the helper's default) is blackbox_exporter's --timeout-offset default.
+  ours = await startCheckpoint(modulesYaml(), { maxConcurrentProbes: 16, historyLimit: 10 });
 });
 
 afterAll(async () => {
   await blackbox?.stop();
-  if (server) {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
+  await ours?.stop();
   await targets?.close();
   await pki?.cleanup();
   if (configDir) await fs.rm(configDir, { recursive: true, force: true });
 });
 
 async function probeOurs(module: string, target: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${ourUrl}/probe?${new URLSearchParams({ module, target }).toString()}`);
+  const response = await fetch(`${ours.url}/probe?${new URLSearchParams({ module, target }).toString()}`);
   return { status: response.status, text: await response.text() };
 }
 

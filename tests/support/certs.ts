@@ -243,34 +243,13 @@ export async function makeTestPki(parentDir?: string): Promise<TestPki> {
     });
     // The leaves are independent of each other; issue them one after another anyway,
     // because `openssl ca` rewrites index.txt and is not safe to run concurrently.
-    await issue(dir, cnf, {
-      name: 'server',
-      cn: 'localhost',
-      extensions: 'server_ext',
-      start: validFrom,
-      end: opensslDate(new Date(now + 90 * day)),
-    });
-    await issue(dir, cnf, {
-      name: 'expired',
-      cn: 'localhost',
-      extensions: 'server_ext',
-      start: EXPIRED_NOT_BEFORE,
-      end: EXPIRED_NOT_AFTER,
-    });
-    await issue(dir, cnf, {
-      name: 'wrong-host',
-      cn: 'wrong.example',
-      extensions: 'wrong_host_ext',
-      start: validFrom,
-      end: opensslDate(new Date(now + 90 * day)),
-    });
-    await issue(dir, cnf, {
-      name: 'client',
-      cn: 'checkpoint-probe',
-      extensions: 'client_ext',
-      start: validFrom,
-      end: opensslDate(new Date(now + 90 * day)),
-    });
+    const leaves = [
+      { name: 'server', cn: 'localhost', extensions: 'server_ext', start: validFrom, end: opensslDate(new Date(now + 90 * day)) },
+      { name: 'expired', cn: 'localhost', extensions: 'server_ext', start: EXPIRED_NOT_BEFORE, end: EXPIRED_NOT_AFTER },
+      { name: 'wrong-host', cn: 'wrong.example', extensions: 'wrong_host_ext', start: validFrom, end: opensslDate(new Date(now + 90 * day)) },
+      { name: 'client', cn: 'checkpoint-probe', extensions: 'client_ext', start: validFrom, end: opensslDate(new Date(now + 90 * day)) },
+    ];
+    for (const leaf of leaves) await issue(dir, cnf, leaf);
 
     const caCertPath = path.join(dir, 'ca.pem');
     const caKeyPath = path.join(dir, 'ca-key.pem');
