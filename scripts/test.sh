@@ -8,13 +8,13 @@ bash scripts/install-test-deps.sh
 npm ci --no-audit --no-fund
 npm run build
 
-results=$(mktemp)
+results=$(mktemp --suffix=.json)
 status=0
 npx jest --ci --json --outputFile="$results" "$@" || status=$?
 # One plain closing line that any CI reads: passed and failed test counts.
 node -e '
-  const r = require(process.argv[1]);
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
-' "$results" || true
+' "$results" || { echo "jest: no results written"; status=1; }
 rm -f "$results"
 exit $status

@@ -34,7 +34,7 @@ export function seriesKey(name: string, labels: Labels = {}): string {
  * specials as NaN, +Inf, -Inf; Number() alone would turn "+Inf" into NaN and
  * "" into 0, so the specials and the empty string are handled explicitly.
  */
-export function parseValue(s: string): number {
+function parseValue(s: string): number {
   // Prometheus reads values with Go's ParseFloat, which takes NaN in any case (prom-client writes "Nan").
   switch (/^nan$/i.test(s) ? 'NaN' : s) {
     case 'NaN':
@@ -63,7 +63,7 @@ export interface Sample {
 }
 
 /** Parses one sample line (not a comment, not blank). Throws on malformed input. */
-export function parseSampleLine(line: string): Sample {
+function parseSampleLine(line: string): Sample {
   let rest = line.trimStart();
   const nameMatch = METRIC_NAME.exec(rest);
   if (!nameMatch) throw new Error('missing metric name');
@@ -162,11 +162,6 @@ export function parseMetrics(text: string): Map<string, number> {
     out.set(key, s.value);
   }
   return out;
-}
-
-/** Every parsed sample, in order, with its labels as an object. */
-export function parseSamples(text: string): Sample[] {
-  return [...samples(text)];
 }
 
 /** The metric names that have at least one sample (histograms show as name_bucket, name_sum, ...). */
