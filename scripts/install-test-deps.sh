@@ -6,7 +6,6 @@ set -euo pipefail
 need=()
 command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox-exporter)
 command -v openssl >/dev/null || need+=(openssl)
-command -v curl >/dev/null || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need[*]}"
