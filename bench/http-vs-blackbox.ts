@@ -724,32 +724,22 @@ async function main(): Promise<void> {
     // New TCP connection per request, like an exporter probe does.
     log(`direct GET baseline: ${cfg.directProbes} requests at c=1`);
     const directAgent = mkAgent();
-    const direct = await runLoad({
-      label: 'direct',
-      url: `${targetBase}/`,
-      agent: directAgent,
-      concurrency: 1,
-      total: cfg.directProbes,
-      deadline: capAt(cfg.phaseCapMs),
-      kind: 'direct',
-      collectDuration: false,
-      timeoutMs: cfg.requestTimeoutMs,
-      freshConnection: true,
-    });
-
+    const directRun = (label: string, freshConnection: boolean) =>
+      runLoad({
+        label,
+        url: `${targetBase}/`,
+        agent: directAgent,
+        concurrency: 1,
+        total: cfg.directProbes,
+        deadline: capAt(cfg.phaseCapMs),
+        kind: 'direct',
+        collectDuration: false,
+        timeoutMs: cfg.requestTimeoutMs,
+        freshConnection,
+      });
+    const direct = await directRun('direct', true);
     // Same, keep-alive (reported for reference only).
-    const directKeepAlive = await runLoad({
-      label: 'direct-keepalive',
-      url: `${targetBase}/`,
-      agent: directAgent,
-      concurrency: 1,
-      total: cfg.directProbes,
-      deadline: capAt(cfg.phaseCapMs),
-      kind: 'direct',
-      collectDuration: false,
-      timeoutMs: cfg.requestTimeoutMs,
-      freshConnection: false,
-    });
+    const directKeepAlive = await directRun('direct-keepalive', false);
     log(
       `direct GET median ${median(direct.latenciesMs).toFixed(3)} ms (new connection), ` +
         `${median(directKeepAlive.latenciesMs).toFixed(3)} ms (keep-alive); errors ${errorsOf(direct) + errorsOf(directKeepAlive)}`,
