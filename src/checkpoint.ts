@@ -80,7 +80,8 @@ export class Checkpoint {
     const targetProblem = proberDefinition(module.prober).checkTarget(params.target, proberSettings(module));
     if (targetProblem) return { refused: 400, message: targetProblem };
     const deadlineSeconds = probeDeadlineSeconds({
-      moduleTimeoutSeconds: module.timeout === undefined ? undefined : parseDuration(module.timeout),
+      // The schema has already checked the format.
+      moduleTimeoutSeconds: module.timeout === undefined ? undefined : parseDurationSeconds(module.timeout),
       scrapeTimeoutHeader: params.scrapeTimeoutHeader,
       offsetSeconds: this.options.timeoutOffsetSeconds,
     });
@@ -101,9 +102,4 @@ export class Checkpoint {
       this.metrics.inFlight.dec();
     }
   }
-}
-
-function parseDuration(text: string): number {
-  // The schema has already checked the format.
-  return parseDurationSeconds(text) ?? 0;
 }

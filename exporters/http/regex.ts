@@ -4,7 +4,22 @@
  */
 const LEADING_FLAGS = /^\(\?([ims]+)\)/;
 
+/**
+ * Patterns come from the config and are checked on every probe; compile each once. The
+ * expressions have no `g` flag, so `test()` keeps no state between probes.
+ */
+const compiled = new Map<string, RegExp>();
+
 export function compileGoRegexp(pattern: string): RegExp {
+  let regexp = compiled.get(pattern);
+  if (!regexp) {
+    regexp = translate(pattern);
+    compiled.set(pattern, regexp);
+  }
+  return regexp;
+}
+
+function translate(pattern: string): RegExp {
   const flags = LEADING_FLAGS.exec(pattern);
   if (!flags) return new RegExp(pattern);
   // RE2's `s` and `m` map one to one; `i` too. Anything else is left for RegExp to refuse.

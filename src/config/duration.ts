@@ -11,9 +11,11 @@ const UNIT_SECONDS: Record<string, number> = {
 
 export const DURATION_PATTERN = '^((\\d+)y)?((\\d+)w)?((\\d+)d)?((\\d+)h)?((\\d+)m)?((\\d+)s)?((\\d+)ms)?$';
 
+const DURATION = new RegExp(DURATION_PATTERN);
+
 /** Seconds in a Prometheus duration, or undefined when the text is not one. */
 export function parseDurationSeconds(text: string): number | undefined {
-  if (text === '' || !new RegExp(DURATION_PATTERN).test(text)) return undefined;
+  if (text === '' || !DURATION.test(text)) return undefined;
   let seconds = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit];
   return seconds;
