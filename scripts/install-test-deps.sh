@@ -6,6 +6,13 @@ set -euo pipefail
 need=()
 command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox-exporter)
 command -v openssl >/dev/null || need+=(openssl)
+# exporters/postgres: a throw-away PostgreSQL 15 cluster (initdb, pg_ctl) per suite.
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
+# exporters/sftp: OpenSSH's sshd on a random port, and ssh-keygen for its test keys.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+# exporters/smtp: Dovecot serves the test mailbox over IMAP for the delivery check.
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need[*]}"
@@ -14,3 +21,4 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { Client } from 'undici';
 import { ProbeFailure } from '../../src/probe/failure';
-import { readTlsFacts, type TlsFacts } from './tls-metrics';
+import { readTlsFacts, type TlsFacts } from '../../src/net/tls-facts';
 
 export interface HopRequest {
   url: URL;

@@ -6,15 +6,16 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
 import { BodyReadFailure, readBody } from './body';
-import { openConnection } from './connect';
+import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
 import { compileGoRegexp } from './regex';
-import { readRequestParts, tlsOptions, type RequestParts } from './request-parts';
-import { ipAddressHash, resolveTarget } from './resolve';
+import { readRequestParts, type RequestParts } from './request-parts';
+import { tlsOptions } from '../../src/net/tls-config';
+import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
 import type { HeaderMatchSettings, HttpSettings } from './schema';
 import { bodySizeLimitBytes } from './size';
-import { registerTlsMetrics } from './tls-metrics';
+import { registerTlsMetrics } from '../../src/net/tls-facts';
 
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
@@ -78,7 +79,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     const connection = await openConnection({
       address: resolved.address,
       port: Number(url.port) || (secure ? 443 : 80),
-      tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2) : undefined,
+      tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2 ? ['h2', 'http/1.1'] : ['http/1.1']) : undefined,
       signal,
     });
     metrics.addPhase('connect', connection.connectSeconds);

@@ -4,23 +4,12 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { TlsConfigSchema } from '../../src/net/tls-config';
 
 const HeaderMatch = StrictObject({
   header: Type.String({ minLength: 1 }),
   regexp: Type.String(),
   allow_missing: Type.Boolean({ default: false }),
-});
-
-export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
-
-export const TlsConfigSchema = StrictObject({
-  ca_file: Type.Optional(Type.String({ minLength: 1 })),
-  cert_file: Type.Optional(Type.String({ minLength: 1 })),
-  key_file: Type.Optional(Type.String({ minLength: 1 })),
-  server_name: Type.Optional(Type.String({ minLength: 1 })),
-  insecure_skip_verify: Type.Boolean({ default: false }),
-  min_version: Type.Optional(StringEnum(TLS_VERSIONS)),
-  max_version: Type.Optional(StringEnum(TLS_VERSIONS)),
 });
 
 export const HttpSettingsSchema = StrictObject({
@@ -54,5 +43,4 @@ export const HttpSettingsSchema = StrictObject({
 });
 
 export type HttpSettings = Static<typeof HttpSettingsSchema>;
-export type TlsSettings = Static<typeof TlsConfigSchema>;
 export type HeaderMatchSettings = Static<typeof HeaderMatch>;

@@ -7,6 +7,7 @@ export const FAILURE_REASONS = [
   'dns', // the target's name did not resolve
   'connect', // no connection could be opened (refused, unreachable, reset)
   'tls', // the TLS handshake or certificate verification failed
+  'host_key', // the server's SSH host key is not the pinned one: a changed server or a man in the middle
   'timeout', // the deadline passed before the probe finished
   'auth', // the server refused our credentials
   'protocol', // the server spoke, but not the protocol we expected

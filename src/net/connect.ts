@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ProbeFailure } from '../../src/probe/failure';
+import { ProbeFailure } from '../probe/failure';
 
 export interface ConnectRequest {
   address: string;

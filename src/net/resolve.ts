@@ -4,8 +4,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { ProbeFailure } from '../../src/probe/failure';
-import { abortable } from '../../src/probe/abortable';
+import { ProbeFailure } from '../probe/failure';
+import { abortable } from '../probe/abortable';
 
 export interface ResolvedAddress {
   address: string;

@@ -1,0 +1,37 @@
+/**
+ * `probe_<protocol>_duration_seconds{phase}`: the time each step of a probe took, registered up
+ * front at 0 so a probe that fails early still shows every phase, and the broken one is the
+ * last that grew. Each phase's start is written to the probe log.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { LogFields, ProbeLog } from './probe-log';
+
+export interface PhaseTimer<Phase extends string> {
+  /** Runs `work` as `phase`; its time is recorded whether it succeeds or throws. */
+  time<T>(phase: Phase, work: () => Promise<T>, fields?: LogFields): Promise<T>;
+  /** Adds time measured elsewhere (a library callback) to `phase`. */
+  add(phase: Phase, seconds: number): void;
+}
+
+export function createPhaseTimer<Phase extends string>(registry: Registry, protocol: string, phases: readonly Phase[], log: ProbeLog): PhaseTimer<Phase> {
+  const gauge = new Gauge({
+    name: `probe_${protocol}_duration_seconds`,
+    help: `Duration of the ${protocol} probe by phase`,
+    labelNames: ['phase'],
+    registers: [registry],
+  });
+  for (const phase of phases) gauge.labels(phase).set(0);
+  const add = (phase: Phase, seconds: number) => gauge.labels(phase).inc(seconds);
+  return {
+    add,
+    async time(phase, work, fields = {}) {
+      log.info(`Phase ${phase}`, fields);
+      const started = performance.now();
+      try {
+        return await work();
+      } finally {
+        add(phase, (performance.now() - started) / 1000);
+      }
+    },
+  };
+}
