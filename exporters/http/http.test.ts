@@ -4,12 +4,9 @@
  * defaults), probes through runProbe, answers read from the exposition text.
  */
 import { X509Certificate } from 'node:crypto';
-import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseConfig } from '../../src/config/load';
 import type { FailureReason } from '../../src/probe/failure';
-import { runProbe, type ProbeResult } from '../../src/probe/run';
 import { USER_AGENT } from '../../src/version';
 import { EXPIRED_NOT_AFTER, makeTestPki, type TestPki } from '../../tests/support/certs';
 import {
@@ -23,7 +20,7 @@ import {
   type RecordedRequest,
   type Targets,
 } from '../../tests/support/http-targets';
-import { metricNames, parseMetrics, value } from '../../tests/support/metrics-text';
+import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 
 let pki: TestPki;
 let targets: Targets;
@@ -32,19 +29,7 @@ let files: { password: string; passwordWithNewline: string; wrongPassword: strin
 /** Sockets and TLS wraps alive once the targets listen, before any probe. */
 let baselineSockets: number;
 
-/**
- * The deadline signals runProbe creates, so that each test can check that nothing is still
- * listening on them: a listener left behind per redirect hop adds up to Node's
- * MaxListenersExceededWarning on a long redirect chain.
- */
-const probeSignals: AbortSignal[] = [];
-const RealAbortController = globalThis.AbortController;
-class RecordingAbortController extends RealAbortController {
-  constructor() {
-    super();
-    probeSignals.push(this.signal);
-  }
-}
+let signals: ReturnType<typeof recordProbeSignals>;
 
 const BODY_FILE_TEXT = 'line one\nline two\n';
 
@@ -66,11 +51,11 @@ beforeAll(async () => {
   await fs.writeFile(files.token, `${AUTH_BEARER_TOKEN}\n`);
   await fs.writeFile(files.body, BODY_FILE_TEXT);
   baselineSockets = socketResources();
-  globalThis.AbortController = RecordingAbortController;
+  signals = recordProbeSignals();
 });
 
 afterAll(async () => {
-  globalThis.AbortController = RealAbortController;
+  signals.restore();
   await targets?.close();
   await pki?.cleanup();
 });
@@ -83,67 +68,16 @@ beforeEach(() => {
 // side. Checked after every test, not once at the end, because the servers drop idle keep-alive
 // connections after 5 s, which would hide a socket a probe forgot to close.
 afterEach(async () => {
-  expect(probeSignals.length).toBeGreaterThan(0);
-  expect(probeSignals.map((signal) => getEventListeners(signal, 'abort').length)).toEqual(probeSignals.map(() => 0));
-  probeSignals.length = 0;
-
-  const deadline = Date.now() + 2000;
-  while ((targets.openSockets() > 0 || socketResources() > baselineSockets) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  expect(signals.signals.length).toBeGreaterThan(0);
+  const left = signals.listenersLeft();
+  expect(left).toEqual(left.map(() => 0));
+  await eventually(() => targets.openSockets() === 0 && socketResources() <= baselineSockets);
   expect({ serverSide: targets.openSockets(), inProcess: socketResources() }).toEqual({ serverSide: 0, inProcess: baselineSockets });
 });
 
-/** Open socket handles of this process, client and server side alike. */
-function socketResources(): number {
-  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap' || kind === 'TLSWrap').length;
-}
-
-/** Strips the indentation of a template literal so modules can be written in place. */
-function dedent(text: string): string {
-  const lines = text.replace(/^\n/, '').replace(/\n\s*$/, '').split('\n');
-  const indent = Math.min(...lines.filter((line) => line.trim() !== '').map((line) => /^ */.exec(line)![0].length));
-  return lines.map((line) => line.slice(indent)).join('\n');
-}
-
-interface ProbeOptions {
-  /** Module keys beside `prober:` and `http:` (retries, timeout), as YAML. */
-  moduleKeys?: string;
-  hostname?: string;
-  deadlineSeconds?: number;
-}
-
-interface Probed {
-  result: ProbeResult;
-  metrics: Map<string, number>;
-  names: Set<string>;
-  reason: FailureReason | undefined;
-  /** The value of a series; `undefined` when absent. */
-  get(name: string, labels?: Record<string, string>): number | undefined;
-}
-
 /** Probes `target` with a module whose `http:` section is `httpSection` (YAML, may be empty). */
-async function probe(target: string, httpSection = '', options: ProbeOptions = {}): Promise<Probed> {
-  const section = dedent(httpSection || '{}');
-  const moduleYaml = ['prober: http', ...(options.moduleKeys ? [dedent(options.moduleKeys)] : []), 'http:', ...section.split('\n').map((line) => `  ${line}`)].join('\n');
-  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n`, 'http.test.yml');
-  const result = await runProbe({
-    moduleName: 'under_test',
-    module: config.modules.under_test,
-    target,
-    hostname: options.hostname,
-    deadlineSeconds: options.deadlineSeconds ?? 10,
-  });
-  const text = await result.registry.metrics();
-  const metrics = parseMetrics(text);
-  expect(value(metrics, 'probe_success')).toBe(result.success ? 1 : 0);
-  if (result.success) {
-    expect(result.failure).toBeUndefined();
-    expect([...metrics.keys()].filter((key) => key.startsWith('probe_failure_reason'))).toEqual([]);
-  } else {
-    expect(value(metrics, 'probe_failure_reason', { reason: result.failure!.reason })).toBe(1);
-  }
-  return { result, metrics, names: metricNames(text), reason: result.failure?.reason, get: (name, labels) => value(metrics, name, labels) };
+function probe(target: string, httpSection = '', options: ProbeOptions = {}): Promise<Probed> {
+  return probeWith('http', target, httpSection, options);
 }
 
 /** The requests the targets saw since the test began, without the noise of other servers. */
