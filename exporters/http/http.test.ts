@@ -6,7 +6,6 @@
 import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { FailureReason } from '../../src/probe/failure';
 import { USER_AGENT } from '../../src/version';
 import { EXPIRED_NOT_AFTER, makeTestPki, type TestPki } from '../../tests/support/certs';
 import {
