@@ -3,11 +3,17 @@
  * prober/handler.go does. The runtime knows probers only through this table.
  */
 import { httpProber } from '../exporters/http';
+import { postgresProber } from '../exporters/postgres';
+import { sftpProber } from '../exporters/sftp';
+import { smtpProber } from '../exporters/smtp';
 import type { TSchema } from '@sinclair/typebox';
 import type { ProberDefinition } from './probe/prober';
 
 export const PROBERS = {
   http: httpProber,
+  postgres: postgresProber,
+  sftp: sftpProber,
+  smtp: smtpProber,
 } satisfies Record<string, ProberDefinition<any>>;
 
 export type ProberName = keyof typeof PROBERS;

@@ -1,5 +1,6 @@
 /** The http rules a JSON Schema cannot say: regexes must compile, auth methods must not clash. */
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
+import { tlsConfigProblems } from '../../src/net/tls-config';
 import { regexpProblem } from './regex';
 import type { HttpSettings } from './schema';
 
@@ -24,8 +25,6 @@ export function validateHttpSettings(settings: HttpSettings, path: ConfigPath): 
   if (settings.body !== undefined && settings.body_file !== undefined) {
     problems.push({ path: [...path, 'body_file'], message: 'body and body_file are mutually exclusive' });
   }
-  if (Boolean(settings.tls_config?.cert_file) !== Boolean(settings.tls_config?.key_file)) {
-    problems.push({ path: [...path, 'tls_config'], message: 'cert_file and key_file go together' });
-  }
+  problems.push(...tlsConfigProblems(settings.tls_config, [...path, 'tls_config']));
   return problems;
 }

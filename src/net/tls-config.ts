@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type tls from 'node:tls';
 import { Type, type Static } from '@sinclair/typebox';
+import type { ConfigPath, ConfigProblem } from '../config/problems';
 import { StrictObject, StringEnum } from '../config/schema-helpers';
 import { readConfigFile } from '../probe/config-files';
 
@@ -40,4 +41,10 @@ export async function tlsOptions(settings: TlsSettings | undefined, serverName: 
   if (settings?.cert_file) options.cert = await readConfigFile(settings.cert_file, 'tls_config.cert_file');
   if (settings?.key_file) options.key = await readConfigFile(settings.key_file, 'tls_config.key_file');
   return options;
+}
+
+/** What the schema cannot say about a `tls_config` block at `path`. */
+export function tlsConfigProblems(settings: TlsSettings | undefined, path: ConfigPath): ConfigProblem[] {
+  if (Boolean(settings?.cert_file) !== Boolean(settings?.key_file)) return [{ path, message: 'cert_file and key_file go together' }];
+  return [];
 }
