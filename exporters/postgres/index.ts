@@ -1,13 +1,18 @@
-/** Placeholder registration of the postgres prober, replaced by its implementation. */
-import { Type } from '@sinclair/typebox';
+/** The postgres prober as the runtime sees it: schema, extra rules, target check and probe function. */
 import type { ProberDefinition } from '../../src/probe/prober';
-
-const PostgresSettingsSchema = Type.Object({}, { additionalProperties: false });
+import { probePostgres } from './prober';
+import { PostgresSettingsSchema } from './schema';
+import { parsePostgresTarget } from './target';
+import { validatePostgresSettings } from './validate';
 
 export const postgresProber: ProberDefinition<typeof PostgresSettingsSchema> = {
   schema: PostgresSettingsSchema,
-  validate: () => [],
-  checkTarget: () => undefined,
-  probe: async (probe) => probe.fail('internal', 'the postgres prober is not implemented yet'),
+  validate: validatePostgresSettings,
+  checkTarget: (target) => {
+    const parsed = parsePostgresTarget(target);
+    return 'problem' in parsed ? parsed.problem : undefined;
+  },
+  probe: probePostgres,
+  // The password is only ever in a file or an environment variable; the keys that name them are not secret.
   secretKeys: [],
 };

@@ -18,6 +18,8 @@ export interface ProbeContext<Settings> {
   log: ProbeLog;
   /** Fires at the deadline; every network call must take it, and close what it opened when it fires. */
   signal: AbortSignal;
+  /** When `signal` fires, in `Date.now()` milliseconds: for limits a server enforces itself (a statement timeout). */
+  deadline: number;
   /** blackbox_exporter's `?hostname=` parameter: the Host header / TLS name to use instead of the target's. */
   hostname?: string;
   /** Records why the probe failed and returns false, so a prober can `return probe.fail(...)`. */

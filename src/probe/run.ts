@@ -39,6 +39,7 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   const forward = processLog?.isLevelEnabled('debug') ? processLog.child({ module: request.moduleName, target: request.target }) : undefined;
   const log = new ProbeLog(forward);
   const controller = new AbortController();
+  const deadlineAt = Date.now() + deadlineSeconds * 1000;
   const deadline = setTimeout(() => controller.abort(new Error(`probe deadline of ${deadlineSeconds}s reached`)), deadlineSeconds * 1000);
   const startedAt = new Date();
   const started = performance.now();
@@ -59,6 +60,7 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         registry,
         log,
         signal: controller.signal,
+        deadline: deadlineAt,
         hostname: request.hostname,
         fail(reason, message, fields = {}) {
           failure ??= { reason, message };

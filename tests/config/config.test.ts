@@ -29,6 +29,17 @@ const INVALID: Record<string, string[]> = {
     'invalid-monitor-target.yml:10:13: monitors.1.target: credentials do not belong in a target, which becomes a label: use basic_auth.password_file',
   ],
   'invalid-not-a-mapping.yml': ['invalid-not-a-mapping.yml:1:1: the config must be a mapping with modules: and monitors:'],
+  'invalid-postgres-password-clash.yml': ['invalid-postgres-password-clash.yml:7:21: modules.db.postgres.password_env: password_file and password_env are mutually exclusive'],
+  'invalid-postgres-target.yml': [
+    'invalid-postgres-target.yml:10:13: monitors.0.target: credentials do not belong in a target, which becomes a label: use user and password_file in the module',
+    'invalid-postgres-target.yml:13:13: monitors.1.target: connection parameters do not belong in a target: set sslmode and the rest in the module',
+    'invalid-postgres-target.yml:16:13: monitors.2.target: target scheme "redis" is not supported by the postgres prober (use postgres://, postgresql:// or host:port)',
+  ],
+  'invalid-postgres-tls-and-regexp.yml': [
+    'invalid-postgres-tls-and-regexp.yml:9:31: modules.db.postgres.tls_config.insecure_skip_verify: insecure_skip_verify contradicts sslmode verify-full (use sslmode require to skip verification)',
+    'invalid-postgres-tls-and-regexp.yml:11:22: modules.db.postgres.expect_regexp: invalid regular expression "^(t|f": Unterminated group',
+  ],
+  'invalid-postgres-unknown-key.yml': ['invalid-postgres-unknown-key.yml:7:7: modules.db.postgres.sslrootcert: unknown key'],
   'invalid-regex.yml': ['invalid-regex.yml:7:11: modules.web.http.fail_if_body_matches_regexp.1: invalid regular expression "(unclosed": Unterminated group'],
   'invalid-reserved-label.yml': [
     'invalid-reserved-label.yml:9:7: monitors.0.labels.__address__: label name is reserved',

@@ -1,0 +1,54 @@
+/**
+ * The metrics of a postgres probe. Those a failed probe should still show are registered up front
+ * at 0, as blackbox_exporter does; the server's facts (version, recovery, lag, connections) appear
+ * only once read, because a 0 there would be a claim about a server we could not ask.
+ */
+import { Gauge, type Registry } from 'prom-client';
+
+export const POSTGRES_PHASES = ['resolve', 'connect', 'tls', 'auth', 'query', 'stats'] as const;
+export type PostgresPhase = (typeof POSTGRES_PHASES)[number];
+
+export interface ServerStats {
+  versionNum: number;
+  inRecovery: boolean;
+  connections: number;
+  maxConnections: number;
+  reservedConnections: number;
+  /** Present on a replica only. */
+  replicationLagSeconds: number | null;
+  replicationLagBytes: number | null;
+}
+
+export function createPostgresMetrics(registry: Registry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const metrics = {
+    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
+    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
+    ipAddrHash: gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes."),
+    ssl: gauge('probe_postgres_ssl', 'Whether the connection used TLS'),
+    queryDurationSeconds: gauge('probe_postgres_query_duration_seconds', 'How long the module\'s query took, from sending it to its last row'),
+    queryRows: gauge('probe_postgres_query_rows', 'Rows the query returned; for a command that returns none, the rows it affected'),
+    serverVersion(serverVersion: string) {
+      gauge('probe_postgres_version_info', 'The server version the server reported at startup', ['version', 'server_version'])
+        .labels(serverVersion.split(' ')[0], serverVersion)
+        .set(1);
+    },
+    serverStats(stats: ServerStats) {
+      gauge('probe_postgres_server_version_num', 'The server version as a number (server_version_num), e.g. 150004').set(stats.versionNum);
+      gauge('probe_postgres_in_recovery', 'Whether the server is a replica (pg_is_in_recovery())').set(stats.inRecovery ? 1 : 0);
+      gauge('probe_postgres_connections', 'Client connections open on the server, the probe\'s own included').set(stats.connections);
+      gauge('probe_postgres_max_connections', 'The server\'s max_connections').set(stats.maxConnections);
+      gauge('probe_postgres_reserved_connections', 'Connections of max_connections kept for superusers and pg_use_reserved_connections').set(stats.reservedConnections);
+      if (stats.replicationLagSeconds !== null) {
+        gauge('probe_postgres_replication_lag_seconds', 'On a replica, how old the last replayed transaction is; 0 when everything received has been replayed').set(stats.replicationLagSeconds);
+      }
+      if (stats.replicationLagBytes !== null) {
+        gauge('probe_postgres_replication_lag_bytes', 'On a replica, WAL received but not yet replayed, in bytes').set(stats.replicationLagBytes);
+      }
+    },
+  };
+  for (const series of [metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash, metrics.ssl, metrics.queryDurationSeconds, metrics.queryRows]) series.set(0);
+  return metrics;
+}
+
+export type PostgresMetrics = ReturnType<typeof createPostgresMetrics>;

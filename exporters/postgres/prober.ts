@@ -1,0 +1,126 @@
+/**
+ * The postgres prober: resolve, connect, TLS per sslmode, log in, run the module's query, check
+ * its first value, read the server's facts, and say goodbye. Each step is a phase of
+ * probe_postgres_duration_seconds and a line of the probe log; each way to fail has its reason.
+ */
+import type { ProbeContext } from '../../src/probe/prober';
+import { ProbeFailure } from '../../src/probe/failure';
+import { readSecret } from '../../src/probe/config-files';
+import { parseDurationSeconds } from '../../src/config/duration';
+import { openConnection } from '../../src/net/connect';
+import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
+import { registerTlsMetrics } from '../../src/net/tls-facts';
+import { createPhaseTimer } from '../../src/probe/phases';
+import { expectationFailure, truncated } from './expectations';
+import { createPostgresMetrics, POSTGRES_PHASES, type PostgresMetrics, type PostgresPhase } from './metrics';
+import type { PostgresSettings } from './schema';
+import { readServerStats } from './server-stats';
+import { openSession, type PostgresSession } from './session';
+import { sslModeOptions } from './ssl-mode';
+import { parsePostgresTarget } from './target';
+
+/** How long after the deadline the server's statement_timeout stops a query whose cancel request was lost. */
+const STATEMENT_TIMEOUT_GRACE_MS = 1000;
+
+export async function probePostgres(probe: ProbeContext<PostgresSettings>): Promise<boolean> {
+  const { settings, log, signal } = probe;
+  const metrics = createPostgresMetrics(probe.registry);
+  const timer = createPhaseTimer(probe.registry, 'postgres', POSTGRES_PHASES, log);
+  let phase: PostgresPhase = 'resolve';
+  let session: PostgresSession | undefined;
+  try {
+    const target = parsePostgresTarget(probe.target);
+    if ('problem' in target) throw new ProbeFailure('config', target.problem);
+    const database = target.database ?? settings.database;
+    const password = await readSecret({ file: settings.password_file, env: settings.password_env }, 'password');
+    const tls = await sslModeOptions(settings, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
+
+    const resolved = await timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { target: target.host });
+    metrics.dnsLookupSeconds.set(resolved.seconds);
+    metrics.ipProtocol.set(resolved.family);
+    metrics.ipAddrHash.set(ipAddressHash(resolved.address, resolved.family));
+    log.info('Resolved target address', { target: target.host, ip: resolved.address });
+
+    phase = 'connect';
+    const { socket } = await timer.time('connect', () => openConnection({ address: resolved.address, port: target.port, signal }), { ip: resolved.address, port: target.port });
+    log.info('Successfully dialed');
+
+    phase = tls ? 'tls' : 'auth';
+    const opened = await openSession({
+      socket,
+      address: resolved.address,
+      port: target.port,
+      user: settings.user,
+      database,
+      password,
+      tls,
+      sslmode: settings.sslmode,
+      applicationName: settings.application_name,
+      statementTimeoutMs: statementTimeoutMs(settings.statement_timeout, probe.deadline),
+      onTls: (facts) => {
+        metrics.ssl.set(1);
+        if (facts) registerTlsMetrics(probe.registry, facts);
+      },
+      timer,
+      log,
+      signal,
+    });
+    session = opened;
+    if (opened.serverVersion) metrics.serverVersion(opened.serverVersion);
+
+    phase = 'query';
+    const queryStarted = performance.now();
+    const outcome = await timer.time('query', () => opened.query(settings.query, 'query'), { query: settings.query });
+    metrics.queryDurationSeconds.set((performance.now() - queryStarted) / 1000);
+    metrics.queryRows.set(outcome.rows);
+    const firstValue = outcome.firstRow === undefined ? undefined : outcome.firstRow[0];
+    log.info('Query done', { rows: outcome.rows, first_value: firstValue === undefined ? undefined : firstValue === null ? 'NULL' : truncated(firstValue) });
+
+    if (settings.server_stats) {
+      phase = 'stats';
+      await timer.time('stats', () => collectServerStats(probe, opened, metrics));
+    }
+
+    const mismatch = expectationFailure(firstValue, settings);
+    if (mismatch) return probe.fail('assertion', mismatch);
+    return true;
+  } catch (error) {
+    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
+    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${phase} phase`);
+    log.error('unexpected error in postgres prober', { err: String(error) });
+    return probe.fail('internal', String(error));
+  } finally {
+    await session?.close();
+  }
+}
+
+/**
+ * The server's facts are extras: the probe asks whether a client can log in and query, so a stats
+ * query that fails (a pooler that does not pass it on, a server older than 10) is logged and its
+ * metrics left out, and the probe's result stands. Only the deadline fails the probe here.
+ */
+async function collectServerStats(probe: ProbeContext<PostgresSettings>, session: PostgresSession, metrics: PostgresMetrics): Promise<void> {
+  try {
+    const stats = await readServerStats(session);
+    metrics.serverStats(stats);
+    probe.log.info('Server stats read', {
+      server_version_num: stats.versionNum,
+      in_recovery: stats.inRecovery,
+      connections: stats.connections,
+      max_connections: stats.maxConnections,
+      replication_lag_seconds: stats.replicationLagSeconds ?? undefined,
+    });
+  } catch (error) {
+    if (probe.signal.aborted) throw error;
+    probe.log.warn('Server stats query failed; their metrics are left out, the probe result does not depend on them', { err: (error as Error).message });
+  }
+}
+
+/**
+ * The server's own limit on the probe's statements. By default a little past the deadline, so the
+ * cancel request normally ends the query first and this only catches a cancel that was lost.
+ */
+function statementTimeoutMs(configured: string | undefined, deadline: number): number {
+  if (configured !== undefined) return (parseDurationSeconds(configured) ?? 0) * 1000;
+  return Math.max(1, Math.ceil(deadline - Date.now())) + STATEMENT_TIMEOUT_GRACE_MS;
+}
