@@ -1,13 +1,19 @@
-/** Placeholder registration of the sftp prober, replaced by its implementation. */
-import { Type } from '@sinclair/typebox';
+/** The sftp prober as the runtime sees it: schema, extra rules, target check and probe function. */
 import type { ProberDefinition } from '../../src/probe/prober';
-
-const SftpSettingsSchema = Type.Object({}, { additionalProperties: false });
+import { probeSftp } from './prober';
+import { SftpSettingsSchema } from './schema';
+import { parseSftpTarget } from './target';
+import { validateSftpSettings } from './validate';
 
 export const sftpProber: ProberDefinition<typeof SftpSettingsSchema> = {
   schema: SftpSettingsSchema,
-  validate: () => [],
-  checkTarget: () => undefined,
-  probe: async (probe) => probe.fail('internal', 'the sftp prober is not implemented yet'),
+  validate: validateSftpSettings,
+  checkTarget: (target) => {
+    const parsed = parseSftpTarget(target);
+    return 'problem' in parsed ? parsed.problem : undefined;
+  },
+  probe: probeSftp,
+  // The module holds no secret values, only where to find them (files, variable names), which the
+  // status page may show. Key names here are hidden for every prober, so none is listed.
   secretKeys: [],
 };

@@ -45,6 +45,16 @@ const INVALID: Record<string, string[]> = {
     'invalid-reserved-label.yml:9:7: monitors.0.labels.__address__: label name is reserved',
     'invalid-reserved-label.yml:11:7: monitors.0.labels.job: label name is reserved',
   ],
+  'invalid-sftp-policy.yml': [
+    "invalid-sftp-policy.yml:5:7: modules.backup_server.sftp: no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true",
+    'invalid-sftp-policy.yml:7:21: modules.backup_server.sftp.password_env: password_file and password_env are mutually exclusive',
+    'invalid-sftp-policy.yml:10:18: modules.backup_server.sftp.freshness.pattern: invalid glob "db-[0-9.sql.gz": [ without its closing ]',
+  ],
+  'invalid-sftp-target.yml': [
+    'invalid-sftp-target.yml:11:13: monitors.0.target: credentials do not belong in a target, which becomes a label: set username and password_file or private_key_file in the module',
+    'invalid-sftp-target.yml:14:13: monitors.1.target: an sftp target is only host and port: directories to list and check belong in the module (directory, round_trip, freshness)',
+  ],
+  'invalid-sftp-unknown-key.yml': ['invalid-sftp-unknown-key.yml:7:7: modules.backup_server.sftp.host_key_fingerprint: unknown key'],
   'invalid-timeout.yml': ['invalid-timeout.yml:4:14: modules.web.timeout: must be a duration such as 5s, 500ms or 1m30s'],
   'invalid-unknown-key.yml': ['invalid-unknown-key.yml:5:7: modules.web.http.valid_status_code: unknown key'],
   'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http, postgres, sftp, smtp'],

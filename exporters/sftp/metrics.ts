@@ -1,0 +1,62 @@
+/**
+ * The sftp probe's metrics. The phase durations are registered up front (at 0) so a failed probe
+ * still shows every phase and the broken one is the last that grew; every other series is a fact
+ * and appears only once it was measured, so a probe that never listed its directory does not
+ * claim an empty one.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import { createPhaseTimer } from '../../src/probe/phases';
+import type { LogFields, ProbeLog } from '../../src/probe/probe-log';
+
+export const SFTP_PHASES = ['resolve', 'connect', 'handshake', 'auth', 'subsystem', 'list', 'upload', 'download', 'delete', 'freshness'] as const;
+export type SftpPhase = (typeof SFTP_PHASES)[number];
+
+export interface NewestFile {
+  ageSeconds: number;
+  mtimeSeconds: number;
+  sizeBytes: number;
+}
+
+export function createSftpMetrics(registry: Registry, log: ProbeLog) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const timer = createPhaseTimer(registry, 'sftp', SFTP_PHASES, log);
+  let current: SftpPhase | undefined;
+  return {
+    phases: {
+      ...timer,
+      time<T>(phase: SftpPhase, work: () => Promise<T>, fields?: LogFields): Promise<T> {
+        current = phase;
+        return timer.time(phase, work, fields);
+      },
+    },
+    /** The phase that began last: where a probe that hit its deadline was stuck. */
+    currentPhase: () => current,
+    address(facts: { family: 4 | 6; dnsSeconds: number; hash: number }) {
+      gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6').set(facts.family);
+      gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds').set(facts.dnsSeconds);
+      gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes.").set(facts.hash);
+    },
+    serverVersion(version: string) {
+      gauge('probe_sftp_server_info', "The server's SSH identification string", ['version']).labels(version).set(1);
+    },
+    hostKey(type: string, fingerprint: string) {
+      gauge('probe_sftp_host_key_info', 'The host key the server presented, pinned or not', ['type', 'fingerprint_sha256']).labels(type, fingerprint).set(1);
+    },
+    directoryEntries(count: number) {
+      gauge('probe_sftp_directory_entries', 'Entries in the listed directory, without . and ..').set(count);
+    },
+    matchingFiles(count: number) {
+      gauge('probe_sftp_matching_files', 'Regular files in the freshness directory whose name matches the pattern').set(count);
+    },
+    maxAge(seconds: number) {
+      gauge('probe_sftp_newest_file_max_age_seconds', "The module's freshness.max_age").set(seconds);
+    },
+    newestFile(file: NewestFile) {
+      gauge('probe_sftp_newest_file_age_seconds', 'Age of the newest matching file by its modification time, as seen by the checkpoint clock').set(file.ageSeconds);
+      gauge('probe_sftp_newest_file_timestamp_seconds', 'Modification time of the newest matching file in unixtime').set(file.mtimeSeconds);
+      gauge('probe_sftp_newest_file_size_bytes', 'Size of the newest matching file').set(file.sizeBytes);
+    },
+  };
+}
+
+export type SftpMetrics = ReturnType<typeof createSftpMetrics>;

@@ -1,0 +1,42 @@
+/**
+ * The `sftp:` section of a module. Credentials are only ever files or environment variables;
+ * the server's host key is pinned by fingerprint, or its check is switched off explicitly.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
+
+/** What `ssh-keygen -lf` prints for a key: SHA-256 of the key blob, base64 without padding (43 characters). */
+export const FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
+
+const Path = (description: string) => Type.String({ minLength: 1, description });
+
+export const SftpSettingsSchema = StrictObject({
+  username: Type.String({ minLength: 1 }),
+  password_file: Type.Optional(Path('file holding the password (a trailing newline is ignored)')),
+  password_env: Type.Optional(Path('environment variable holding the password')),
+  private_key_file: Type.Optional(Path('OpenSSH or PEM private key file')),
+  passphrase_file: Type.Optional(Path('file holding the private key passphrase')),
+  passphrase_env: Type.Optional(Path('environment variable holding the private key passphrase')),
+  host_key_fingerprints: Type.Array(
+    Type.String({ pattern: FINGERPRINT_PATTERN, patternMessage: 'must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters' }),
+    { default: [], description: 'the host keys the server may present; more than one during a key rotation' },
+  ),
+  insecure_skip_host_key_check: Type.Boolean({ default: false, description: 'accept any host key (no protection against a man in the middle)' }),
+  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
+  ip_protocol_fallback: Type.Boolean({ default: true }),
+  directory: Type.String({ minLength: 1, default: '.', description: 'the directory listed on every probe; relative paths start at the login directory' }),
+  round_trip: Type.Optional(
+    StrictObject({
+      directory: Path('where a small file is written, read back and deleted'),
+    }),
+  ),
+  freshness: Type.Optional(
+    StrictObject({
+      directory: Path('the directory whose newest matching file is checked'),
+      pattern: Type.String({ minLength: 1, description: 'shell glob on file names: *, ?, [abc], [!abc], [a-z]; a leading dot must be matched literally' }),
+      max_age: Type.Optional(Duration({ description: 'the probe fails when the newest matching file is older' })),
+    }),
+  ),
+});
+
+export type SftpSettings = Static<typeof SftpSettingsSchema>;

@@ -1,0 +1,28 @@
+/** The sftp rules a JSON Schema cannot say: one way to each secret, some way to log in, a host key policy, a glob that compiles. */
+import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
+import { globProblem } from './glob';
+import type { SftpSettings } from './schema';
+
+export function validateSftpSettings(settings: SftpSettings, path: ConfigPath): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = (key: string, message: string) => problems.push({ path: [...path, key], message });
+  if (settings.password_file !== undefined && settings.password_env !== undefined) at('password_env', 'password_file and password_env are mutually exclusive');
+  if (settings.passphrase_file !== undefined && settings.passphrase_env !== undefined) at('passphrase_env', 'passphrase_file and passphrase_env are mutually exclusive');
+  const hasPassphrase = settings.passphrase_file !== undefined || settings.passphrase_env !== undefined;
+  if (hasPassphrase && settings.private_key_file === undefined) at(settings.passphrase_file !== undefined ? 'passphrase_file' : 'passphrase_env', 'a passphrase needs private_key_file');
+  if (settings.password_file === undefined && settings.password_env === undefined && settings.private_key_file === undefined) {
+    problems.push({ path, message: 'no credentials: set password_file, password_env or private_key_file' });
+  }
+  // No trust on first use: a checkpoint that accepted whatever key it saw would not notice a man in the middle.
+  if (settings.host_key_fingerprints.length === 0 && !settings.insecure_skip_host_key_check) {
+    problems.push({ path, message: 'no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server\'s host key), or insecure_skip_host_key_check: true' });
+  }
+  if (settings.host_key_fingerprints.length > 0 && settings.insecure_skip_host_key_check) {
+    at('insecure_skip_host_key_check', 'host_key_fingerprints and insecure_skip_host_key_check are mutually exclusive');
+  }
+  if (settings.freshness) {
+    const problem = globProblem(settings.freshness.pattern);
+    if (problem) problems.push({ path: [...path, 'freshness', 'pattern'], message: problem });
+  }
+  return problems;
+}
