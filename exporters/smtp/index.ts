@@ -1,13 +1,18 @@
-/** Placeholder registration of the smtp prober, replaced by its implementation. */
-import { Type } from '@sinclair/typebox';
+/** The smtp prober as the runtime sees it: schema, extra rules, target check and probe function. */
 import type { ProberDefinition } from '../../src/probe/prober';
-
-const SmtpSettingsSchema = Type.Object({}, { additionalProperties: false });
+import { probeSmtp } from './prober';
+import { SmtpSettingsSchema } from './schema';
+import { parseSmtpTarget } from './target';
+import { validateSmtpSettings } from './validate';
 
 export const smtpProber: ProberDefinition<typeof SmtpSettingsSchema> = {
   schema: SmtpSettingsSchema,
-  validate: () => [],
-  checkTarget: () => undefined,
-  probe: async (probe) => probe.fail('internal', 'the smtp prober is not implemented yet'),
+  validate: validateSmtpSettings,
+  checkTarget: (target) => {
+    const parsed = parseSmtpTarget(target);
+    return typeof parsed === 'string' ? parsed : undefined;
+  },
+  probe: probeSmtp,
+  // Secrets are only ever named (password_file, password_env): the config holds no secret value to hide.
   secretKeys: [],
 };

@@ -55,6 +55,25 @@ const INVALID: Record<string, string[]> = {
     'invalid-sftp-target.yml:14:13: monitors.1.target: an sftp target is only host and port: directories to list and check belong in the module (directory, round_trip, freshness)',
   ],
   'invalid-sftp-unknown-key.yml': ['invalid-sftp-unknown-key.yml:7:7: modules.backup_server.sftp.host_key_fingerprint: unknown key'],
+  'invalid-smtp-delivery.yml': [
+    'invalid-smtp-delivery.yml:6:9: modules.mail.smtp.delivery: delivery needs mail: there is no message to look for without it',
+    'invalid-smtp-delivery.yml:6:9: modules.mail.smtp.delivery: needs password_file or password_env',
+    'invalid-smtp-delivery.yml:6:15: modules.mail.smtp.delivery.imap: credentials do not belong in the URL: use password_file or password_env',
+    'invalid-smtp-delivery.yml:8:24: modules.mail.smtp.delivery.poll_interval: must be longer than 0s',
+  ],
+  'invalid-smtp-secret-clash.yml': [
+    'invalid-smtp-secret-clash.yml:6:25: modules.mail.smtp.require_starttls: require_starttls needs starttls: true',
+    'invalid-smtp-secret-clash.yml:8:9: modules.mail.smtp.auth: password_file and password_env are mutually exclusive',
+  ],
+  'invalid-smtp-target.yml': [
+    'invalid-smtp-target.yml:7:13: monitors.0.target: credentials do not belong in a target, which becomes a label: use auth.password_file or auth.password_env',
+    'invalid-smtp-target.yml:10:13: monitors.1.target: target scheme "https" is not supported by the smtp prober (use smtp:// or smtps://)',
+    'invalid-smtp-target.yml:13:13: monitors.2.target: target "smtps://relay.example.test/submit" has a path or parameters; an smtp target is only a host and a port',
+  ],
+  'invalid-smtp-unknown-key.yml': [
+    'invalid-smtp-unknown-key.yml:5:7: modules.mail.smtp.require_tls: unknown key',
+    'invalid-smtp-unknown-key.yml:9:9: modules.mail.smtp.auth.password: unknown key',
+  ],
   'invalid-timeout.yml': ['invalid-timeout.yml:4:14: modules.web.timeout: must be a duration such as 5s, 500ms or 1m30s'],
   'invalid-unknown-key.yml': ['invalid-unknown-key.yml:5:7: modules.web.http.valid_status_code: unknown key'],
   'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http, postgres, sftp, smtp'],

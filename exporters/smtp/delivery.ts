@@ -1,0 +1,113 @@
+/**
+ * The delivery check: after the server accepted the test message, look for it in the mailbox over
+ * IMAP until it is there or the deadline passes, then delete it. imapflow cannot be cancelled, so
+ * the deadline closes its connection, and every wait on it loses the race against the deadline.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { ImapFlow } from 'imapflow';
+import { parseDurationSeconds } from '../../src/config/duration';
+import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
+import { abortable } from '../../src/probe/abortable';
+import type { ProbeLog } from '../../src/probe/probe-log';
+import { resolveTarget } from '../../src/net/resolve';
+import { tlsOptions } from '../../src/net/tls-config';
+import { PROBE_ID_HEADER } from './message';
+import type { DeliverySettings, SmtpSettings } from './schema';
+
+/** Messages of earlier probes that arrived after their probe gave up are deleted once this old (IMAP dates have no time of day). */
+const STALE_AFTER_DAYS = 2;
+
+export interface DeliveryCheck {
+  settings: DeliverySettings;
+  password: string;
+  probeId: string;
+  /** performance.now() when the server accepted the message (its reply to the final dot). */
+  acceptedAt: number;
+  addressFamily: Pick<SmtpSettings, 'preferred_ip_protocol' | 'ip_protocol_fallback'>;
+  signal: AbortSignal;
+  log: ProbeLog;
+}
+
+/** Seconds from acceptance to the message being seen in the mailbox. */
+export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
+  const { settings, signal, log } = check;
+  const url = new URL(settings.imap);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const secure = url.protocol === 'imaps:';
+  const port = Number(url.port) || (secure ? 993 : 143);
+  const resolved = await resolveTarget(host, check.addressFamily.preferred_ip_protocol, check.addressFamily.ip_protocol_fallback, signal);
+  // imapflow connects to `host` itself, so the TLS options must not carry one of their own.
+  const { host: _serverName, ...tls } = await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? host);
+  log.info('Connecting to IMAP', { url: settings.imap, ip: resolved.address, mailbox: settings.mailbox });
+  const client = new ImapFlow({
+    host: resolved.address,
+    port,
+    secure,
+    // Credentials never cross the wire unencrypted: imap:// must upgrade with STARTTLS.
+    doSTARTTLS: secure ? undefined : true,
+    servername: tls.servername,
+    tls,
+    auth: { user: settings.username, pass: check.password },
+    logger: false,
+    disableAutoIdle: true,
+    clientInfo: { name: 'private-checkpoint' },
+  });
+  // imapflow reports a broken connection as an event too; the awaited call rejects with it as well.
+  client.on('error', () => undefined);
+  const onAbort = () => client.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let connected = false;
+  try {
+    await abortable(client.connect(), signal).catch((error: unknown) => {
+      throw imapFailure(error, 'IMAP login', check.password, signal);
+    });
+    connected = true;
+    await abortable(client.mailboxOpen(settings.mailbox), signal).catch((error: unknown) => {
+      throw imapFailure(error, `opening mailbox ${JSON.stringify(settings.mailbox)}`, check.password, signal, 'protocol');
+    });
+    const intervalMs = parseDurationSeconds(settings.poll_interval)! * 1000;
+    for (let polls = 1; ; polls++) {
+      const found = await abortable(client.search({ header: { [PROBE_ID_HEADER]: check.probeId } }, { uid: true }), signal).catch((error: unknown) => {
+        throw imapFailure(error, 'IMAP SEARCH', check.password, signal, 'protocol');
+      });
+      if (found && found.length > 0) {
+        const seconds = (performance.now() - check.acceptedAt) / 1000;
+        log.info('Test message found in the mailbox', { polls, delivery_seconds: seconds, uid: found.join(',') });
+        await removeMessages(client, found, signal, check.password);
+        return seconds;
+      }
+      await delay(intervalMs, undefined, { signal });
+      // NOOP lets the server announce new messages, whatever its rule for when a SEARCH syncs.
+      await abortable(client.noop(), signal);
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (connected && !signal.aborted) await abortable(client.logout(), signal).catch(() => undefined);
+    client.close();
+  }
+}
+
+/** This probe's message, and any of earlier probes that arrived too late to be found and deleted. */
+async function removeMessages(client: ImapFlow, own: number[], signal: AbortSignal, password: string): Promise<void> {
+  const staleBefore = new Date(Date.now() - STALE_AFTER_DAYS * 24 * 3600 * 1000);
+  const stale = await abortable(client.search({ header: { [PROBE_ID_HEADER]: true }, before: staleBefore }, { uid: true }), signal).catch(() => []);
+  const uids = [...new Set([...own, ...(stale || [])])];
+  await abortable(client.messageDelete(uids, { uid: true }), signal).catch((error: unknown) => {
+    throw imapFailure(error, 'deleting the test message', password, signal, 'protocol');
+  });
+}
+
+
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH$)/;
+const CONNECT_CODES = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|NoConnection)$/;
+
+/** imapflow's error as a probe failure; its message never carries the password (it is cut out if a server echoes it). */
+function imapFailure(error: unknown, step: string, password: string, signal: AbortSignal, otherwise: FailureReason = 'connect'): unknown {
+  if (signal.aborted) return signal.reason;
+  if (error instanceof ProbeFailure) return error;
+  const err = error as { code?: string; message?: string; authenticationFailed?: boolean; responseText?: string };
+  const code = err.code ?? '';
+  const reason: FailureReason = err.authenticationFailed || code === 'AUTHENTICATIONFAILED' ? 'auth' : TLS_CODES.test(code) ? 'tls' : CONNECT_CODES.test(code) ? 'connect' : otherwise;
+  const detail = [code, err.responseText ?? err.message].filter(Boolean).join(': ');
+  return new ProbeFailure(reason, `${step} failed: ${password === '' ? detail : detail.split(password).join('<secret>')}`);
+}

@@ -1,0 +1,42 @@
+/**
+ * The metrics of an smtp probe. Registered up front at 0, so a failed probe still shows them:
+ * the phases, the last reply code, whether STARTTLS was used, and the address facts. Present only
+ * when known: the EHLO extensions, the SIZE limit, the TLS facts and the delivery time (a 0 there
+ * would read as "fast", not as "never arrived").
+ */
+import { Gauge, type Registry } from 'prom-client';
+import { createPhaseTimer } from '../../src/probe/phases';
+import type { ProbeLog } from '../../src/probe/probe-log';
+
+export const SMTP_PHASES = ['resolve', 'connect', 'tls', 'banner', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'quit', 'delivery'] as const;
+export type SmtpPhase = (typeof SMTP_PHASES)[number];
+
+/** A bound on the info metric's series: a server listing hundreds of keywords must not blow up the answer. */
+const MAX_EXTENSIONS = 50;
+
+export function createSmtpMetrics(registry: Registry, log: ProbeLog) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const timer = createPhaseTimer(registry, 'smtp', SMTP_PHASES, log);
+  const metrics = {
+    timer,
+    statusCode: gauge('probe_smtp_status_code', 'The code of the last SMTP reply, 0 before any'),
+    starttls: gauge('probe_smtp_starttls', 'Whether the session was upgraded with STARTTLS'),
+    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
+    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
+    ipAddrHash: gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes."),
+    extensions(keywords: string[]) {
+      const info = gauge('probe_smtp_extension_info', 'An extension the server announced in its (last) EHLO reply', ['extension']);
+      for (const keyword of keywords.slice(0, MAX_EXTENSIONS)) info.labels(keyword).set(1);
+    },
+    maxMessageSize(bytes: number) {
+      gauge('probe_smtp_max_message_size_bytes', 'The message size limit the server announced with SIZE (0: no limit)').set(bytes);
+    },
+    deliverySeconds(seconds: number) {
+      gauge('probe_smtp_delivery_duration_seconds', 'From the end of DATA to the test message being seen in the mailbox over IMAP').set(seconds);
+    },
+  };
+  for (const series of [metrics.statusCode, metrics.starttls, metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash]) series.set(0);
+  return metrics;
+}
+
+export type SmtpMetrics = ReturnType<typeof createSmtpMetrics>;
