@@ -11,6 +11,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
+import { upgradeToTls } from '../../src/net/connect';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeLog } from '../../src/probe/probe-log';
 
@@ -110,31 +111,10 @@ export class SmtpSession {
     if (this.failure !== undefined) throw this.failure;
     if (this.lines.length > 0 || this.partial !== '') throw new ProbeFailure('protocol', `the server sent data before the ${what}: ${excerpt(this.lines[0] ?? this.partial)}`);
     this.detach(this.socket);
-    const secure = tls.connect({ ...options, socket: this.tcp });
+    const secure = await upgradeToTls(this.tcp, options, this.signal, what);
+    // Our reader takes over before any I/O callback can run, so no data or error finds the socket unheard.
+    this.attach(secure);
     this.socket = secure;
-    await new Promise<void>((resolve, reject) => {
-      const settle = (error?: unknown) => {
-        secure.off('secureConnect', onReady);
-        secure.off('error', onError);
-        this.signal.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      // Our reader takes over before anything else can run, so no error finds the socket without a listener.
-      const onReady = () => {
-        this.attach(secure);
-        settle();
-      };
-      const onError = (error: NodeJS.ErrnoException) => {
-        secure.destroy();
-        settle(new ProbeFailure('tls', `${what} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`));
-      };
-      const onAbort = () => settle(this.signal.reason);
-      if (this.signal.aborted) return onAbort();
-      secure.once('secureConnect', onReady);
-      secure.once('error', onError);
-      this.signal.addEventListener('abort', onAbort, { once: true });
-    });
     return secure;
   }
 

@@ -22,19 +22,28 @@ export interface OpenConnection {
 
 export async function openConnection(request: ConnectRequest): Promise<OpenConnection> {
   const started = performance.now();
-  const tcp = await settle(net.connect({ host: request.address, port: request.port }), 'connect', request.signal, 'connect');
+  const tcp = await settle(net.connect({ host: request.address, port: request.port }), 'connect', request.signal, 'connection');
   const connectSeconds = (performance.now() - started) / 1000;
   if (!request.tls) return { socket: tcp, connectSeconds, tlsSeconds: 0 };
   const handshakeStarted = performance.now();
-  const secure = await settle(tls.connect({ ...request.tls, socket: tcp }), 'secureConnect', request.signal, 'tls').catch((error: unknown) => {
-    tcp.destroy();
-    throw error;
-  });
+  const secure = await upgradeToTls(tcp, request.tls, request.signal, 'TLS handshake');
   return { socket: secure, connectSeconds, tlsSeconds: (performance.now() - handshakeStarted) / 1000 };
 }
 
+/**
+ * A TLS handshake over an open connection: at once for https or implicit TLS, or after a
+ * protocol's STARTTLS. On failure or at the deadline both sockets are destroyed. `what` names the
+ * handshake in the failure message.
+ */
+export async function upgradeToTls(tcp: net.Socket, options: tls.ConnectionOptions, signal: AbortSignal, what: string): Promise<tls.TLSSocket> {
+  return settle(tls.connect({ ...options, socket: tcp }), 'secureConnect', signal, what).catch((error: unknown) => {
+    tcp.destroy();
+    throw error;
+  });
+}
+
 /** Waits for `event`; on error or abort the socket is destroyed, never left open. */
-function settle<S extends net.Socket>(socket: S, event: string, signal: AbortSignal, phase: 'connect' | 'tls'): Promise<S> {
+function settle<S extends net.Socket>(socket: S, event: 'connect' | 'secureConnect', signal: AbortSignal, what: string): Promise<S> {
   return new Promise<S>((resolve, reject) => {
     const cleanup = () => {
       socket.off(event, onReady);
@@ -48,7 +57,7 @@ function settle<S extends net.Socket>(socket: S, event: string, signal: AbortSig
     const onError = (error: NodeJS.ErrnoException) => {
       cleanup();
       socket.destroy();
-      reject(new ProbeFailure(phase, `${phase === 'tls' ? 'TLS handshake' : 'connection'} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`));
+      reject(new ProbeFailure(event === 'connect' ? 'connect' : 'tls', `${what} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`));
     };
     const onAbort = () => {
       cleanup();
