@@ -9,7 +9,7 @@ import { BodyReadFailure, readBody } from './body';
 import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
-import { compileGoRegexp } from './regex';
+import { compileGoRegexp } from '../../src/config/go-regexp';
 import { readRequestParts, type RequestParts } from './request-parts';
 import { tlsOptions } from '../../src/net/tls-config';
 import { ipAddressHash, resolveTarget } from '../../src/net/resolve';

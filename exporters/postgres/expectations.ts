@@ -3,30 +3,8 @@
  * server printed it (values are never parsed, so `t`, `2024-01-01 00:00:00+00` and `1.50` compare
  * exactly as psql shows them).
  */
+import { compileGoRegexp } from '../../src/config/go-regexp';
 import type { PostgresSettings } from './schema';
-
-/** Patterns come from the config and are checked on every probe; compile each once. No `g` flag, so `test()` keeps no state. */
-const compiled = new Map<string, RegExp>();
-
-function compile(pattern: string): RegExp {
-  let regexp = compiled.get(pattern);
-  if (!regexp) {
-    regexp = new RegExp(pattern);
-    compiled.set(pattern, regexp);
-  }
-  return regexp;
-}
-
-/** The message of a pattern that does not compile, or undefined when it does. */
-export function regexpProblem(pattern: string): string | undefined {
-  try {
-    compile(pattern);
-    return undefined;
-  } catch (error) {
-    // RegExp's message repeats the pattern; keep only its last part, the reason.
-    return `invalid regular expression ${JSON.stringify(pattern)}: ${(error as Error).message.split(': ').pop()}`;
-  }
-}
 
 /**
  * Why the first value fails the module's expectations, or undefined when it meets them (or there
@@ -38,7 +16,7 @@ export function expectationFailure(firstValue: string | null | undefined, settin
   if (firstValue === undefined) return 'the query returned no row to check';
   if (firstValue === null) return 'the first value is NULL, which matches no expectation';
   if (expected !== undefined && firstValue !== expected) return `the first value ${quoted(firstValue)} is not the expected ${quoted(expected)}`;
-  if (pattern !== undefined && !compile(pattern).test(firstValue)) return `the first value ${quoted(firstValue)} does not match expect_regexp ${JSON.stringify(pattern)}`;
+  if (pattern !== undefined && !compileGoRegexp(pattern).test(firstValue)) return `the first value ${quoted(firstValue)} does not match expect_regexp ${JSON.stringify(pattern)}`;
   return undefined;
 }
 
