@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox-exporter)
 command -v openssl >/dev/null || need+=(openssl)
+# promtool checks the alerting rules the exporters' READMEs show.
+command -v promtool >/dev/null || need+=(prometheus)
 # exporters/postgres: a throw-away PostgreSQL 15 cluster (initdb, pg_ctl) per suite.
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 # exporters/sftp: OpenSSH's sshd on a random port, and ssh-keygen for its test keys.
