@@ -1,5 +1,6 @@
 /** The metrics every http probe exposes, registered up front as blackbox_exporter does, so a failed probe still reports them. */
 import { Gauge, type Registry } from 'prom-client';
+import { createAddressMetrics } from '../../src/net/address-metrics';
 
 export const HTTP_PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
 export type HttpPhase = (typeof HTTP_PHASES)[number];
@@ -17,9 +18,7 @@ export function createHttpMetrics(registry: Registry) {
     statusCode: gauge('probe_http_status_code', 'Response HTTP status code'),
     version: gauge('probe_http_version', 'Returns the version of HTTP of the probe response'),
     failedDueToRegex: gauge('probe_failed_due_to_regex', 'Indicates if probe failed due to regex'),
-    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
-    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
-    ipAddrHash: gauge('probe_ip_addr_hash', 'Specifies the hash of IP address. It\'s useful to detect if the IP address changes.'),
+    address: createAddressMetrics(registry),
     lastModified(seconds: number) {
       gauge('probe_http_last_modified_timestamp_seconds', 'Returns the Last-Modified HTTP response header in unixtime').set(seconds);
     },
@@ -27,7 +26,7 @@ export function createHttpMetrics(registry: Registry) {
       phases.labels(phase).inc(seconds);
     },
   };
-  for (const series of [metrics.contentLength, metrics.uncompressedBodyLength, metrics.redirects, metrics.ssl, metrics.statusCode, metrics.version, metrics.failedDueToRegex, metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash]) series.set(0);
+  for (const series of [metrics.contentLength, metrics.uncompressedBodyLength, metrics.redirects, metrics.ssl, metrics.statusCode, metrics.version, metrics.failedDueToRegex]) series.set(0);
   return metrics;
 }
 

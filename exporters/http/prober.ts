@@ -12,7 +12,7 @@ import { createHttpMetrics, type HttpMetrics } from './metrics';
 import { compileGoRegexp } from '../../src/config/go-regexp';
 import { readRequestParts, type RequestParts } from './request-parts';
 import { tlsOptions } from '../../src/net/tls-config';
-import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
+import { resolveTarget } from '../../src/net/resolve';
 import type { HeaderMatchSettings, HttpSettings } from './schema';
 import { bodySizeLimitBytes } from './size';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
@@ -69,9 +69,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     log.info('Resolved target address', { host, ip: resolved.address });
     metrics.addPhase('resolve', resolved.seconds);
     if (url === origin) {
-      metrics.dnsLookupSeconds.set(resolved.seconds);
-      metrics.ipProtocol.set(resolved.family);
-      metrics.ipAddrHash.set(ipAddressHash(resolved.address, resolved.family));
+      metrics.address.report(resolved);
     }
 
     const secure = url.protocol === 'https:';

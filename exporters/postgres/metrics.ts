@@ -4,6 +4,7 @@
  * only once read, because a 0 there would be a claim about a server we could not ask.
  */
 import { Gauge, type Registry } from 'prom-client';
+import { createAddressMetrics } from '../../src/net/address-metrics';
 
 export const POSTGRES_PHASES = ['resolve', 'connect', 'tls', 'auth', 'query', 'stats'] as const;
 export type PostgresPhase = (typeof POSTGRES_PHASES)[number];
@@ -22,9 +23,7 @@ export interface ServerStats {
 export function createPostgresMetrics(registry: Registry) {
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
   const metrics = {
-    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
-    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
-    ipAddrHash: gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes."),
+    address: createAddressMetrics(registry),
     ssl: gauge('probe_postgres_ssl', 'Whether the connection used TLS'),
     queryDurationSeconds: gauge('probe_postgres_query_duration_seconds', 'How long the module\'s query took, from sending it to its last row'),
     queryRows: gauge('probe_postgres_query_rows', 'Rows the query returned; for a command that returns none, the rows it affected'),
@@ -47,7 +46,7 @@ export function createPostgresMetrics(registry: Registry) {
       }
     },
   };
-  for (const series of [metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash, metrics.ssl, metrics.queryDurationSeconds, metrics.queryRows]) series.set(0);
+  for (const series of [metrics.ssl, metrics.queryDurationSeconds, metrics.queryRows]) series.set(0);
   return metrics;
 }
 

@@ -8,7 +8,7 @@ import { ProbeFailure } from '../../src/probe/failure';
 import { readSecret } from '../../src/probe/config-files';
 import { parseDurationSeconds } from '../../src/config/duration';
 import { openConnection } from '../../src/net/connect';
-import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
+import { resolveTarget } from '../../src/net/resolve';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
 import { createPhaseTimer } from '../../src/probe/phases';
 import { expectationFailure, truncated } from './expectations';
@@ -36,9 +36,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
     const tls = await sslModeOptions(settings, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
 
     const resolved = await timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { target: target.host });
-    metrics.dnsLookupSeconds.set(resolved.seconds);
-    metrics.ipProtocol.set(resolved.family);
-    metrics.ipAddrHash.set(ipAddressHash(resolved.address, resolved.family));
+    metrics.address.report(resolved);
     log.info('Resolved target address', { target: target.host, ip: resolved.address });
 
     phase = 'connect';

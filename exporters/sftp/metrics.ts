@@ -5,8 +5,9 @@
  * claim an empty one.
  */
 import { Gauge, type Registry } from 'prom-client';
+import { createAddressMetrics } from '../../src/net/address-metrics';
 import { createPhaseTimer } from '../../src/probe/phases';
-import type { LogFields, ProbeLog } from '../../src/probe/probe-log';
+import type { ProbeLog } from '../../src/probe/probe-log';
 
 export const SFTP_PHASES = ['resolve', 'connect', 'handshake', 'auth', 'subsystem', 'list', 'upload', 'download', 'delete', 'freshness'] as const;
 export type SftpPhase = (typeof SFTP_PHASES)[number];
@@ -20,22 +21,9 @@ export interface NewestFile {
 export function createSftpMetrics(registry: Registry, log: ProbeLog) {
   const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
   const timer = createPhaseTimer(registry, 'sftp', SFTP_PHASES, log);
-  let current: SftpPhase | undefined;
   return {
-    phases: {
-      ...timer,
-      time<T>(phase: SftpPhase, work: () => Promise<T>, fields?: LogFields): Promise<T> {
-        current = phase;
-        return timer.time(phase, work, fields);
-      },
-    },
-    /** The phase that began last: where a probe that hit its deadline was stuck. */
-    currentPhase: () => current,
-    address(facts: { family: 4 | 6; dnsSeconds: number; hash: number }) {
-      gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6').set(facts.family);
-      gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds').set(facts.dnsSeconds);
-      gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes.").set(facts.hash);
-    },
+    phases: timer,
+    address: createAddressMetrics(registry),
     serverVersion(version: string) {
       gauge('probe_sftp_server_info', "The server's SSH identification string", ['version']).labels(version).set(1);
     },

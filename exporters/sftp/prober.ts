@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { openConnection } from '../../src/net/connect';
-import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
+import { resolveTarget } from '../../src/net/resolve';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeContext } from '../../src/probe/prober';
 import { checkFreshness, listDirectory, roundTrip, type CheckContext } from './checks';
@@ -27,7 +27,7 @@ export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<bool
     log.info('Resolving target address', { host: target.host, ip_protocol: settings.preferred_ip_protocol });
     const resolved = await metrics.phases.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal));
     log.info('Resolved target address', { host: target.host, ip: resolved.address });
-    metrics.address({ family: resolved.family, dnsSeconds: resolved.seconds, hash: ipAddressHash(resolved.address, resolved.family) });
+    metrics.address.report(resolved);
 
     const connection = await metrics.phases.time('connect', () => openConnection({ address: resolved.address, port: target.port, signal }), { ip: resolved.address, port: target.port });
     log.info('Connected', { ip: resolved.address, port: target.port });
@@ -43,7 +43,7 @@ export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<bool
     const files = new RemoteFiles(await session.sftp(), session, signal);
     return await runChecks(probe, { files, metrics, log, signal });
   } catch (error) {
-    if (signal.aborted) return probe.fail('timeout', `deadline reached in phase ${metrics.currentPhase() ?? 'start'}`);
+    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${metrics.phases.current() ?? 'resolve'} phase`);
     if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
     log.error('unexpected error in sftp prober', { err: String(error) });
     return probe.fail('internal', String(error));

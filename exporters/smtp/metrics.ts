@@ -5,6 +5,7 @@
  * would read as "fast", not as "never arrived").
  */
 import { Gauge, type Registry } from 'prom-client';
+import { createAddressMetrics } from '../../src/net/address-metrics';
 import { createPhaseTimer } from '../../src/probe/phases';
 import type { ProbeLog } from '../../src/probe/probe-log';
 
@@ -21,9 +22,7 @@ export function createSmtpMetrics(registry: Registry, log: ProbeLog) {
     timer,
     statusCode: gauge('probe_smtp_status_code', 'The code of the last SMTP reply, 0 before any'),
     starttls: gauge('probe_smtp_starttls', 'Whether the session was upgraded with STARTTLS'),
-    ipProtocol: gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6'),
-    dnsLookupSeconds: gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds'),
-    ipAddrHash: gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes."),
+    address: createAddressMetrics(registry),
     extensions(keywords: string[]) {
       const info = gauge('probe_smtp_extension_info', 'An extension the server announced in its (last) EHLO reply', ['extension']);
       for (const keyword of keywords.slice(0, MAX_EXTENSIONS)) info.labels(keyword).set(1);
@@ -35,7 +34,7 @@ export function createSmtpMetrics(registry: Registry, log: ProbeLog) {
       gauge('probe_smtp_delivery_duration_seconds', 'From the end of DATA to the test message being seen in the mailbox over IMAP').set(seconds);
     },
   };
-  for (const series of [metrics.statusCode, metrics.starttls, metrics.ipProtocol, metrics.dnsLookupSeconds, metrics.ipAddrHash]) series.set(0);
+  for (const series of [metrics.statusCode, metrics.starttls]) series.set(0);
   return metrics;
 }
 

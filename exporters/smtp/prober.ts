@@ -9,7 +9,7 @@ import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure } from '../../src/probe/failure';
 import { readSecret } from '../../src/probe/config-files';
 import { openConnection } from '../../src/net/connect';
-import { ipAddressHash, resolveTarget } from '../../src/net/resolve';
+import { resolveTarget } from '../../src/net/resolve';
 import { tlsOptions } from '../../src/net/tls-config';
 import { readTlsFacts, registerTlsMetrics } from '../../src/net/tls-facts';
 import { authenticate } from './auth';
@@ -37,9 +37,7 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings>): Promise<bool
 
     const resolved = await metrics.timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { host: target.host, ip_protocol: settings.preferred_ip_protocol });
     log.info('Resolved target address', { host: target.host, ip: resolved.address });
-    metrics.dnsLookupSeconds.set(resolved.seconds);
-    metrics.ipProtocol.set(resolved.family);
-    metrics.ipAddrHash.set(ipAddressHash(resolved.address, resolved.family));
+    metrics.address.report(resolved);
 
     const connection = await metrics.timer.time('connect', () => openConnection({ address: resolved.address, port: target.port, signal }), { ip: resolved.address, port: target.port });
     const current = new SmtpSession(connection.socket, signal, log, (code) => metrics.statusCode.set(code));
@@ -98,7 +96,7 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings>): Promise<bool
   } catch (error) {
     // A garbled conversation cannot be ended politely: nobody knows what the server would make of a QUIT.
     if (signal.aborted || !(error instanceof ProbeFailure) || error.reason === 'protocol') politely = false;
-    if (signal.aborted) return probe.fail('timeout', `deadline reached: ${String((signal.reason as Error)?.message ?? signal.reason)}`);
+    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${metrics.timer.current() ?? 'resolve'} phase`);
     if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
     log.error('unexpected error in smtp prober', { err: String(error) });
     return probe.fail('internal', String(error));
