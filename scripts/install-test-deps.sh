@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox-exporter)
 command -v openssl >/dev/null || need+=(openssl)
+# tests/support/unaccepting-listener.ts: a listener that never accepts, for connect-phase deadlines.
+command -v python3 >/dev/null || need+=(python3)
 # promtool checks the alerting rules the exporters' READMEs show.
 command -v promtool >/dev/null || need+=(prometheus)
 # exporters/postgres: a throw-away PostgreSQL 15 cluster (initdb, pg_ctl) per suite.

@@ -19,6 +19,7 @@ import {
   type RecordedRequest,
   type Targets,
 } from '../../tests/support/http-targets';
+import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 
 let pki: TestPki;
@@ -199,6 +200,18 @@ describe('failures before an answer', () => {
     expect(probed.reason).toBe('timeout');
     expect(probed.result.durationSeconds).toBeGreaterThanOrEqual(0.9);
     expect(probed.result.durationSeconds).toBeLessThan(4);
+  });
+
+  test('a connect that never completes times out', async () => {
+    const listener = await startUnacceptingListener();
+    try {
+      const probed = await probe(`http://127.0.0.1:${listener.port}/`, '', { deadlineSeconds: 1 });
+      expect(probed.reason).toBe('timeout');
+      expect(probed.get('probe_http_duration_seconds', { phase: 'connect' })).toBe(0);
+      expect(probed.result.durationSeconds).toBeLessThan(4);
+    } finally {
+      listener.close();
+    }
   });
 
   test('a TLS target that never answers times out in the handshake', async () => {

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../../tests/support/postgres-server';
+import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { parseConfig } from '../../src/config/load';
 import { postgresProber } from '.';
 
@@ -332,6 +333,18 @@ describe('deadlines and cancellation', () => {
     expect(probed.reason).toBe('timeout');
     expect(probed.result.failure?.message).toContain('57014');
     expect(probed.result.durationSeconds).toBeLessThan(4);
+  });
+
+  test('a connect that never completes times out in the connect phase', async () => {
+    const listener = await startUnacceptingListener();
+    try {
+      const probed = await probe(`127.0.0.1:${listener.port}`, section(), { deadlineSeconds: 1 });
+      expect(probed.reason).toBe('timeout');
+      expect(probed.result.failure?.message).toBe('deadline reached in the connect phase');
+      expect(probed.result.durationSeconds).toBeLessThan(4);
+    } finally {
+      listener.close();
+    }
   });
 
   test('a server that never answers the TLS request times out in the tls phase', async () => {

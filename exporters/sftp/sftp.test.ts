@@ -15,6 +15,7 @@ import { ProbeLog } from '../../src/probe/probe-log';
 import { LOOPBACK, refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { createTestUser, generateSshKey, startSshd, type Sshd, type SshKey, type TestUser } from '../../tests/support/sshd';
+import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { globMatches, globProblem } from './glob';
 import type { SftpPhase } from './metrics';
 import { parseSftpTarget } from './target';
@@ -385,10 +386,19 @@ describe('servers that fail or hang', () => {
 
   function expectTimeout(probed: Probed, phase: SftpPhase): void {
     expect(probed.reason).toBe('timeout');
-    expect(probed.result.failure?.message).toBe(`deadline reached in phase ${phase}`);
+    expect(probed.result.failure?.message).toBe(`deadline reached in the ${phase} phase`);
     expect(probed.result.durationSeconds).toBeGreaterThanOrEqual(DEADLINE - 0.1);
     expect(probed.result.durationSeconds).toBeLessThan(DEADLINE + 3);
   }
+
+  test('a connect that never completes times out in the connect phase', async () => {
+    const listener = await startUnacceptingListener();
+    try {
+      expectTimeout(await probe(`${LOOPBACK}:${listener.port}`, section(), { deadlineSeconds: DEADLINE }), 'connect');
+    } finally {
+      listener.close();
+    }
+  });
 
   test('a server that accepts and never speaks times out in the handshake', async () => {
     const probed = await probe(`${LOOPBACK}:${listeners.silent}`, section(), { deadlineSeconds: DEADLINE });

@@ -19,6 +19,7 @@ import {
   type ScriptedServer,
   type SmtpTargets,
 } from '../../tests/support/smtp-targets';
+import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { smtpProber } from './index';
 import { dotStuff } from './message';
 
@@ -333,7 +334,20 @@ describe('deadlines', () => {
     const probed = await probe(`${scheme}://${target}`, section.replace('PW', files.smtpPassword), { deadlineSeconds: 1 });
     expect(probed.reason).toBe('timeout');
     expect(lastPhase(probed)).toBe(phase);
+    expect(probed.result.failure?.message).toBe(`deadline reached in the ${phase} phase`);
     expect(probed.result.durationSeconds).toBeLessThan(4);
+  });
+
+  test('a connect that never completes ends the probe on time in the connect phase', async () => {
+    const listener = await startUnacceptingListener();
+    try {
+      const probed = await probe(`smtp://127.0.0.1:${listener.port}`, '', { deadlineSeconds: 1 });
+      expect(probed.reason).toBe('timeout');
+      expect(probed.result.failure?.message).toBe('deadline reached in the connect phase');
+      expect(probed.result.durationSeconds).toBeLessThan(4);
+    } finally {
+      listener.close();
+    }
   });
 });
 

@@ -11,6 +11,8 @@ export interface PhaseTimer<Phase extends string> {
   time<T>(phase: Phase, work: () => Promise<T>, fields?: LogFields): Promise<T>;
   /** Adds time measured elsewhere (a library callback) to `phase`. */
   add(phase: Phase, seconds: number): void;
+  /** The phase `time` began last: where a probe that hit its deadline was stuck. */
+  current(): Phase | undefined;
 }
 
 export function createPhaseTimer<Phase extends string>(registry: Registry, protocol: string, phases: readonly Phase[], log: ProbeLog): PhaseTimer<Phase> {
@@ -22,9 +24,12 @@ export function createPhaseTimer<Phase extends string>(registry: Registry, proto
   });
   for (const phase of phases) gauge.labels(phase).set(0);
   const add = (phase: Phase, seconds: number) => gauge.labels(phase).inc(seconds);
+  let current: Phase | undefined;
   return {
     add,
+    current: () => current,
     async time(phase, work, fields = {}) {
+      current = phase;
       log.info(`Phase ${phase}`, fields);
       const started = performance.now();
       try {
