@@ -6,23 +6,20 @@
  * is the reference implementation, not our idea of it. A missing binary is an
  * error, never a skip, so a machine without it cannot pass the suite silently.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseMetrics } from './metrics-text';
-import { LOOPBACK, freePort } from './ports';
+import { LOOPBACK } from './ports';
+import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track } from './processes';
 
 /** Where Debian installs it; BLACKBOX_EXPORTER_BIN overrides for other layouts. */
 export const BLACKBOX_BIN = process.env.BLACKBOX_EXPORTER_BIN ?? '/usr/bin/prometheus-blackbox-exporter';
 
 /** How long to wait for /-/healthy after spawning. */
 const START_TIMEOUT_MS = 10_000;
-/** How long stop() waits after SIGTERM before SIGKILL. */
-const STOP_TIMEOUT_MS = 5_000;
-/** Cap on the captured log, so a chatty debug run cannot eat the test's memory. */
-const MAX_LOG_CHARS = 1_000_000;
 
 export interface ProbeOptions {
   /** Sent as X-Prometheus-Scrape-Timeout-Seconds, as Prometheus does. */
@@ -57,18 +54,6 @@ export interface StartBlackboxOptions {
   args?: string[];
 }
 
-// Children still running when the jest worker exits are killed, so a failed
-// test never leaves an exporter behind holding a port.
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
-
 async function assertBinary(): Promise<void> {
   try {
     await fs.access(BLACKBOX_BIN, fsConstants.X_OK);
@@ -80,82 +65,41 @@ async function assertBinary(): Promise<void> {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Waits for the child to exit, at most `ms`; true when it did. */
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    if (!(await waitExit(child, STOP_TIMEOUT_MS))) {
-      child.kill('SIGKILL');
-      await waitExit(child, STOP_TIMEOUT_MS);
-    }
-  }
-  running.delete(child);
-}
-
 interface Spawned {
   child: ChildProcess;
   port: number;
   logs: () => string;
 }
 
-/** One attempt: spawn on a fresh port and wait for /-/healthy. */
-async function spawnOnce(configFile: string, cwd: string, extraArgs: string[]): Promise<Spawned> {
-  const port = await freePort();
-  const child = spawn(
+/** One attempt: spawn on `port` and wait for /-/healthy. */
+async function spawnOnce(port: number, configFile: string, cwd: string, extraArgs: string[]): Promise<Spawned> {
+  const { child, logs, spawnError } = spawnLogged(
     BLACKBOX_BIN,
     [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...extraArgs],
-    { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd },
   );
-  running.add(child);
-  let log = '';
-  const append = (chunk: Buffer): void => {
-    if (log.length < MAX_LOG_CHARS) log += chunk.toString('utf8');
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let spawnError: Error | undefined;
-  child.once('error', (err) => {
-    spawnError = err;
-  });
+  track(child);
 
   const url = `http://${LOOPBACK}:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (spawnError || child.exitCode !== null || child.signalCode !== null) {
-      running.delete(child);
-      const why = spawnError ? spawnError.message : `exited with ${child.exitCode ?? child.signalCode}`;
-      throw Object.assign(new Error(`blackbox_exporter ${why} before becoming healthy:\n${log}`), {
-        addressInUse: /address already in use/i.test(log),
-      });
+    const error = spawnError();
+    if (error || hasExited(child)) {
+      await killAndWait(child);
+      const why = error ? error.message : `exited with ${child.exitCode ?? child.signalCode}`;
+      throw startFailure(`blackbox_exporter ${why} before becoming healthy:\n${logs()}`, /address already in use/i.test(logs()));
     }
     try {
       const res = await fetch(`${url}/-/healthy`, { signal: AbortSignal.timeout(1_000) });
       await res.arrayBuffer();
-      if (res.ok) return { child, port, logs: () => log };
+      if (res.ok) return { child, port, logs };
     } catch {
       // Not listening yet.
     }
     await sleep(50);
   }
   await killAndWait(child);
-  throw new Error(`blackbox_exporter did not answer /-/healthy within ${START_TIMEOUT_MS} ms:\n${log}`);
+  throw new Error(`blackbox_exporter did not answer /-/healthy within ${START_TIMEOUT_MS} ms:\n${logs()}`);
 }
 
 /**
@@ -164,23 +108,13 @@ async function spawnOnce(configFile: string, cwd: string, extraArgs: string[]): 
  */
 export async function startBlackbox(configYaml: string, options: StartBlackboxOptions = {}): Promise<Blackbox> {
   await assertBinary();
-  installExitHook();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-blackbox-'));
   const configFile = path.join(dir, 'blackbox.yml');
   await fs.writeFile(configFile, configYaml);
 
-  let spawned: Spawned | undefined;
+  let spawned: Spawned;
   try {
-    // freePort() can race with another process taking the port: retry only that case.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        spawned = await spawnOnce(configFile, dir, options.args ?? []);
-        break;
-      } catch (err) {
-        if (attempt < 3 && (err as { addressInUse?: boolean }).addressInUse) continue;
-        throw err;
-      }
-    }
+    spawned = await onFreePort((port) => spawnOnce(port, configFile, dir, options.args ?? []));
   } catch (err) {
     await fs.rm(dir, { recursive: true, force: true });
     throw err;

@@ -9,14 +9,15 @@
  * Mail is owned by an unprivileged user (`nobody`): Dovecot refuses to serve mail as root.
  * Running the tests as root (as here and in CI) lets the launcher chown the Maildir to it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import type { TestPki } from './certs';
-import { LOOPBACK, freePort } from './ports';
+import { LOOPBACK } from './ports';
+import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from './processes';
 
 const DOVECOT = '/usr/sbin/dovecot';
 /** The user mail belongs to; Dovecot's own processes run as `dovecot` and `dovenull`, which Debian's package creates. */
@@ -57,60 +58,60 @@ export async function startDovecot(pki: TestPki): Promise<Dovecot> {
   await fs.chown(path.join(dir, 'home'), uid, gid);
   await fs.writeFile(path.join(dir, 'users'), `${username}:{PLAIN}${password}::::::\n`);
 
-  let lastError: Error | undefined;
-  // freePort() can race with another process; try a few ports before giving up.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    await fs.writeFile(path.join(dir, 'dovecot.conf'), config(dir, port, uid, gid, pki));
-    await fs.rm(path.join(dir, 'dovecot.log'), { force: true });
-    const child = spawn(DOVECOT, ['-F', '-c', path.join(dir, 'dovecot.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.once('error', (error) => (output += String(error)));
-    try {
-      await waitForGreeting(port, child);
-    } catch (error) {
-      await stopChild(child, exited);
-      const log = await fs.readFile(path.join(dir, 'dovecot.log'), 'utf8').catch(() => '');
-      lastError = new Error(`dovecot did not start: ${(error as Error).message}\n${output}\n${log}`);
-      if (/Address already in use/.test(output + log)) continue;
-      break;
-    }
-    const deliver = async (message: Buffer | string) => {
-      const name = `${Date.now()}.${process.pid}_${randomBytes(6).toString('hex')}.checkpoint-test`;
-      const staging = path.join(maildir, 'tmp', name);
-      await fs.writeFile(staging, message);
-      await fs.chown(staging, uid, gid);
-      await fs.rename(staging, path.join(maildir, 'new', name));
-    };
-    const messageCount = async () => {
-      const [fresh, seen] = await Promise.all([fs.readdir(path.join(maildir, 'new')), fs.readdir(path.join(maildir, 'cur'))]);
-      return fresh.length + seen.length;
-    };
-    const clear = async () => {
-      for (const sub of ['new', 'cur']) {
-        for (const name of await fs.readdir(path.join(maildir, sub))) await fs.rm(path.join(maildir, sub, name), { force: true });
+  let started: { child: ChildProcess; port: number };
+  try {
+    started = await onFreePort(async (port) => {
+      await fs.writeFile(path.join(dir, 'dovecot.conf'), config(dir, port, uid, gid, pki));
+      await fs.rm(path.join(dir, 'dovecot.log'), { force: true });
+      const { child, logs, spawnError } = spawnLogged(DOVECOT, ['-F', '-c', path.join(dir, 'dovecot.conf')]);
+      track(child);
+      try {
+        await waitForGreeting(port, child);
+        return { child, port };
+      } catch (error) {
+        await killAndWait(child);
+        const output = logs() + (spawnError() ? String(spawnError()) : '');
+        const log = await fs.readFile(path.join(dir, 'dovecot.log'), 'utf8').catch(() => '');
+        throw startFailure(`dovecot did not start: ${(error as Error).message}\n${output}\n${log}`, /Address already in use/.test(output + log));
       }
-    };
-    return {
-      url: `imap://${LOOPBACK}:${port}`,
-      port,
-      username,
-      password,
-      maildir,
-      deliver,
-      messageCount,
-      clear,
-      stop: async () => {
-        await stopChild(child, exited);
-        await fs.rm(dir, { recursive: true, force: true });
-      },
-    };
+    });
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
   }
-  await fs.rm(dir, { recursive: true, force: true });
-  throw lastError ?? new Error('dovecot did not start');
+  const { child, port } = started;
+
+  const deliver = async (message: Buffer | string) => {
+    const name = `${Date.now()}.${process.pid}_${randomBytes(6).toString('hex')}.checkpoint-test`;
+    const staging = path.join(maildir, 'tmp', name);
+    await fs.writeFile(staging, message);
+    await fs.chown(staging, uid, gid);
+    await fs.rename(staging, path.join(maildir, 'new', name));
+  };
+  const messageCount = async () => {
+    const [fresh, seen] = await Promise.all([fs.readdir(path.join(maildir, 'new')), fs.readdir(path.join(maildir, 'cur'))]);
+    return fresh.length + seen.length;
+  };
+  const clear = async () => {
+    for (const sub of ['new', 'cur']) {
+      for (const name of await fs.readdir(path.join(maildir, sub))) await fs.rm(path.join(maildir, sub, name), { force: true });
+    }
+  };
+  return {
+    url: `imap://${LOOPBACK}:${port}`,
+    port,
+    username,
+    password,
+    maildir,
+    deliver,
+    messageCount,
+    clear,
+    stop: async () => {
+      // The master takes its children with it.
+      await killAndWait(child);
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function config(dir: string, port: number, uid: number, gid: number, pki: TestPki): string {
@@ -153,9 +154,9 @@ service imap-login {
 async function waitForGreeting(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode})`);
+    if (hasExited(child)) throw new Error(`dovecot exited (${child.exitCode ?? child.signalCode})`);
     if (await greets(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
   throw new Error(`no IMAP greeting on port ${port} within ${START_TIMEOUT_MS} ms`);
 }
@@ -176,24 +177,6 @@ function greets(port: number): Promise<boolean> {
   });
 }
 
-/** Stops the master by its PID (it takes its children with it), bounded: SIGTERM, then SIGKILL. */
-async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref());
-  const stopped = await Promise.race([exited.then(() => true), timer]);
-  if (!stopped) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-function idOf(flag: '-u' | '-g', name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('id', [flag, name], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`id ${flag} ${name} failed`))));
-  });
+async function idOf(flag: '-u' | '-g', name: string): Promise<number> {
+  return Number((await run('id', [flag, name])).trim());
 }

@@ -7,13 +7,13 @@
  * Why runuser: postgres refuses to run as root, and the tests run as root here and in CI. As any
  * other user the binaries run directly, as that user.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { freePort, LOOPBACK } from './ports';
+import { LOOPBACK } from './ports';
+import { alive, onFreePort, run, sleep, startFailure, tryKill } from './processes';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -53,7 +53,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   const owner = await postgresOwner();
   const dir = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-pg-')));
   const cluster: Cluster = { dir, dataDir: path.join(dir, 'data'), socketDir: dir, logFile: path.join(dir, 'postgres.log') };
-  let port = 0;
+  let port: number;
   try {
     if (owner) await fs.chown(dir, owner.uid, owner.gid);
     if (options.primaryOf) {
@@ -67,19 +67,17 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
       await installFile(options.tls.certPath, path.join(cluster.dataDir, 'server.crt'), 0o644, owner);
       await installFile(options.tls.keyPath, path.join(cluster.dataDir, 'server.key'), 0o600, owner);
     }
-    // Up to three ports: freePort() has a small race with other suites binding the same one.
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(port, cluster.socketDir, Boolean(options.tls)));
+    // A retry on another port appends the settings again: the last `port =` in postgresql.conf wins.
+    port = await onFreePort(async (candidate) => {
+      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(candidate, cluster.socketDir, Boolean(options.tls)));
       try {
         await runAs(owner, 'pg_ctl', ['start', '-D', cluster.dataDir, '-l', cluster.logFile, '-w', '-t', '30']);
-        break;
+        return candidate;
       } catch (error) {
         const log = await fs.readFile(cluster.logFile, 'utf8').catch(() => '');
-        if (attempt < 3 && /could not bind|Address already in use/.test(log)) continue;
-        throw new Error(`PostgreSQL did not start on port ${port}: ${(error as Error).message}\n${log}`);
+        throw startFailure(`PostgreSQL did not start on port ${candidate}: ${(error as Error).message}\n${log}`, /could not bind|Address already in use/.test(log));
       }
-    }
+    });
   } catch (error) {
     await stopCluster(cluster);
     throw error;
@@ -161,29 +159,12 @@ async function stopCluster(cluster: Cluster): Promise<void> {
   const pid = Number(pidText?.split('\n')[0]);
   if (Number.isInteger(pid) && pid > 0) {
     // SIGQUIT is postgres' immediate shutdown: nothing to flush in a throw-away cluster.
-    signal(pid, 'SIGQUIT');
+    tryKill(pid, 'SIGQUIT');
     const deadline = Date.now() + 10_000;
-    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (alive(pid)) signal(pid, 'SIGKILL');
+    while (alive(pid) && Date.now() < deadline) await sleep(50);
+    if (alive(pid)) tryKill(pid, 'SIGKILL');
   }
   await fs.rm(cluster.dir, { recursive: true, force: true });
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Already gone.
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Owner {
@@ -207,13 +188,4 @@ async function installFile(from: string, to: string, mode: number, owner: Owner 
 function runAs(owner: Owner | undefined, tool: string, args: string[]): Promise<string> {
   const command = path.join(BIN, tool);
   return owner ? run('/usr/sbin/runuser', ['-u', 'postgres', '--', command, ...args]) : run(command, args);
-}
-
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: 60_000, env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${path.basename(command)} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-      else resolve(stdout.trim());
-    });
-  });
 }

@@ -7,13 +7,13 @@
  * running as that user) and checks the password against /etc/shadow. The suite runs as root here
  * and in CI; anything else is an error with a clear message, never a skip.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePort } from './ports';
+import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track, tryKill } from './processes';
 
 export const SSHD_BIN = '/usr/sbin/sshd';
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
@@ -21,8 +21,6 @@ const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const PRIVSEP_DIR = '/run/sshd';
 
 const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
-const MAX_LOG_CHARS = 1_000_000;
 
 export interface SshKey {
   privateKeyFile: string;
@@ -63,7 +61,7 @@ export async function createTestUser(name: string, home: string): Promise<TestUs
   if (existed) await run('/usr/sbin/usermod', ['--home', home, name]);
   else await run('/usr/sbin/useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', name]);
   const password = randomBytes(18).toString('base64url');
-  await run('/usr/sbin/chpasswd', [], `${name}:${password}\n`);
+  await run('/usr/sbin/chpasswd', [], { input: `${name}:${password}\n` });
   const entry = await passwdEntry(name);
   if (!entry) throw new Error(`user ${name} is missing right after useradd`);
   await fs.mkdir(home, { recursive: true });
@@ -122,18 +120,11 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
     await fs.writeFile(authorizedKeys, (options.authorizedKeys ?? []).map((line) => `${line}\n`).join(''), { mode: 0o644 });
     const configFile = path.join(dir, 'sshd_config');
     const penalties = (await opensshVersion()) >= 9.8 ? ['PerSourcePenalties no'] : [];
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+    // A port taken by another process on either address counts as a freePort() race (see onFreePort).
+    return await onFreePort(async (port) => {
       await fs.writeFile(configFile, sshdConfig({ port, dir, hostKey, authorizedKeys, user: options.user, extra: penalties }));
-      try {
-        const spawned = await spawnSshd(configFile);
-        return handle(spawned, port, fingerprint, dir);
-      } catch (error) {
-        // freePort() can race with another process taking the port, on either address.
-        if (attempt < 3 && (error as { addressInUse?: boolean }).addressInUse) continue;
-        throw error;
-      }
-    }
+      return handle(await spawnSshd(configFile), port, fingerprint, dir);
+    });
   } catch (error) {
     await fs.rm(dir, { recursive: true, force: true });
     throw error;
@@ -170,33 +161,23 @@ interface Spawned {
 
 async function spawnSshd(configFile: string): Promise<Spawned> {
   // -D: stay in the foreground, so the child is sshd itself; -e: log to stderr, which we keep.
-  const child = spawn(SSHD_BIN, ['-D', '-e', '-f', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  installExitHook();
-  let log = '';
-  const append = (chunk: Buffer) => {
-    if (log.length < MAX_LOG_CHARS) log += chunk.toString('utf8');
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  let spawnError: Error | undefined;
-  child.once('error', (error) => {
-    spawnError = error;
-  });
+  const { child, logs, spawnError } = spawnLogged(SSHD_BIN, ['-D', '-e', '-f', configFile]);
+  track(child);
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (/Server listening on 127\.0\.0\.1 port/.test(log) && /Server listening on ::1 port/.test(log)) return { child, logs: () => log };
+    const log = logs();
+    if (/Server listening on 127\.0\.0\.1 port/.test(log) && /Server listening on ::1 port/.test(log)) return { child, logs };
     // sshd goes on with the addresses it could bind; the tests need both, so any failure ends the attempt.
     const failedBind = /Bind to port \d+ on (\S+) failed: ([^.\n]*)/.exec(log);
-    if (failedBind || spawnError || child.exitCode !== null || child.signalCode !== null) {
+    if (failedBind || spawnError() || hasExited(child)) {
       await killAndWait(child);
-      const why = spawnError?.message ?? (failedBind ? `cannot listen on ${failedBind[1]} (${failedBind[2]}; the tests need 127.0.0.1 and ::1)` : `exited with ${child.exitCode ?? child.signalCode}`);
-      throw Object.assign(new Error(`sshd ${why}:\n${log}`), { addressInUse: /Address already in use/.test(log) });
+      const why = spawnError()?.message ?? (failedBind ? `cannot listen on ${failedBind[1]} (${failedBind[2]}; the tests need 127.0.0.1 and ::1)` : `exited with ${child.exitCode ?? child.signalCode}`);
+      throw startFailure(`sshd ${why}:\n${logs()}`, /Address already in use/.test(logs()));
     }
     await sleep(20);
   }
   await killAndWait(child);
-  throw new Error(`sshd did not listen within ${START_TIMEOUT_MS} ms:\n${log}`);
+  throw new Error(`sshd did not listen within ${START_TIMEOUT_MS} ms:\n${logs()}`);
 }
 
 function handle({ child, logs }: Spawned, port: number, hostKeyFingerprint: string, dir: string): Sshd {
@@ -227,47 +208,6 @@ function handle({ child, logs }: Spawned, port: number, hostKeyFingerprint: stri
       return stopped;
     },
   };
-}
-
-// A jest worker that exits with sshd still running must not leave it holding a port.
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    if (!(await waitExit(child, STOP_TIMEOUT_MS))) {
-      child.kill('SIGKILL');
-      await waitExit(child, STOP_TIMEOUT_MS);
-    }
-  }
-  running.delete(child);
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-function tryKill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
 }
 
 /** Every process below `root` in the process tree, read from /proc. */
@@ -326,18 +266,4 @@ function assertRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new Error('the sftp tests start their own sshd and create a system user, which needs root: run them as root (as CI does)');
   }
-}
-
-function run(file: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${stderr || error.message}`));
-      else resolve(stdout);
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
