@@ -17,6 +17,11 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # exporters/smtp: Dovecot serves the test mailbox over IMAP for the delivery check.
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+# exporters/browser: Debian's Chromium, driven by playwright-core (no browser download).
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# exporters/docker: a dockerd the suite starts, and a static busybox for the image it imports.
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /bin/busybox ] || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need[*]}"

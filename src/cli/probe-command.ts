@@ -2,6 +2,7 @@
 import { Checkpoint } from '../checkpoint';
 import { defaultConfigFile } from '../config/default-config';
 import { createLogger } from '../observability/logger';
+import { closeProbers } from '../probers';
 import { helpText, logFormat, logLevel, parseFlags, positiveNumber, PROBE_FLAGS, UsageError } from './flags';
 
 export async function runProbeCommand(args: string[]): Promise<number> {
@@ -18,7 +19,7 @@ export async function runProbeCommand(args: string[]): Promise<number> {
     historyLimit: 1,
     logger: createLogger(logLevel(flags['log.level']), logFormat(flags['log.format'])),
   });
-  const outcome = await checkpoint.probe({ module: flags.module, target: flags.target, hostname: flags.hostname });
+  const outcome = await checkpoint.probe({ module: flags.module, target: flags.target, hostname: flags.hostname }).finally(closeProbers);
   if ('refused' in outcome) throw new UsageError(outcome.message);
   process.stderr.write(`${outcome.ran.log.toText()}\n`);
   process.stdout.write(await outcome.ran.registry.metrics());

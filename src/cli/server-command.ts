@@ -4,6 +4,7 @@ import { Checkpoint } from '../checkpoint';
 import { defaultConfigFile } from '../config/default-config';
 import { loadConfigFile } from '../config/load';
 import { createLogger } from '../observability/logger';
+import { closeProbers } from '../probers';
 import { createApp } from '../server/app';
 import { VERSION } from '../version';
 import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumber, SERVER_FLAGS } from './flags';
@@ -46,7 +47,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   process.on('SIGHUP', () => void checkpoint.reload());
   const stop = (signal: string) => {
     logger.info({ signal }, 'Shutting down');
-    server.close(() => process.exit(0));
+    server.close(() => void closeProbers().finally(() => process.exit(0)));
     // Probes in flight end at their deadline at the latest; do not wait on keep-alive clients.
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5000).unref();

@@ -11,6 +11,9 @@ export const FAILURE_REASONS = [
   'timeout', // the deadline passed before the probe finished
   'auth', // the server refused our credentials
   'protocol', // the server spoke, but not the protocol we expected
+  'navigation', // a page of a browser journey did not load (network error, error status, aborted)
+  'not_found', // what the probe looks for does not exist: a page element, a container
+  'browser_crash', // the browser crashed or hung; it is relaunched for the next probe
   'status_code', // the server answered with a status the module does not accept
   'assertion', // the answer arrived but a check on it failed (regex, version, TLS policy)
   'internal', // a bug in the checkpoint itself

@@ -39,4 +39,6 @@ export interface ProberDefinition<Schema extends TSchema = TSchema, Settings = S
   probe: Prober<Settings>;
   /** Setting keys whose values are secrets: hidden in `?debug=true` and the status page. */
   secretKeys: readonly string[];
+  /** Releases what the prober keeps between probes (a warm browser); called once as the checkpoint stops. */
+  close?(): Promise<void>;
 }

@@ -76,7 +76,7 @@ const INVALID: Record<string, string[]> = {
   ],
   'invalid-timeout.yml': ['invalid-timeout.yml:4:14: modules.web.timeout: must be a duration such as 5s, 500ms or 1m30s'],
   'invalid-unknown-key.yml': ['invalid-unknown-key.yml:5:7: modules.web.http.valid_status_code: unknown key'],
-  'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http, postgres, sftp, smtp'],
+  'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http, browser, docker, postgres, sftp, smtp'],
   'invalid-wrong-type.yml': ['invalid-wrong-type.yml:6:27: modules.web.http.valid_status_codes: must be array'],
   'invalid-yaml.yml': [
     'invalid-yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings',
