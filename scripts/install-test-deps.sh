@@ -8,8 +8,10 @@ command -v prometheus-blackbox-exporter >/dev/null || need+=(prometheus-blackbox
 command -v openssl >/dev/null || need+=(openssl)
 # tests/support/unaccepting-listener.ts: a listener that never accepts, for connect-phase deadlines.
 command -v python3 >/dev/null || need+=(python3)
-# promtool checks the alerting rules the exporters' READMEs show.
+# prometheus/ and the exporters' READMEs: promtool checks the config and tests the alerting rules.
 command -v promtool >/dev/null || need+=(prometheus)
+# alertmanager/: amtool checks the config, and the tests run the real Alertmanager.
+command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 # exporters/postgres: a throw-away PostgreSQL 15 cluster (initdb, pg_ctl) per suite.
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 # exporters/sftp: OpenSSH's sshd on a random port, and ssh-keygen for its test keys.
