@@ -1,13 +1,18 @@
-/** Placeholder registration of the docker prober, replaced by its implementation. */
-import { Type } from '@sinclair/typebox';
+/** The docker prober as the runtime sees it: schema, extra rules, target check and probe function. */
 import type { ProberDefinition } from '../../src/probe/prober';
-
-const DockerSettingsSchema = Type.Object({}, { additionalProperties: false });
+import { probeDocker } from './prober';
+import { DockerSettingsSchema } from './schema';
+import { parseDockerTarget } from './target';
+import { validateDockerSettings } from './validate';
 
 export const dockerProber: ProberDefinition<typeof DockerSettingsSchema> = {
   schema: DockerSettingsSchema,
-  validate: () => [],
-  checkTarget: () => undefined,
-  probe: async (probe) => probe.fail('internal', 'the docker prober is not implemented yet'),
+  validate: validateDockerSettings,
+  checkTarget: (target) => {
+    const parsed = parseDockerTarget(target);
+    return 'problem' in parsed ? parsed.problem : undefined;
+  },
+  probe: probeDocker,
+  // The engine is authenticated by TLS client certificates, files the module only names.
   secretKeys: [],
 };

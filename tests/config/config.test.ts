@@ -13,6 +13,20 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
 
 const INVALID: Record<string, string[]> = {
   'invalid-auth-clash.yml': ['invalid-auth-clash.yml:6:9: modules.web.http.basic_auth: password and password_file are mutually exclusive'],
+  'invalid-docker-host.yml': [
+    'invalid-docker-host.yml:5:13: modules.local.docker.host: tls_config applies to a tcp:// host, not to a unix socket',
+    'invalid-docker-host.yml:11:13: modules.remote.docker.host: "https://docker.internal:2376" is not unix:///path or tcp://host:port',
+  ],
+  'invalid-docker-target.yml': [
+    'invalid-docker-target.yml:7:13: monitors.0.target: target "/shop-web-1": write the container name without the leading /',
+    'invalid-docker-target.yml:10:13: monitors.1.target: label selector term "=x" is not key or key=value',
+    'invalid-docker-target.yml:13:13: monitors.2.target: target "tcp://docker.internal:2376" is not a container name or id, nor label:key=value (the engine is set in the module\'s host)',
+  ],
+  'invalid-docker-tls-pair.yml': ['invalid-docker-tls-pair.yml:7:9: modules.remote.docker.tls_config: cert_file and key_file go together'],
+  'invalid-docker-unknown-key.yml': [
+    'invalid-docker-unknown-key.yml:6:7: modules.containers.docker.socket_path: unknown key',
+    'invalid-docker-unknown-key.yml:7:20: modules.containers.docker.api_version: must be an engine API version such as 1.41',
+  ],
   'invalid-many-problems.yml': [
     'invalid-many-problems.yml:4:14: modules.web.retries: must be >= 0',
     'invalid-many-problems.yml:6:15: modules.web.http.method: must be an HTTP method such as GET or POST',

@@ -1,0 +1,91 @@
+/**
+ * The metrics of a docker probe. States and health statuses are state sets, as in
+ * kube-state-metrics: one series per possible value, 1 for the current one and 0 for the others,
+ * so `== 1` selects and no series vanishes when a container changes state (cAdvisor's do when it
+ * stops). Registered up front: the phases and the count of matched containers; everything about a
+ * container appears once it was read, because a 0 there would be a claim about a container we
+ * could not see.
+ */
+import { Gauge, type Registry } from 'prom-client';
+
+export const DOCKER_PHASES = ['resolve', 'connect', 'tls', 'version', 'list', 'inspect', 'stats'] as const;
+export type DockerPhase = (typeof DOCKER_PHASES)[number];
+
+/** The engine's states (`State.Status`) and `missing`, for a named container that does not exist. */
+export const CONTAINER_STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead', 'missing'] as const;
+export type ContainerState = (typeof CONTAINER_STATES)[number];
+
+/** `State.Health.Status`, and `none` for a container without a health check. */
+export const HEALTH_STATUSES = ['starting', 'healthy', 'unhealthy', 'none'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+
+export interface ContainerFacts {
+  /** Without Docker's leading slash. */
+  name: string;
+  image: string;
+  state: Exclude<ContainerState, 'missing'>;
+  /** True for running, paused and restarting containers: the engine has a process for them. */
+  running: boolean;
+  health: HealthStatus;
+  restartCount: number;
+  oomKilled: boolean;
+  exitCode: number;
+  /** Unixtime of the last start; undefined if it never started. */
+  startedAt: number | undefined;
+  /** 0 when the container has no limit. */
+  cpuLimitCores: number;
+  memoryLimitBytes: number;
+}
+
+export interface ContainerUsage {
+  /** Cumulative CPU time of the container's processes since it started. */
+  cpuSeconds: number;
+  /** As `docker stats` shows it: usage less the inactive page cache, which the kernel reclaims first. */
+  memoryBytes: number;
+}
+
+export function createDockerMetrics(registry: Registry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+  const containers = gauge('probe_docker_containers', 'Containers the target matched: 0 or 1 for a name or id, any number for a label selector');
+  containers.set(0);
+  // Created on first use, so a probe that never reached a container shows none of them.
+  const perContainer = new Map<string, Gauge>();
+  const containerGauge = (name: string, help: string, labelNames: string[] = []) => {
+    let series = perContainer.get(name);
+    if (!series) perContainer.set(name, (series = gauge(name, help, ['container', ...labelNames])));
+    return series;
+  };
+  const stateSet = (container: string, state: ContainerState) => {
+    const series = containerGauge('probe_docker_container_state', 'The container\'s state: 1 for the current one, 0 for the others (missing: the named container does not exist)', ['state']);
+    for (const each of CONTAINER_STATES) series.labels(container, each).set(each === state ? 1 : 0);
+  };
+  return {
+    containers,
+    engine(version: string, apiVersion: string) {
+      gauge('probe_docker_engine_info', 'The engine\'s version and API version', ['version', 'api_version']).labels(version, apiVersion).set(1);
+    },
+    missing(container: string) {
+      stateSet(container, 'missing');
+    },
+    container(facts: ContainerFacts, now: number) {
+      const { name } = facts;
+      containerGauge('probe_docker_container_info', 'The image the container was created from', ['image']).labels(name, facts.image).set(1);
+      stateSet(name, facts.state);
+      const health = containerGauge('probe_docker_container_health_status', 'The health check\'s status: 1 for the current one, 0 for the others (none: no health check)', ['status']);
+      for (const status of HEALTH_STATUSES) health.labels(name, status).set(status === facts.health ? 1 : 0);
+      containerGauge('probe_docker_container_restart_count', 'Times the engine restarted the container under its restart policy since it was created').labels(name).set(facts.restartCount);
+      containerGauge('probe_docker_container_oom_killed', 'Whether the kernel killed the container\'s last run for memory').labels(name).set(facts.oomKilled ? 1 : 0);
+      containerGauge('probe_docker_container_exit_code', 'The exit code of the container\'s last run (0 while the first run goes on)').labels(name).set(facts.exitCode);
+      const uptime = facts.running && facts.startedAt !== undefined ? Math.max(0, now - facts.startedAt) : 0;
+      containerGauge('probe_docker_container_uptime_seconds', 'Seconds since the container last started; 0 when it is not running').labels(name).set(uptime);
+      containerGauge('probe_docker_container_cpu_limit_cores', 'The container\'s CPU limit in cores (NanoCpus, or CpuQuota/CpuPeriod); 0 for none').labels(name).set(facts.cpuLimitCores);
+      containerGauge('probe_docker_container_memory_limit_bytes', 'The container\'s memory limit; 0 for none').labels(name).set(facts.memoryLimitBytes);
+    },
+    usage(name: string, usage: ContainerUsage) {
+      containerGauge('probe_docker_container_cpu_usage_seconds', 'CPU time the container used since it started, from the engine\'s counters: rate() of it is the cores in use').labels(name).set(usage.cpuSeconds);
+      containerGauge('probe_docker_container_memory_usage_bytes', 'Memory in use, as docker stats shows it (page cache the kernel can reclaim left out)').labels(name).set(usage.memoryBytes);
+    },
+  };
+}
+
+export type DockerMetrics = ReturnType<typeof createDockerMetrics>;
