@@ -1,13 +1,28 @@
-/** Placeholder registration of the browser prober, replaced by its implementation. */
-import { Type } from '@sinclair/typebox';
+/** The browser prober as the runtime sees it: schema, extra rules, target check, probe function and the shared browser's end. */
 import type { ProberDefinition } from '../../src/probe/prober';
-
-const BrowserSettingsSchema = Type.Object({}, { additionalProperties: false });
+import { probeBrowser } from './prober';
+import { BrowserSettingsSchema } from './schema';
+import { sharedBrowsers } from './shared-browser';
+import { validateBrowserSettings } from './validate';
 
 export const browserProber: ProberDefinition<typeof BrowserSettingsSchema> = {
   schema: BrowserSettingsSchema,
-  validate: () => [],
-  checkTarget: () => undefined,
-  probe: async (probe) => probe.fail('internal', 'the browser prober is not implemented yet'),
+  validate: validateBrowserSettings,
+  checkTarget,
+  probe: probeBrowser,
+  // Secrets are only ever named (fill.value_file): the config holds no secret value to hide.
   secretKeys: [],
+  close: () => sharedBrowsers.close(),
 };
+
+function checkTarget(target: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return `target ${JSON.stringify(target)} is not a URL (the browser prober needs the start URL, such as https://app.example.com/login)`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `target scheme "${url.protocol.slice(0, -1)}" is not supported by the browser prober (use http:// or https://)`;
+  if (url.username || url.password) return 'credentials do not belong in a target, which becomes a label: log in with fill steps and value_file';
+  return undefined;
+}

@@ -13,6 +13,30 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
 
 const INVALID: Record<string, string[]> = {
   'invalid-auth-clash.yml': ['invalid-auth-clash.yml:6:9: modules.web.http.basic_auth: password and password_file are mutually exclusive'],
+  'invalid-browser-steps.yml': [
+    'invalid-browser-steps.yml:6:11: modules.login.browser.steps.0: a step needs exactly one of goto, click, fill, press, select, wait_for, expect_text, expect_url, expect_title, screenshot, script (found goto, click)',
+    'invalid-browser-steps.yml:8:17: modules.login.browser.steps.1.fill: needs exactly one of role, text, label, placeholder, test_id, css to find the element (found label, css)',
+    'invalid-browser-steps.yml:8:17: modules.login.browser.steps.1.fill: needs exactly one of value and value_file',
+    'invalid-browser-steps.yml:9:17: modules.login.browser.steps.2.fill: needs exactly one of value and value_file',
+    'invalid-browser-steps.yml:10:21: modules.login.browser.steps.3.wait_for: needs exactly one of an element (role, text, label, placeholder, test_id, css), url and network_idle',
+    'invalid-browser-steps.yml:11:40: modules.login.browser.steps.4.click.name: name goes with role',
+    'invalid-browser-steps.yml:12:17: modules.login.browser.steps.5.goto: scheme "ftp" is not supported (use http:// or https://)',
+    'invalid-browser-steps.yml:13:11: modules.login.browser.steps.6: a step needs exactly one of goto, click, fill, press, select, wait_for, expect_text, expect_url, expect_title, screenshot, script (found none)',
+  ],
+  'invalid-browser-target.yml': [
+    'invalid-browser-target.yml:7:13: monitors.0.target: credentials do not belong in a target, which becomes a label: log in with fill steps and value_file',
+    'invalid-browser-target.yml:10:13: monitors.1.target: target scheme "ftp" is not supported by the browser prober (use http:// or https://)',
+    'invalid-browser-target.yml:13:13: monitors.2.target: target "intranet.example.test" is not a URL (the browser prober needs the start URL, such as https://app.example.com/login)',
+  ],
+  'invalid-browser-trace-secret.yml': [
+    'invalid-browser-trace-secret.yml:5:15: modules.login.browser.traces: traces: true cannot be used with value_file (steps.1): a trace records the typed values',
+    'invalid-browser-trace-secret.yml:6:21: modules.login.browser.step_timeout: must be longer than 0s',
+  ],
+  'invalid-browser-unknown-key.yml': [
+    'invalid-browser-unknown-key.yml:5:7: modules.login.browser.headless: unknown key',
+    'invalid-browser-unknown-key.yml:7:48: modules.login.browser.steps.0.click.nth: unknown key',
+    'invalid-browser-unknown-key.yml:9:11: modules.login.browser.steps.1.wait: unknown key',
+  ],
   'invalid-docker-host.yml': [
     'invalid-docker-host.yml:5:13: modules.local.docker.host: tls_config applies to a tcp:// host, not to a unix socket',
     'invalid-docker-host.yml:11:13: modules.remote.docker.host: "https://docker.internal:2376" is not unix:///path or tcp://host:port',

@@ -1,0 +1,379 @@
+/**
+ * The browser prober in Debian's real Chromium against a small web app on 127.0.0.1
+ * (tests/support/web-app.ts): a login journey that works, and each way a journey breaks; the
+ * isolation of probes in the shared browser; its relaunch after a crash or a hang; secrets.
+ * Driven the way the checkpoint drives it (probeWith), and once through the real HTTP endpoints.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import os from 'node:os';
+import * as path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { startCheckpoint } from '../../tests/support/checkpoint-server';
+import { refusedPort } from '../../tests/support/ports';
+import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
+import { startWebApp, WEB_PASSWORD, WEB_USER, type WebApp } from '../../tests/support/web-app';
+import { ArtifactStore } from './artifacts';
+import { browserProber } from './index';
+import { sharedBrowsers } from './shared-browser';
+
+let app: WebApp;
+let dir: string;
+let files: { password: string; wrongPassword: string; missing: string; script: string; failingScript: string };
+let signals: ReturnType<typeof recordProbeSignals>;
+
+beforeAll(async () => {
+  app = await startWebApp();
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-browser-test-'));
+  const file = (name: string) => path.join(dir, name);
+  files = { password: file('password'), wrongPassword: file('wrong-password'), missing: file('no-such-file'), script: file('journey.js'), failingScript: file('failing.js') };
+  await fs.writeFile(files.password, `${WEB_PASSWORD}\n`);
+  await fs.writeFile(files.wrongPassword, 'not-the-password-at-all');
+  await fs.writeFile(
+    files.script,
+    `module.exports = async (page, context, journey) => {
+      await page.goto(new URL('/home', journey.target).href);
+      await page.getByRole('link', { name: 'Reports' }).waitFor();
+    };`,
+  );
+  await fs.writeFile(files.failingScript, `module.exports = async (page) => { if ((await page.title()) !== 'Elsewhere') throw new Error('not where the script expected'); };`);
+  signals = recordProbeSignals();
+});
+
+afterAll(async () => {
+  signals?.restore();
+  await browserProber.close?.();
+  await app?.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+// Nothing may outlive a probe: no context in the shared browser, no listener on its deadline,
+// no connection to the web app.
+afterEach(async () => {
+  const left = signals.listenersLeft();
+  expect(left).toEqual(left.map(() => 0));
+  await eventually(() => sharedBrowsers.openContexts() === 0 && app.openConnections() === 0, 5000);
+  expect({ contexts: sharedBrowsers.openContexts(), connections: app.openConnections() }).toEqual({ contexts: 0, connections: 0 });
+});
+
+function probe(target: string, section = '', options: ProbeOptions = {}): Promise<Probed> {
+  return probeWith('browser', `${app.url}${target}`, [`artifacts: {dir: ${path.join(dir, 'artifacts')}}`, section].join('\n'), { deadlineSeconds: 8, ...options });
+}
+
+const LOGIN_STEPS = (passwordFile: string) => `
+steps:
+  - fill: {label: Username, value: ${WEB_USER}}
+  - fill: {label: Password, value_file: ${passwordFile}}
+  - select: {label: Country, option: Germany}
+  - click: {role: button, name: Sign in}
+    name: Submit Login!
+  - expect_url: /home
+  - expect_text: Welcome ${WEB_USER}
+  - expect_title: Home`;
+
+/** Chromium processes started by this jest worker (the browser's children are its own). */
+function ourChromiums(): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,comm=']).toString();
+  return out
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, ppid, comm]) => Number(ppid) === process.pid && /chrom/.test(comm ?? ''))
+    .map(([pid]) => Number(pid));
+}
+
+/** The processes of a process group (Chromium leads its own; its children share it). */
+function processGroup(pgid: number): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,pgid=']).toString();
+  return out
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter(([, group]) => group === pgid)
+    .map(([pid]) => pid);
+}
+
+async function artifactFiles(): Promise<string[]> {
+  return (await fs.readdir(path.join(dir, 'artifacts')).catch(() => [] as string[])).sort();
+}
+
+describe('a login journey', () => {
+  test('succeeds, with a duration and success per step, navigation timing, web vitals and page counters', async () => {
+    const probed = await probe('/login', LOGIN_STEPS(files.password));
+    expect(probed.reason).toBeUndefined();
+    const labels = ['0-goto', '1-fill', '2-fill', '3-select', '4-submit_login_', '5-expect_url', '6-expect_text', '7-expect_title'];
+    for (const step of labels) {
+      expect(probed.get('probe_browser_step_success', { step })).toBe(1);
+      expect(probed.get('probe_browser_step_duration_seconds', { step })).toBeGreaterThan(0);
+    }
+    expect(probed.get('probe_browser_failed_step')).toBe(-1);
+    for (const timing of ['dns', 'connect', 'tls', 'ttfb', 'dom_content_loaded', 'load']) expect(probed.get('probe_browser_navigation_timing_seconds', { timing })).toBeGreaterThanOrEqual(0);
+    expect(probed.get('probe_browser_navigation_timing_seconds', { timing: 'load' })).toBeGreaterThan(0);
+    expect(probed.get('probe_browser_first_contentful_paint_seconds')).toBeGreaterThan(0);
+    expect(probed.get('probe_browser_largest_contentful_paint_seconds')).toBeGreaterThan(0);
+    expect(probed.get('probe_browser_cumulative_layout_shift')).toBeUndefined();
+    // GET /login, POST /login, GET /home at least.
+    expect(probed.get('probe_browser_requests')).toBeGreaterThanOrEqual(3);
+    expect(probed.get('probe_browser_failed_requests')).toBe(0);
+    expect(probed.get('probe_browser_transferred_bytes')).toBeGreaterThan(500);
+    expect(probed.get('probe_browser_console_errors')).toBe(0);
+    expect(probed.get('probe_browser_page_errors')).toBe(0);
+    expect(app.homeCookies.at(-1)).toMatch(/^session=[a-f0-9]+$/);
+    expect(probed.logText).toContain('value="<secret from value_file>"');
+    expect(probed.logText).not.toContain(WEB_PASSWORD);
+  });
+
+  test('press, wait_for (url, element, network idle) and a screenshot step', async () => {
+    const before = await artifactFiles();
+    const probed = await probe(
+      '/login',
+      `steps:
+  - fill: {css: "#user", value: ${WEB_USER}}
+  - fill: {label: Password, value_file: ${files.password}}
+  - press: {label: Password, key: Enter}
+  - wait_for: {url: "**/home"}
+  - wait_for: {role: heading, name: Welcome ${WEB_USER}}
+  - wait_for: {network_idle: true}
+  - screenshot: after-login`,
+    );
+    expect(probed.reason).toBeUndefined();
+    expect(probed.get('probe_browser_step_success', { step: '7-screenshot' })).toBe(1);
+    const saved = (await artifactFiles()).filter((name) => !before.includes(name));
+    expect(saved).toEqual([expect.stringMatching(/-7-after-login-\w+\.png$/)]);
+    expect(probed.logText).toContain(saved[0]);
+  });
+
+  test('a wrong password fails expect_url, the step after the login, with reason assertion and a screenshot', async () => {
+    const before = await artifactFiles();
+    const probed = await probe('/login', `step_timeout: 1s\n${LOGIN_STEPS(files.wrongPassword)}`);
+    expect(probed.reason).toBe('assertion');
+    expect(probed.get('probe_browser_failed_step')).toBe(5);
+    expect(probed.get('probe_browser_step_success', { step: '4-submit_login_' })).toBe(1);
+    expect(probed.get('probe_browser_step_success', { step: '5-expect_url' })).toBe(0);
+    // Steps after the failed one did not run: absent, not 0.
+    expect(probed.get('probe_browser_step_success', { step: '6-expect_text' })).toBeUndefined();
+    expect(probed.result.failure?.message).toMatch(/^step 5-expect_url: the URL is .*\/login, not \/home/);
+    const saved = (await artifactFiles()).filter((name) => !before.includes(name));
+    expect(saved).toEqual([expect.stringMatching(/^.*-127\.0\.0\.1_\d+-5-expect_url-\w+\.png$/)]);
+    expect(probed.logText).toContain(path.join(dir, 'artifacts', saved[0]));
+    expect(probed.logText).not.toContain('not-the-password-at-all');
+  });
+
+  test('expect_text that does not hold fails with reason assertion on its step', async () => {
+    const probed = await probe('/login', `step_timeout: 1s\nsteps:\n  - expect_text: Welcome ${WEB_USER}`);
+    expect(probed.reason).toBe('assertion');
+    expect(probed.get('probe_browser_failed_step')).toBe(1);
+    expect(probed.result.failure?.message).toContain('the text "Welcome alice" did not appear within 1s');
+  });
+
+  test('a missing element fails with reason not_found', async () => {
+    const probed = await probe('/login', 'step_timeout: 1s\nsteps:\n  - click: {role: button, name: Register}');
+    expect(probed.reason).toBe('not_found');
+    expect(probed.get('probe_browser_failed_step')).toBe(1);
+    expect(probed.result.failure?.message).toContain('no element role=button name="Register" could be used for click within 1s');
+  });
+
+  test('a slow resource past the deadline fails with reason timeout, within the deadline', async () => {
+    const started = Date.now();
+    const probed = await probe('/slow-resource', '', { deadlineSeconds: 2 });
+    expect(probed.reason).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(probed.get('probe_browser_failed_step')).toBe(0);
+    expect(probed.get('probe_browser_requests')).toBeGreaterThanOrEqual(2);
+  });
+
+  test('a page that never finishes loading fails with reason timeout; no screenshot is taken at the deadline', async () => {
+    const before = await artifactFiles();
+    const started = Date.now();
+    const probed = await probe('/never-loads', '', { deadlineSeconds: 2 });
+    expect(probed.reason).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await artifactFiles()).toEqual(before);
+  });
+
+  test('a page that throws is counted, with its console error, and logged', async () => {
+    const probed = await probe('/throws');
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_browser_page_errors')).toBe(1);
+    expect(probed.get('probe_browser_console_errors')).toBe(1);
+    expect(probed.logText).toContain('boom from the page');
+  });
+
+  test('a 500 mid-journey fails the step that led there with reason navigation', async () => {
+    const probed = await probe('/login', `${LOGIN_STEPS(files.password)}\n  - click: {role: link, name: Reports}\n  - expect_text: Reports`);
+    expect(probed.reason).toBe('navigation');
+    expect(probed.get('probe_browser_failed_step')).toBeGreaterThanOrEqual(8);
+    expect(probed.result.failure?.message).toMatch(/\/error answered 500/);
+    expect(probed.get('probe_browser_failed_requests')).toBe(1);
+  });
+
+  test('a target that answers 500 fails step 0 with reason navigation; a refused connection too', async () => {
+    const probed = await probe('/error');
+    expect(probed.reason).toBe('navigation');
+    expect(probed.get('probe_browser_failed_step')).toBe(0);
+    expect(probed.names.has('probe_browser_navigation_timing_seconds')).toBe(false);
+    const refused = await probeWith('browser', `http://127.0.0.1:${await refusedPort()}/`, `screenshots: false`, { deadlineSeconds: 5 });
+    expect(refused.reason).toBe('navigation');
+    expect(refused.result.failure?.message).toContain('ERR_CONNECTION_REFUSED');
+  });
+
+  test('screenshots: false saves nothing; traces: true saves the trace of a failed journey', async () => {
+    const before = await artifactFiles();
+    const off = await probe('/error', 'screenshots: false');
+    expect(off.reason).toBe('navigation');
+    expect(await artifactFiles()).toEqual(before);
+    const traced = await probe('/error', 'screenshots: false\ntraces: true');
+    expect(traced.reason).toBe('navigation');
+    const saved = (await artifactFiles()).filter((name) => !before.includes(name));
+    expect(saved).toEqual([expect.stringMatching(/-0-goto-\w+\.zip$/)]);
+    const zip = await fs.readFile(path.join(dir, 'artifacts', saved[0]));
+    expect(zipEntries(zip).map((entry) => entry.name)).toContain('trace.trace');
+  });
+
+  test('a journey script runs as one step; one that throws fails with reason assertion', async () => {
+    const ok = await probe('/login', `${LOGIN_STEPS(files.password)}\n  - script: ${files.script}`);
+    expect(ok.reason).toBeUndefined();
+    expect(ok.get('probe_browser_step_success', { step: '8-script' })).toBe(1);
+    const failing = await probe('/login', `steps:\n  - script: ${files.failingScript}`);
+    expect(failing.reason).toBe('assertion');
+    expect(failing.result.failure?.message).toContain('not where the script expected');
+  });
+
+  test('an unreadable value_file or script fails with reason config before the browser is used', async () => {
+    const missingSecret = await probe('/login', `steps:\n  - fill: {label: Password, value_file: ${files.missing}}`);
+    expect(missingSecret.reason).toBe('config');
+    expect(missingSecret.names.has('probe_browser_step_success')).toBe(false);
+    const missingScript = await probe('/login', `steps:\n  - script: ${files.missing}.js`);
+    expect(missingScript.reason).toBe('config');
+  });
+});
+
+describe('the shared browser', () => {
+  test('two probes in a row do not share cookies', async () => {
+    const first = await probe('/login', LOGIN_STEPS(files.password));
+    expect(first.result.success).toBe(true);
+    const second = await probe('/home', 'step_timeout: 1s\nsteps:\n  - expect_url: /home');
+    // Without the first probe's cookie, /home sends the browser to the login page.
+    expect(second.reason).toBe('assertion');
+    expect(app.homeCookies.at(-1)).toBeUndefined();
+  });
+
+  test('a journey waits for a free slot within its deadline, and says so when it runs out', async () => {
+    const busy = probe('/never-loads', 'max_concurrent_journeys: 1', { deadlineSeconds: 3 });
+    await eventually(() => sharedBrowsers.openContexts() === 1);
+    const waiting = await probe('/login', 'max_concurrent_journeys: 1', { deadlineSeconds: 1 });
+    expect(waiting.reason).toBe('timeout');
+    expect(waiting.result.failure?.message).toContain('waiting for a free journey slot');
+    expect((await busy).reason).toBe('timeout');
+    const after = await probe('/login', 'max_concurrent_journeys: 1');
+    expect(after.result.success).toBe(true);
+    expect(after.get('probe_browser_slot_wait_seconds')).toBeLessThan(0.5);
+  });
+
+  test('a Chromium killed during a journey fails that probe with browser_crash; the next probe relaunches it and succeeds', async () => {
+    await probe('/login');
+    const [pid] = ourChromiums();
+    expect(pid).toBeGreaterThan(0);
+    const running = probe('/slow-resource');
+    await eventually(() => (app.requests.get('/slow-image') ?? 0) > 0 && sharedBrowsers.openContexts() === 1);
+    const slowImages = app.requests.get('/slow-image');
+    expect(slowImages).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
+    const crashed = await running;
+    expect(crashed.reason).toBe('browser_crash');
+    // Its renderers, GPU and network processes go with it, not left as orphans.
+    expect(await eventually(() => processGroup(pid).length === 0)).toBe(true);
+    const next = await probe('/login', LOGIN_STEPS(files.password));
+    expect(next.result.success).toBe(true);
+    expect(ourChromiums()).not.toContain(pid);
+    expect(next.logText).toContain('Launching the shared browser');
+  });
+
+  test('a hung Chromium is killed, the probe fails with browser_crash, and the next probe succeeds', async () => {
+    await probe('/login');
+    const [pid] = ourChromiums();
+    process.kill(pid, 'SIGSTOP');
+    const hung = await probe('/login', '', { deadlineSeconds: 8 });
+    expect(hung.reason).toBe('browser_crash');
+    expect(hung.result.failure?.message).toContain('did not open a context within 5s');
+    const next = await probe('/login');
+    expect(next.result.success).toBe(true);
+    expect(ourChromiums()).not.toContain(pid);
+  });
+});
+
+describe('secrets', () => {
+  test('a value_file secret is absent from logs, ?debug=true and the status page, and traces refuse it', async () => {
+    const config = `
+modules:
+  login:
+    prober: browser
+    timeout: 10s
+    browser:
+      artifacts: {dir: ${path.join(dir, 'artifacts')}}
+      step_timeout: 1s
+${LOGIN_STEPS(files.password).replace(/^/gm, '      ')}
+        - expect_text: Goodbye
+`;
+    const checkpoint = await startCheckpoint(config);
+    try {
+      const target = encodeURIComponent(`${app.url}/login`);
+      const debug = await (await fetch(`${checkpoint.url}/probe?module=login&target=${target}&debug=true`)).text();
+      expect(debug).toContain('probe_browser_failed_step 8');
+      expect(debug).toContain('<secret from value_file>');
+      const status = await (await fetch(`${checkpoint.url}/`)).text();
+      expect(status).toContain('login');
+      for (const text of [debug, status, checkpoint.logLines.join('\n')]) expect(text).not.toContain(WEB_PASSWORD);
+    } finally {
+      await checkpoint.stop();
+    }
+    await expect(probe('/login', `traces: true\n${LOGIN_STEPS(files.password)}`)).rejects.toThrow(/traces: true cannot be used with value_file \(steps.1\)/);
+  });
+});
+
+describe('artifacts and shutdown', () => {
+  test('the artifact directory is pruned to max_bytes, oldest first, and to max_age', async () => {
+    const store = new ArtifactStore({ dir: path.join(dir, 'prune'), max_bytes: 2500, max_age: '1h' });
+    const target = new URL(app.url);
+    const written = [];
+    for (const step of ['a', 'b', 'c']) {
+      const file = await store.pathFor(target, step, 'png');
+      await fs.writeFile(file, Buffer.alloc(1000));
+      await fs.utimes(file, new Date(), new Date(Date.now() - (3 - written.length) * 60_000));
+      written.push(path.basename(file));
+    }
+    const old = await store.pathFor(target, 'old', 'png');
+    await fs.writeFile(old, 'x');
+    await fs.utimes(old, new Date(), new Date(Date.now() - 2 * 3600_000));
+    await store.prune();
+    expect((await fs.readdir(store.dir)).sort()).toEqual(written.slice(1).sort());
+  });
+
+  test('close() ends the shared browser: no Chromium of ours is left', async () => {
+    await probe('/login');
+    const [pid] = ourChromiums();
+    expect(ourChromiums()).toEqual([pid]);
+    await browserProber.close!();
+    expect(await eventually(() => ourChromiums().length === 0 && processGroup(pid).length === 0, 5000)).toBe(true);
+  });
+});
+
+/** The entries of a zip file (its central directory), inflated: enough to look inside a Playwright trace. */
+function zipEntries(zip: Buffer): { name: string; data: Buffer }[] {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let offset = zip.readUInt32LE(end + 16);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const method = zip.readUInt16LE(offset + 10);
+    const size = zip.readUInt32LE(offset + 20);
+    const nameLength = zip.readUInt16LE(offset + 28);
+    const extraLength = zip.readUInt16LE(offset + 30);
+    const commentLength = zip.readUInt16LE(offset + 32);
+    const local = zip.readUInt32LE(offset + 42);
+    const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
+    const dataStart = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const raw = zip.subarray(dataStart, dataStart + size);
+    entries.push({ name, data: method === 8 ? inflateRawSync(raw) : raw });
+    offset += 46 + nameLength + extraLength + commentLength;
+  }
+  return entries;
+}
