@@ -40,6 +40,10 @@ export async function startCheckpoint(configYaml: string, options: Partial<Omit<
     historyLimit: 100,
     ...options,
     logger: createLogger('debug', 'logfmt', capture),
+  }).catch(async (error: unknown) => {
+    // A config the test expects to be refused must not leave its directory behind.
+    await rm(dir, { recursive: true, force: true });
+    throw error;
   });
   const server: Server = createApp(checkpoint).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
