@@ -1,0 +1,109 @@
+#!/bin/sh
+# Renders the Alertmanager config for one site into a run directory:
+#   render-config.sh OUT_DIR
+# Alertmanager (0.25) expands no environment variables in its config, so what differs per site
+# comes from the environment here, at container start, and is written into a copy of
+# alertmanager.yml and templates/ next to this script:
+#   ADMIN_EMAILS              required: the admins, separated by commas or spaces
+#   GRAFANA_URL               the dashboards' base URL in the mails (default http://localhost:3000)
+#   SMTP_SMARTHOST            host:port speaking STARTTLS (default: the file's placeholder)
+#   SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE   the same
+#   DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE   optional ping URL (healthchecks.io style)
+#                             for the Watchdog; unset, the deadmansswitch receiver sends nothing
+# Then run: alertmanager --config.file=OUT_DIR/alertmanager.yml. Checked with amtool when present.
+set -eu
+
+fail() {
+  echo "render-config.sh: $*" >&2
+  exit 1
+}
+
+[ $# -eq 1 ] || fail "usage: render-config.sh OUT_DIR"
+out=$1
+src=$(cd "$(dirname "$0")" && pwd)
+
+# One line, no quote or brace that could break out of YAML or a Go template.
+check_value() {
+  case $2 in
+    *"
+"*) fail "$1 must be on one line" ;;
+  esac
+  if printf '%s' "$2" | grep -q '[{}"'"'"'\\]'; then fail "$1 must not contain braces, quotes or backslashes: $2"; fi
+}
+
+# A YAML single-quoted scalar, escaped for the right-hand side of a sed s|||.
+yaml_for_sed() {
+  printf "'%s'" "$1" | sed -e 's/[\\&|]/\\&/g'
+}
+
+admins=""
+count=0
+set -f # the addresses are split on spaces below; a * in one must stay a *
+for address in $(printf '%s' "${ADMIN_EMAILS:-}" | tr ',' ' '); do
+  printf '%s' "$address" | grep -Eq '^[^@<>(),;:[:space:]{}"'"'"'\\]+@[A-Za-z0-9.-]+$' ||
+    fail "ADMIN_EMAILS: not an e-mail address: $address"
+  admins="${admins:+$admins, }$address"
+  count=$((count + 1))
+done
+set +f
+[ "$count" -gt 0 ] || fail "ADMIN_EMAILS is empty: set it to the admins' addresses, separated by commas"
+
+grafana_url=${GRAFANA_URL:-http://localhost:3000}
+check_value GRAFANA_URL "$grafana_url"
+printf '%s' "$grafana_url" | grep -Eq '^https?://[^[:space:]]+$' || fail "GRAFANA_URL must be an http(s) URL: $grafana_url"
+grafana_url=${grafana_url%/}
+
+deadmansswitch_url=${DEADMANSSWITCH_URL:-}
+if [ -n "${DEADMANSSWITCH_URL_FILE:-}" ]; then
+  [ -z "$deadmansswitch_url" ] || fail "set DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE, not both"
+  [ -r "$DEADMANSSWITCH_URL_FILE" ] || fail "DEADMANSSWITCH_URL_FILE: cannot read $DEADMANSSWITCH_URL_FILE"
+  deadmansswitch_url=$(tr -d ' \r\n\t' <"$DEADMANSSWITCH_URL_FILE")
+  [ -n "$deadmansswitch_url" ] || fail "DEADMANSSWITCH_URL_FILE: $DEADMANSSWITCH_URL_FILE is empty"
+fi
+if [ -n "$deadmansswitch_url" ]; then
+  check_value DEADMANSSWITCH_URL "$deadmansswitch_url"
+  printf '%s' "$deadmansswitch_url" | grep -Eq '^https?://[^[:space:]]+$' ||
+    fail "DEADMANSSWITCH_URL must be an http(s) URL"
+fi
+
+# sed expressions for the global SMTP settings that are set.
+edits=""
+for pair in smtp_smarthost:SMTP_SMARTHOST smtp_from:SMTP_FROM smtp_auth_username:SMTP_AUTH_USERNAME \
+  smtp_auth_password_file:SMTP_AUTH_PASSWORD_FILE; do
+  key=${pair%%:*}
+  var=${pair#*:}
+  eval "value=\${$var:-}"
+  [ -n "$value" ] || continue
+  check_value "$var" "$value"
+  edits="$edits
+s|^  $key: .*\$|  $key: $(yaml_for_sed "$value")|"
+done
+if [ -n "$deadmansswitch_url" ]; then
+  edits="$edits
+s|^\\(      - url: \\)https://deadmansswitch.invalid/ping\$|\\1$(yaml_for_sed "$deadmansswitch_url")|"
+else
+  edits="$edits
+/# BEGIN deadmansswitch webhook/,/# END deadmansswitch webhook/d"
+fi
+
+# Alertmanager 0.25 sends the file's bytes as they are: a trailing newline (echo, most editors)
+# would become part of the password and the relay would answer 535.
+password_file=${SMTP_AUTH_PASSWORD_FILE:-$(sed -n 's/^  smtp_auth_password_file: *//p' "$src/alertmanager.yml")}
+if [ -r "$password_file" ] && [ -s "$password_file" ] && [ "$(tail -c 1 "$password_file" | wc -l)" -ne 0 ]; then
+  fail "$password_file ends with a newline, which Alertmanager would send as part of the SMTP password: write it with printf '%s'"
+fi
+
+mkdir -p "$out/templates"
+cp "$src"/templates/*.tmpl "$out/templates/"
+sed -e "$edits" "$src/alertmanager.yml" >"$out/alertmanager.yml.tmp"
+mv "$out/alertmanager.yml.tmp" "$out/alertmanager.yml"
+cat >"$out/templates/site.tmpl" <<TEMPLATE
+{{/* Written by render-config.sh from ADMIN_EMAILS and GRAFANA_URL. */}}
+{{ define "admins" }}$admins{{ end }}
+{{ define "grafana_url" }}$grafana_url{{ end }}
+TEMPLATE
+
+if command -v amtool >/dev/null 2>&1; then
+  amtool check-config "$out/alertmanager.yml" >/dev/null || fail "the rendered $out/alertmanager.yml does not check (amtool check-config)"
+fi
+echo "render-config.sh: $out/alertmanager.yml for $count admin(s)$([ -n "$deadmansswitch_url" ] && echo ', with the dead man'"'"'s switch' || true)"

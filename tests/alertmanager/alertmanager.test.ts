@@ -1,0 +1,377 @@
+/**
+ * alertmanager/: the shipped config and templates pass amtool, the routing tree sends each alert
+ * where it should (amtool config routes test), render-config.sh fills in a site's settings or
+ * refuses them, and a real Alertmanager, from a config rendered by that script, delivers over
+ * STARTTLS with AUTH to a real SMTP server: the three admins get a readable mail, resolved
+ * alerts are sent, inhibited ones are not, and a restart on the same storage does not resend.
+ */
+import { readFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse, parseDocument, isMap, isSeq, type YAMLMap } from 'yaml';
+import { AMTOOL, startAlertmanager, type Alertmanager, type PostableAlert } from '../support/alertmanager';
+import { makeTestPki, type TestPki } from '../support/certs';
+import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
+import { LOOPBACK } from '../support/ports';
+import { run, sleep } from '../support/processes';
+
+const ALERTMANAGER_DIR = path.join(__dirname, '..', '..', 'alertmanager');
+const SHIPPED_CONFIG = path.join(ALERTMANAGER_DIR, 'alertmanager.yml');
+const RENDER = path.join(ALERTMANAGER_DIR, 'render-config.sh');
+/** Alertmanager's --data.retention default, which the stack keeps. */
+const DATA_RETENTION_SECONDS = 120 * 3600;
+
+const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
+const SMTP_USER = 'checkpoint-alerts';
+const SMTP_PASSWORD = 'relay-s3cret-pw';
+const GRAFANA_URL = 'https://grafana.example.test';
+const RUNBOOK = 'https://github.com/private-checkpoint/private-checkpoint/blob/main/docs/runbooks.md#';
+
+let workDir: string;
+
+beforeAll(async () => {
+  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'alertmanager-test-'));
+});
+afterAll(async () => {
+  await fs.rm(workDir, { recursive: true, force: true });
+});
+
+/** Runs render-config.sh with only PATH and `env` in its environment; resolves to its stdout. */
+function render(outDir: string, env: Record<string, string>): Promise<string> {
+  const assignments = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([key, value]) => `${key}=${value}`);
+  return run('/usr/bin/env', ['-i', ...assignments, 'sh', RENDER, outDir]);
+}
+
+const amtool = (args: string[]): Promise<string> => run(AMTOOL, args);
+
+describe('the shipped config', () => {
+  test('passes amtool check-config, templates included', async () => {
+    const out = await amtool(['check-config', SHIPPED_CONFIG]);
+    expect(out).toContain('SUCCESS');
+    expect(out).toContain('4 receivers');
+  });
+
+  // The receivers each alert reaches, in order; --verify.receivers makes amtool fail on a mismatch.
+  test.each([
+    ['Watchdog goes to the dead man\'s switch and to the admins', ['alertname=Watchdog', 'severity=none'], 'deadmansswitch,admins-watchdog'],
+    ['Watchdog with a site label still goes to both', ['alertname=Watchdog', 'severity=none', 'site=paris'], 'deadmansswitch,admins-watchdog'],
+    ['MonitorDown is critical', ['alertname=MonitorDown', 'severity=critical', 'monitor=orders-db'], 'admins-critical'],
+    ['HostDown is critical', ['alertname=HostDown', 'severity=critical', 'instance=node-a:9100', 'job=node'], 'admins-critical'],
+    ['CheckpointDown is critical', ['alertname=CheckpointDown', 'severity=critical', 'checkpoint=cp-a'], 'admins-critical'],
+    ['MonitorFailingFromOneCheckpoint is a warning', ['alertname=MonitorFailingFromOneCheckpoint', 'severity=warning', 'monitor=orders-db', 'checkpoint=cp-a'], 'admins-warning'],
+    ['a certificate expiring is a warning', ['alertname=MonitorCertificateExpiringSoon', 'severity=warning', 'monitor=shop'], 'admins-warning'],
+    ['an alert without severity still reaches the admins', ['alertname=Unlabelled'], 'admins-warning'],
+  ])('routes: %s', async (_name, labels, receivers) => {
+    const out = await amtool(['config', 'routes', 'test', `--config.file=${SHIPPED_CONFIG}`, `--verify.receivers=${receivers}`, ...labels]);
+    expect(out.trim()).toBe(receivers);
+  });
+
+  test('keeps every repeat_interval below the data retention, the Watchdog at 48h to the admins', () => {
+    const config = parse(readFileSync(SHIPPED_CONFIG, 'utf8')) as { route: Route; receivers: Receiver[] };
+    const routes = flatten(config.route);
+    for (const route of routes) {
+      if (route.repeat_interval) expect(seconds(route.repeat_interval)).toBeLessThan(DATA_RETENTION_SECONDS);
+    }
+    const watchdog = routes.filter((route) => route.matchers?.includes('alertname="Watchdog"'));
+    expect(watchdog.map((route) => [route.receiver, route.continue ?? false, route.repeat_interval])).toEqual([
+      ['deadmansswitch', true, '5m'],
+      ['admins-watchdog', false, '48h'],
+    ]);
+    const byName = new Map(config.receivers.map((receiver) => [receiver.name, receiver]));
+    expect(byName.get('deadmansswitch')?.webhook_configs?.[0].send_resolved).toBe(false);
+    for (const name of ['admins-critical', 'admins-warning']) expect(byName.get(name)?.email_configs?.[0].send_resolved).toBe(true);
+  });
+});
+
+interface Route {
+  receiver?: string;
+  matchers?: string[];
+  continue?: boolean;
+  repeat_interval?: string;
+  routes?: Route[];
+}
+interface Receiver {
+  name: string;
+  email_configs?: { send_resolved?: boolean; to?: string }[];
+  webhook_configs?: { send_resolved?: boolean; url?: string }[];
+}
+const flatten = (route: Route): Route[] => [route, ...(route.routes ?? []).flatMap(flatten)];
+const seconds = (duration: string): number => {
+  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  return [...duration.matchAll(/(\d+)([smhdw])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
+};
+
+describe('render-config.sh', () => {
+  test('fills in the admins, the smarthost and the dead man\'s switch, and the result checks', async () => {
+    const out = path.join(workDir, 'render-full');
+    const said = await render(out, {
+      ADMIN_EMAILS: 'alice@example.test, bob@example.test carol@example.test',
+      GRAFANA_URL: 'https://grafana.example.test/',
+      SMTP_SMARTHOST: 'relay.example.test:587',
+      SMTP_FROM: 'Checkpoint <alerts@example.test>',
+      SMTP_AUTH_PASSWORD_FILE: '/run/secrets/relay',
+      DEADMANSSWITCH_URL: 'https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2',
+    });
+    expect(said).toContain('3 admin(s), with the dead man\'s switch');
+    const site = await fs.readFile(path.join(out, 'templates', 'site.tmpl'), 'utf8');
+    expect(site).toContain('{{ define "admins" }}alice@example.test, bob@example.test, carol@example.test{{ end }}');
+    expect(site).toContain('{{ define "grafana_url" }}https://grafana.example.test{{ end }}');
+    const config = parse(await fs.readFile(path.join(out, 'alertmanager.yml'), 'utf8')) as { global: Record<string, unknown>; receivers: Receiver[] };
+    expect(config.global).toMatchObject({
+      smtp_smarthost: 'relay.example.test:587',
+      smtp_from: 'Checkpoint <alerts@example.test>',
+      smtp_auth_username: 'checkpoint-alerts',
+      smtp_auth_password_file: '/run/secrets/relay',
+      smtp_require_tls: true,
+    });
+    const deadmansswitch = config.receivers.find((receiver) => receiver.name === 'deadmansswitch');
+    expect(deadmansswitch?.webhook_configs?.[0].url).toBe('https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2');
+    expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
+  });
+
+  test('reads the dead man\'s switch URL from a file, and without one leaves a receiver that sends nothing', async () => {
+    const urlFile = path.join(workDir, 'dms-url');
+    await fs.writeFile(urlFile, 'https://hc-ping.com/from-a-file\n');
+    const withFile = path.join(workDir, 'render-file');
+    await render(withFile, { ADMIN_EMAILS: 'alice@example.test', DEADMANSSWITCH_URL_FILE: urlFile });
+    const fromFile = parse(await fs.readFile(path.join(withFile, 'alertmanager.yml'), 'utf8')) as { receivers: Receiver[] };
+    expect(fromFile.receivers.find((r) => r.name === 'deadmansswitch')?.webhook_configs?.[0].url).toBe('https://hc-ping.com/from-a-file');
+
+    const without = path.join(workDir, 'render-without');
+    expect(await render(without, { ADMIN_EMAILS: 'alice@example.test' })).not.toContain('switch');
+    const rendered = await fs.readFile(path.join(without, 'alertmanager.yml'), 'utf8');
+    const config = parse(rendered) as { receivers: Receiver[] };
+    expect(config.receivers.find((r) => r.name === 'deadmansswitch')).toEqual({ name: 'deadmansswitch' });
+    expect(rendered).not.toContain('deadmansswitch.invalid');
+    // The route still sends the Watchdog there; it just goes nowhere.
+    expect(
+      (await amtool(['config', 'routes', 'test', `--config.file=${path.join(without, 'alertmanager.yml')}`, 'alertname=Watchdog'])).trim(),
+    ).toBe('deadmansswitch,admins-watchdog');
+  });
+
+  test.each([
+    ['no admins', {}, 'ADMIN_EMAILS is empty'],
+    ['an address that is not one', { ADMIN_EMAILS: 'alice@example.test, bob' }, 'ADMIN_EMAILS: not an e-mail address: bob'],
+    ['a template in an address', { ADMIN_EMAILS: '{{ .x }}@example.test' }, 'not an e-mail address'],
+    ['a quote in a setting', { ADMIN_EMAILS: 'a@example.test', SMTP_FROM: "o'brien@example.test" }, 'SMTP_FROM must not contain braces, quotes or backslashes'],
+    ['a Grafana URL that is not one', { ADMIN_EMAILS: 'a@example.test', GRAFANA_URL: 'grafana:3000' }, 'GRAFANA_URL must be an http(s) URL'],
+    ['both ways of giving the switch', { ADMIN_EMAILS: 'a@example.test', DEADMANSSWITCH_URL: 'https://x.test/', DEADMANSSWITCH_URL_FILE: '/dev/null' }, 'not both'],
+    ['an unreadable switch file', { ADMIN_EMAILS: 'a@example.test', DEADMANSSWITCH_URL_FILE: '/nonexistent/url' }, 'cannot read /nonexistent/url'],
+  ])('refuses %s', async (_name, env, message) => {
+    await expect(render(path.join(workDir, 'render-refused'), env as Record<string, string>)).rejects.toThrow(message);
+  });
+
+  // Alertmanager 0.25 does not trim the file: the newline would be part of the password (535).
+  test('refuses an SMTP password file that ends with a newline', async () => {
+    const passwordFile = path.join(workDir, 'password-with-newline');
+    await fs.writeFile(passwordFile, 'secret\n');
+    await expect(render(path.join(workDir, 'render-refused'), { ADMIN_EMAILS: 'a@example.test', SMTP_AUTH_PASSWORD_FILE: passwordFile })).rejects.toThrow(
+      `${passwordFile} ends with a newline, which Alertmanager would send as part of the SMTP password`,
+    );
+  });
+});
+
+/** A dead man's switch endpoint, healthchecks.io style: it only counts what it receives. */
+interface Switch {
+  url: string;
+  pings: { alertnames: string[]; status: string }[];
+  close(): Promise<void>;
+}
+async function startSwitch(): Promise<Switch> {
+  const pings: Switch['pings'] = [];
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    request.on('end', () => {
+      const payload = JSON.parse(body) as { status: string; alerts: { labels: Record<string, string> }[] };
+      pings.push({ status: payload.status, alertnames: payload.alerts.map((alert) => alert.labels.alertname) });
+      response.end('OK');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  return {
+    url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}/ping/some-uuid`,
+    pings,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+// The shipped timings, scaled down in the test's copy only: group_wait 30s and group_interval 5m
+// would make a test of minutes. repeat_interval stays as shipped (hours), so nothing repeats here.
+function scaleTimings(yamlText: string): string {
+  const doc = parseDocument(yamlText);
+  const visit = (route: YAMLMap): void => {
+    if (route.has('group_wait') || route === doc.get('route')) route.set('group_wait', '1s');
+    if (route.has('group_interval') || route === doc.get('route')) route.set('group_interval', '2s');
+    const children = route.get('routes');
+    if (isSeq(children)) for (const child of children.items) if (isMap(child)) visit(child as YAMLMap);
+  };
+  visit(doc.get('route') as YAMLMap);
+  return doc.toString();
+}
+
+describe('delivery by a real Alertmanager to a real SMTP server', () => {
+  let pki: TestPki;
+  let sink: MailSink;
+  let deadmansswitch: Switch;
+  let configFile: string;
+  let storageDir: string;
+  let alertmanager: Alertmanager | undefined;
+  // Set just before each POST. Not earlier: Alertmanager flushes a new group at once, without its
+  // group_wait, when the first alert started more than group_wait ago, and the rest of the batch
+  // would then come in a second mail.
+  let startedAt = '';
+
+  const alert = (labels: Record<string, string>, annotations: Record<string, string> = {}, endsAt?: string): PostableAlert => ({
+    labels,
+    annotations: { runbook_url: RUNBOOK + labels.alertname.toLowerCase(), ...annotations },
+    startsAt: startedAt,
+    ...(endsAt ? { endsAt } : {}),
+    generatorURL: 'http://prometheus.example.test/graph',
+  });
+  const monitorDown = (checkpoint: string, endsAt?: string): PostableAlert =>
+    alert(
+      { alertname: 'MonitorDown', severity: 'critical', monitor: 'orders-db', module: 'postgres', target: 'orders-db.internal:5432', checkpoint },
+      { summary: 'orders-db is down', description: 'orders-db fails from every checkpoint: connect refused.', value: '0' },
+      endsAt,
+    );
+  // Each of these is silenced by an alert in `firing`, so none may ever reach the inbox.
+  const inhibited = (endsAt?: string): PostableAlert[] => [
+    alert({ alertname: 'MonitorFailingFromOneCheckpoint', severity: 'warning', monitor: 'orders-db', checkpoint: 'cp-a' }, { summary: 'orders-db fails from cp-a' }, endsAt),
+    alert({ alertname: 'HostDiskFillingUp', severity: 'warning', instance: 'node-a:9100', job: 'node' }, { summary: 'disk filling up on node-a' }, endsAt),
+    alert({ alertname: 'CheckpointNotProbing', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115' }, { summary: 'cp-c does not probe' }, endsAt),
+    alert({ alertname: 'MonitorCertificateExpiring', severity: 'warning', monitor: 'shop' }, { summary: 'shop certificate expires in 20 days' }, endsAt),
+  ];
+  const firing = (): PostableAlert[] => [
+    monitorDown('cp-a'),
+    monitorDown('cp-b'),
+    alert({ alertname: 'HostDown', severity: 'critical', instance: 'node-a:9100', job: 'node' }, { summary: 'Host node-a:9100 is down' }),
+    alert({ alertname: 'CheckpointDown', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115', job: 'checkpoint' }, { summary: 'Checkpoint cp-c is down' }),
+    alert({ alertname: 'MonitorCertificateExpiring', severity: 'critical', monitor: 'shop' }, { summary: 'shop certificate expires in 2 days' }),
+    alert({ alertname: 'Watchdog', severity: 'none' }, { summary: 'The alerting path works' }),
+  ];
+  const bySubject = (subject: string) => (mail: ReceivedMail) => mail.subject === subject;
+
+  beforeAll(async () => {
+    pki = await makeTestPki();
+    sink = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD });
+    deadmansswitch = await startSwitch();
+    const passwordFile = path.join(workDir, 'smtp_password');
+    await fs.writeFile(passwordFile, SMTP_PASSWORD, { mode: 0o600 });
+    const runDir = path.join(workDir, 'run');
+    // Rendered the way production renders it: same files, this site's settings.
+    await render(runDir, {
+      ADMIN_EMAILS: ADMINS.join(','),
+      GRAFANA_URL,
+      SMTP_SMARTHOST: sink.smarthost,
+      SMTP_AUTH_USERNAME: SMTP_USER,
+      SMTP_AUTH_PASSWORD_FILE: passwordFile,
+      DEADMANSSWITCH_URL: deadmansswitch.url,
+    });
+    configFile = path.join(runDir, 'alertmanager.yml');
+    await fs.writeFile(configFile, scaleTimings(await fs.readFile(configFile, 'utf8')));
+    storageDir = path.join(workDir, 'storage');
+    alertmanager = await startAlertmanager({ configFile, storageDir, caFile: pki.caCertPath });
+  });
+
+  afterAll(async () => {
+    await alertmanager?.stop();
+    await sink?.close();
+    await deadmansswitch?.close();
+    await pki?.cleanup();
+  });
+
+  test('each firing group reaches the three admins over STARTTLS with AUTH; inhibited alerts do not', async () => {
+    const am = alertmanager!;
+    startedAt = new Date().toISOString();
+    await am.postAlerts([...firing(), ...inhibited()]);
+    // MonitorDown and the Watchdog carry no `instance` nor `checkpoint`: that they arrive while HostDown
+    // and CheckpointDown fire shows that a label missing on both sides does not count as equal.
+    const subjects = [
+      '[FIRING:2] MonitorDown orders-db',
+      '[FIRING:1] HostDown node-a:9100',
+      '[FIRING:1] CheckpointDown cp-c',
+      '[FIRING:1] MonitorCertificateExpiring shop',
+      '[FIRING:1] Watchdog',
+    ];
+    for (const subject of subjects) await sink.waitFor(bySubject(subject), 15_000).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
+    // One more group_interval for anything late, then nothing but those.
+    await sleep(3_000);
+    expect(sink.received.map((mail) => mail.subject).sort()).toEqual([...subjects].sort());
+    for (const mail of sink.received) {
+      expect(mail.to.sort()).toEqual([...ADMINS].sort());
+      expect(mail.user).toBe(SMTP_USER);
+      expect(mail.secure).toBe(true);
+      for (const admin of ADMINS) expect(mail.headers.to).toContain(admin);
+    }
+    const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
+    expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'MonitorCertificateExpiring', 'MonitorFailingFromOneCheckpoint']);
+
+    const [down] = sink.received.filter(bySubject('[FIRING:2] MonitorDown orders-db'));
+    expect(down.headers.importance).toBe('high');
+    const dashboard = `${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`;
+    for (const body of [down.text, down.html]) {
+      expect(body).toContain('orders-db is down');
+      expect(body).toMatch(/Checkpoint: (<b>)?cp-a/);
+      expect(body).toMatch(/Checkpoint: (<b>)?cp-b/);
+      expect(body).toContain('orders-db.internal:5432 (postgres)');
+      expect(body).toMatch(/Value: (<b>)?0/);
+      expect(body).toContain(`Since: ${startedAt.slice(0, 10)} ${startedAt.slice(11, 16)} UTC`);
+      expect(body).toContain(`${RUNBOOK}monitordown`);
+      expect(body).toContain(dashboard);
+      expect(body).toContain(am.url);
+    }
+    expect(down.html).toContain(`href="${RUNBOOK}monitordown"`);
+    expect(down.html).toContain(`href="${dashboard}"`);
+
+    const [watchdog] = sink.received.filter(bySubject('[FIRING:1] Watchdog'));
+    expect(watchdog.text).toContain('two days without it means alerts are not reaching you');
+    expect(deadmansswitch.pings).toEqual([{ status: 'firing', alertnames: ['Watchdog'] }]);
+  });
+
+  test('the HTML is made for a phone: viewport, max-width, inline styles, nothing fetched', () => {
+    const [down] = sink.received.filter(bySubject('[FIRING:2] MonitorDown orders-db'));
+    expect(down.html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(down.html).toContain('max-width:600px');
+    expect(down.html).not.toMatch(/<style|<link|<script|<img|src=/i);
+    for (const mail of sink.received) expect(mail.subject.length).toBeLessThanOrEqual(60);
+  });
+
+  test('resolved alerts send a resolved mail; an alert that ends while inhibited sends none', async () => {
+    const before = sink.received.length;
+    const past = new Date(Date.now() - 1000).toISOString();
+    startedAt = new Date(Date.now() - 60_000).toISOString();
+    await alertmanager!.postAlerts([monitorDown('cp-a', past), monitorDown('cp-b', past), ...inhibited(past)]);
+    const [resolved] = await sink.waitFor(bySubject('[RESOLVED] MonitorDown orders-db'), 15_000);
+    expect(resolved.to.sort()).toEqual([...ADMINS].sort());
+    for (const body of [resolved.text, resolved.html]) {
+      expect(body).toContain('Resolved (2)');
+      expect(body).toContain(`${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`);
+    }
+    await sleep(3_000);
+    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(['[RESOLVED] MonitorDown orders-db']);
+  });
+
+  test('a restart on the same storage does not resend what was sent, and still sends what is new', async () => {
+    await alertmanager!.stop();
+    alertmanager = undefined;
+    const before = sink.received.length;
+    alertmanager = await startAlertmanager({ configFile, storageDir, caFile: pki.caCertPath });
+    // Prometheus resends its firing alerts every minute; after a restart these are them.
+    startedAt = new Date().toISOString();
+    await alertmanager.postAlerts([
+      ...firing().filter((a) => a.labels.alertname !== 'MonitorDown'),
+      // As a rule that aggregates the checkpoints into one label would send it.
+      alert({ alertname: 'MonitorDown', severity: 'critical', monitor: 'billing-api', checkpoints: 'cp-a, cp-b' }, { summary: 'billing-api is down' }),
+    ]);
+    const [billing] = await sink.waitFor(bySubject('[FIRING:1] MonitorDown billing-api'), 15_000);
+    expect(billing.text).toContain('Checkpoints: cp-a, cp-b');
+    expect(billing.html).toContain('Checkpoints: <b>cp-a, cp-b</b>');
+    await sleep(3_000);
+    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(['[FIRING:1] MonitorDown billing-api']);
+    expect(deadmansswitch.pings).toHaveLength(1);
+  });
+});
