@@ -6,11 +6,10 @@
  * opens more the same way; all of them are destroyed when the probe ends.
  */
 import http from 'node:http';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { ProbeFailure } from '../../src/probe/failure';
-import { openConnection, upgradeToTls } from '../../src/net/connect';
+import { openConnection, openUnixConnection, upgradeToTls } from '../../src/net/connect';
 import { resolveTarget } from '../../src/net/resolve';
 import { tlsOptions } from '../../src/net/tls-config';
 import { readTlsFacts, type TlsFacts } from '../../src/net/tls-facts';
@@ -55,7 +54,7 @@ export async function openEngine(options: OpenOptions): Promise<EngineSession> {
     let connect: () => Promise<Duplex>;
     let first: Duplex;
     if (endpoint.kind === 'unix') {
-      connect = () => connectUnix(endpoint.path, signal);
+      connect = () => openUnixConnection(endpoint.path, signal, (error) => socketFailure(endpoint.path, error));
       first = await timer.time('connect', async () => track(await connect()), { socket: endpoint.path });
     } else {
       const tls = endpoint.tls ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? endpoint.host, ['http/1.1']) : undefined;
@@ -130,36 +129,6 @@ class EngineAgent extends http.Agent {
     );
     return undefined;
   }
-}
-
-/** A connection to the engine's unix socket, destroyed on error or at the deadline. */
-function connectUnix(path: string, signal: AbortSignal): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const socket = net.connect({ path });
-    const cleanup = () => {
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onConnect = () => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (error: NodeJS.ErrnoException) => {
-      cleanup();
-      socket.destroy();
-      reject(socketFailure(path, error));
-    };
-    const onAbort = () => {
-      cleanup();
-      socket.destroy();
-      reject(signal.reason);
-    };
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** A socket the checkpoint may not open is a permission problem (`auth`); one that is not there or refuses is an engine that is down (`connect`). */

@@ -42,8 +42,23 @@ export async function upgradeToTls(tcp: net.Socket, options: tls.ConnectionOptio
   });
 }
 
+/**
+ * A connection to a local unix socket (an engine's API), destroyed on error or at the deadline.
+ * `failure` says what a socket error means here (a socket the checkpoint may not open is not a
+ * server that is down).
+ */
+export function openUnixConnection(path: string, signal: AbortSignal, failure: (error: NodeJS.ErrnoException) => Error): Promise<net.Socket> {
+  return settle(net.connect({ path }), 'connect', signal, path, failure);
+}
+
 /** Waits for `event`; on error or abort the socket is destroyed, never left open. */
-function settle<S extends net.Socket>(socket: S, event: 'connect' | 'secureConnect', signal: AbortSignal, what: string): Promise<S> {
+function settle<S extends net.Socket>(
+  socket: S,
+  event: 'connect' | 'secureConnect',
+  signal: AbortSignal,
+  what: string,
+  failure = (error: NodeJS.ErrnoException): Error => new ProbeFailure(event === 'connect' ? 'connect' : 'tls', `${what} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`),
+): Promise<S> {
   return new Promise<S>((resolve, reject) => {
     const cleanup = () => {
       socket.off(event, onReady);
@@ -57,7 +72,7 @@ function settle<S extends net.Socket>(socket: S, event: 'connect' | 'secureConne
     const onError = (error: NodeJS.ErrnoException) => {
       cleanup();
       socket.destroy();
-      reject(new ProbeFailure(event === 'connect' ? 'connect' : 'tls', `${what} failed: ${error.code ? `${error.code}: ` : ''}${error.message}`));
+      reject(failure(error));
     };
     const onAbort = () => {
       cleanup();
