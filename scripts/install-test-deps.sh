@@ -14,6 +14,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 # grafana/: the dashboard test reads a real node-exporter's metric names and types.
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+# scripts/ and compose/: shellcheck lints the compose smoke test and the demo containers' scripts.
+command -v shellcheck >/dev/null || need+=(shellcheck)
 # exporters/postgres: a throw-away PostgreSQL 15 cluster (initdb, pg_ctl) per suite.
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql)
 # exporters/sftp: OpenSSH's sshd on a random port, and ssh-keygen for its test keys.

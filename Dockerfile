@@ -1,0 +1,61 @@
+# syntax=docker/dockerfile:1
+# The checkpoint image: the exporter (every prober) and Debian's Chromium for the browser prober.
+#   docker build -t private-checkpoint .
+#   docker run -p 9915:9915 -v "$PWD/checkpoint.yml:/etc/checkpoint/checkpoint.yml:ro" private-checkpoint
+# compose.yaml builds it for checkpoint-a and checkpoint-b.
+
+ARG NODE_IMAGE=node:20.18.1-bookworm-slim
+
+# --- build: dev dependencies and tsc, exactly as `npm run build` on a workstation -------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+# playwright-core never downloads a browser; the variable keeps any tool that might from trying.
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# tsconfig.json compiles src, exporters and bench (and the test helpers they import); only
+# dist/src, dist/exporters and dist/package.json go into the image.
+COPY tsconfig.json ./
+COPY src ./src
+COPY exporters ./exporters
+COPY bench ./bench
+COPY tests/support ./tests/support
+RUN npm run build
+
+# --- runtime: production dependencies, the compiled code, Chromium -----------------------------
+FROM ${NODE_IMAGE} AS runtime
+# chromium: the browser prober's default launch.executable_path is /usr/bin/chromium.
+# fonts-liberation: metric-compatible Arial/Times/Courier, so pages lay out as on a desktop.
+# tini: PID 1 that forwards SIGTERM/SIGHUP to node and reaps Chromium's exited children.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      chromium fonts-liberation ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 checkpoint \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin checkpoint
+
+WORKDIR /app
+# The root filesystem is read-only in compose: Chromium's profile, caches and NSS database,
+# and the browser prober's artifacts, all go under /tmp (a tmpfs there).
+ENV NODE_ENV=production \
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp
+COPY package.json package-lock.json ./
+# --ignore-scripts: the production dependencies' install scripts are ssh2's and cpu-features'
+# optional native bindings (they need a compiler this image does not have; ssh2 works without
+# them) and protobufjs' postinstall (a version notice for its CLI, which is not used).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist/package.json ./dist/package.json
+COPY --from=build /src/dist/src ./dist/src
+COPY --from=build /src/dist/exporters ./dist/exporters
+# The default config (used when --config.file is not given), as `npm start` uses it.
+COPY config ./config
+
+USER 10001:10001
+EXPOSE 9915
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9915/-/healthy').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/src/cli/main.js"]
+CMD ["--config.file=/app/config/checkpoint.yml"]

@@ -1,0 +1,715 @@
+/**
+ * compose.yaml, the checkpoint image and what they mount, checked without Docker (this machine
+ * cannot pull an image; scripts/smoke-compose.sh runs the real stack where Docker can):
+ *   - compose.yaml: the services the issue asks for, images pinned by version (or built here from
+ *     pinned bases), a health check on every service, named volumes for the data that must
+ *     survive a restart, the checkpoints non-root with a read-only root filesystem, every bind
+ *     mount present in the repository, ports published only where meant and only on loopback;
+ *   - the checkpoints' config (compose/checkpoint.yml): loads with the checkpoint's own parser,
+ *     every file it names is mounted, its targets are compose services, and it agrees with the
+ *     demo targets' own setup (users, secrets, host key, certificate, page title);
+ *   - secrets: only from files, every committed one in compose/demo-secrets/, and no secret value
+ *     anywhere else;
+ *   - prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml on names, ports and
+ *     mounts, and alertmanager/render-config.sh renders a config from the compose environment;
+ *   - the Dockerfile (stages, Chromium, user, health check, port, what it copies) and its build
+ *     stage's tsc run on exactly what the Dockerfile copies.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load';
+import type { CheckpointConfig } from '../../src/config/schema';
+
+const ROOT = path.join(__dirname, '..', '..');
+const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
+
+type Healthcheck = { test?: string[] | string; disable?: boolean; interval?: string };
+type SecretRef = string | { source: string; target?: string };
+type Service = {
+  image?: string;
+  build?: string | { context: string };
+  command?: string[] | string;
+  entrypoint?: string[] | string;
+  environment?: Record<string, string | number>;
+  volumes?: string[];
+  secrets?: SecretRef[];
+  ports?: string[];
+  user?: string;
+  read_only?: boolean;
+  tmpfs?: string[];
+  cap_drop?: string[];
+  security_opt?: string[];
+  networks?: string[];
+  healthcheck?: Healthcheck;
+  privileged?: boolean;
+};
+type Compose = {
+  name: string;
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+  networks: Record<string, { internal?: boolean } | null>;
+  secrets: Record<string, { file: string }>;
+};
+
+const compose = parse(read('compose.yaml'), { merge: true }) as Compose;
+const services = compose.services;
+const CHECKPOINTS = ['checkpoint-a', 'checkpoint-b'];
+
+/** Compose's interpolation with nothing set in the environment: `${VAR:-default}` is the default, `$$` a `$`. */
+function interpolate(value: string): string {
+  return value.replace(/\$\$|\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (match, _name: string, fallback?: string) => (match === '$$' ? '$' : (fallback ?? '')));
+}
+/** A variable that compose.yaml lets the user set: `${NAME:-default}` in the raw text. */
+function variableOf(value: string): string | undefined {
+  return /^\$\{([A-Z0-9_]+):-[^}]*\}$/.exec(value)?.[1];
+}
+function secretNames(service: Service): { source: string; target: string }[] {
+  return (service.secrets ?? []).map((ref) => (typeof ref === 'string' ? { source: ref, target: ref } : { source: ref.source, target: ref.target ?? ref.source }));
+}
+type Mount = { source: string; target: string; options: string[] };
+function bindMounts(service: Service): Mount[] {
+  return (service.volumes ?? [])
+    .map((spec) => {
+      const [source, target, options = ''] = spec.split(':');
+      return { source, target, options: options.split(',').filter(Boolean) };
+    })
+    .filter((mount) => mount.source.startsWith('.') || mount.source.startsWith('/'));
+}
+function namedVolumes(service: Service): Mount[] {
+  return (service.volumes ?? [])
+    .map((spec) => {
+      const [source, target, options = ''] = spec.split(':');
+      return { source, target, options: options.split(',').filter(Boolean) };
+    })
+    .filter((mount) => !mount.source.startsWith('.') && !mount.source.startsWith('/'));
+}
+/**
+ * The repository file a path inside a service's container comes from (a bind mount of the file
+ * or of a directory above it, or a secret), or undefined.
+ */
+function repoFileFor(service: Service, containerPath: string): string | undefined {
+  for (const { source, target } of secretNames(service)) {
+    if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(compose.secrets[source].file));
+  }
+  for (const mount of bindMounts(service)) {
+    if (!mount.source.startsWith('.')) continue;
+    const target = mount.target.replace(/\/$/, '');
+    if (containerPath === target) return path.join(ROOT, mount.source);
+    if (containerPath.startsWith(`${target}/`)) return path.join(ROOT, mount.source, containerPath.slice(target.length + 1));
+  }
+  return undefined;
+}
+function healthcheckText(service: Service): string {
+  const test = service.healthcheck?.test;
+  return Array.isArray(test) ? test.join(' ') : (test ?? '');
+}
+function commandText(service: Service): string {
+  const part = (value: string[] | string | undefined) => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
+  return `${part(service.entrypoint)} ${part(service.command)}`;
+}
+/** Every `key: value` in a parsed YAML tree, with its dotted path. */
+function* entries(node: unknown, at: string[] = []): Generator<[string[], unknown]> {
+  if (Array.isArray(node)) {
+    for (const [index, item] of node.entries()) yield* entries(item, [...at, String(index)]);
+  } else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      yield [[...at, key], value];
+      yield* entries(value, [...at, key]);
+    }
+  }
+}
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? listFiles(full) : [full];
+  });
+}
+
+describe('compose.yaml: services, images, health checks', () => {
+  test('has the services the issue lists, and the project name the docker monitor selects', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['alertmanager', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'sftp', 'webapp'].sort(),
+    );
+    expect(compose.name).toBe('private-checkpoint');
+  });
+
+  test('uses only keys of the Compose Specification (schema/compose-spec.json), so a typo cannot pass silently', () => {
+    const SERVICE_KEYS = new Set(
+      ('develop deploy annotations attach build blkio_config cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count cpu_percent ' +
+        'cpu_shares cpu_quota cpu_period cpu_rt_period cpu_rt_runtime cpus cpuset credential_spec depends_on device_cgroup_rules devices dns dns_opt ' +
+        'dns_search domainname entrypoint env_file label_file environment expose extends provider external_links extra_hosts gpus group_add healthcheck ' +
+        'hostname image init ipc isolation labels links logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit network_mode models ' +
+        'networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop privileged profiles pull_policy pull_refresh_after ' +
+        'read_only restart runtime scale security_opt shm_size secrets sysctls stdin_open stop_grace_period stop_signal storage_opt tmpfs tty ulimits ' +
+        'use_api_socket user uts userns_mode volumes volumes_from working_dir').split(' '),
+    );
+    const HEALTHCHECK_KEYS = new Set(['disable', 'interval', 'retries', 'test', 'timeout', 'start_period', 'start_interval']);
+    const raw = parse(read('compose.yaml')) as Record<string, unknown>;
+    expect(Object.keys(raw).filter((key) => !key.startsWith('x-')).sort()).toEqual(['name', 'networks', 'secrets', 'services', 'volumes']);
+    for (const [name, service] of Object.entries(services)) {
+      for (const key of Object.keys(service)) expect([name, key, SERVICE_KEYS.has(key)]).toEqual([name, key, true]);
+      for (const key of Object.keys(service.healthcheck ?? {})) expect([name, key, HEALTHCHECK_KEYS.has(key)]).toEqual([name, key, true]);
+      const dependsOn = (service as { depends_on?: Record<string, { condition: string }> }).depends_on ?? {};
+      for (const [dependency, { condition }] of Object.entries(dependsOn)) {
+        expect(Object.keys(services)).toContain(dependency);
+        expect(['service_started', 'service_healthy']).toContain(condition);
+      }
+    }
+    for (const secret of Object.values(compose.secrets)) expect(Object.keys(secret)).toEqual(['file']);
+  });
+
+  test('every image is pinned to a version, or built here from a pinned base', () => {
+    // major.minor.patch; PostgreSQL and Debian releases have two numbers (15.10, 12.8), and that is all of it.
+    const versioned = /^[a-z0-9./-]+:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$|^(postgres|debian):\d+\.\d+-(alpine|slim)$/;
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build) {
+        // A local name for what compose builds; the pin is the Dockerfile's FROM.
+        expect([name, service.image]).toEqual([name, expect.stringMatching(/^private-checkpoint[a-z-]*:local$/)]);
+        const context = typeof service.build === 'string' ? service.build : service.build.context;
+        const dockerfile = readFileSync(path.join(ROOT, context, 'Dockerfile'), 'utf8');
+        const bases = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)|^FROM (\S+)/gm)].map((m) => m[1] ?? m[2]).filter((base) => !base.startsWith('$'));
+        expect(bases.length).toBeGreaterThan(0);
+        for (const base of bases) expect([name, base]).toEqual([name, expect.stringMatching(versioned)]);
+      } else if (service.image?.endsWith(':local')) {
+        // The image another service builds (checkpoint-b runs checkpoint-a's).
+        const builder = Object.values(services).find((other) => other.build && other.image === service.image);
+        expect([name, builder?.image]).toEqual([name, service.image]);
+      } else {
+        expect([name, service.image]).toEqual([name, expect.stringMatching(versioned)]);
+      }
+    }
+  });
+
+  test('the images are the versions chosen in docs/compose.md', () => {
+    const images = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, service.image]));
+    const docs = read('docs/compose.md');
+    for (const [name, image] of Object.entries(images)) {
+      if (image?.endsWith(':local')) continue;
+      expect([name, docs.includes(`\`${image}\``)]).toEqual([name, true]);
+    }
+  });
+
+  test('every service has a health check that asks the service itself', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect([name, service.healthcheck?.disable]).toEqual([name, undefined]);
+      const test = service.healthcheck?.test;
+      expect([name, Array.isArray(test) && test[0]]).toEqual([name, 'CMD']);
+      expect([name, service.healthcheck?.interval]).toEqual([name, expect.stringMatching(/^\d+s$/)]);
+    }
+    // The HTTP ones ask the port the service listens on (the one Prometheus scrapes, below).
+    expect(healthcheckText(services['checkpoint-a'])).toContain('http://127.0.0.1:9915/-/healthy');
+    expect(healthcheckText(services.prometheus)).toContain('http://127.0.0.1:9090/-/healthy');
+    expect(healthcheckText(services.alertmanager)).toContain('http://127.0.0.1:9093/-/healthy');
+    expect(healthcheckText(services.grafana)).toContain('http://127.0.0.1:3000/api/health');
+    expect(healthcheckText(services['node-exporter'])).toContain('http://127.0.0.1:9100/metrics');
+    expect(healthcheckText(services.cadvisor)).toContain('http://127.0.0.1:8080/healthz');
+    expect(healthcheckText(services['docker-proxy'])).toContain('http://127.0.0.1:2375/version');
+    expect(healthcheckText(services.mailpit)).toBe('CMD /mailpit readyz');
+    expect(healthcheckText(services.postgres)).toMatch(/^CMD pg_isready /);
+    // The sftp check reads sshd's banner; `$$` keeps compose from interpolating the shell's variable.
+    expect(interpolate(healthcheckText(services.sftp))).toContain('[[ $banner == SSH-2.0-* ]]');
+  });
+
+  test('Prometheus, Alertmanager and Grafana keep their data in named volumes', () => {
+    const expected: Record<string, [string, string]> = {
+      prometheus: ['prometheus-data', '/prometheus'],
+      alertmanager: ['alertmanager-data', '/alertmanager'],
+      grafana: ['grafana-data', '/var/lib/grafana'],
+    };
+    for (const [name, [volume, target]] of Object.entries(expected)) {
+      expect(namedVolumes(services[name])).toContainEqual({ source: volume, target, options: [] });
+      expect(Object.keys(compose.volumes)).toContain(volume);
+    }
+    expect(commandText(services.prometheus)).toContain('--storage.tsdb.path=/prometheus');
+    expect(commandText(services.alertmanager)).toContain('--storage.path=/alertmanager');
+    for (const service of Object.values(services)) {
+      for (const volume of namedVolumes(service)) expect(Object.keys(compose.volumes)).toContain(volume.source);
+    }
+  });
+});
+
+describe('compose.yaml: the checkpoints run confined', () => {
+  test.each(CHECKPOINTS)('%s: non-root, read-only root filesystem, tmpfs for what it writes, no capabilities', (name) => {
+    const service = services[name];
+    expect(service.user).toMatch(/^\d+:\d+$/);
+    expect(Number(service.user!.split(':')[0])).toBeGreaterThan(0);
+    expect(service.read_only).toBe(true);
+    expect(service.tmpfs).toEqual([expect.stringMatching(/^\/tmp(:|$)/)]);
+    expect(service.cap_drop).toEqual(['ALL']);
+    expect(service.security_opt).toContain('no-new-privileges:true');
+    expect(service.privileged).toBeUndefined();
+    for (const mount of bindMounts(service)) expect(mount.options).toContain('ro');
+    // The browser prober's screenshots go to the tmpfs.
+    const config = checkpointConfig();
+    const browser = Object.values(config.modules).find((module) => module.prober === 'browser') as { browser: { artifacts?: { dir?: string } } };
+    expect(browser.browser.artifacts?.dir).toMatch(/^\/tmp\//);
+  });
+
+  test('the Dockerfile user is the compose user', () => {
+    const user = /^USER (\S+)$/m.exec(read('Dockerfile'))?.[1];
+    for (const name of CHECKPOINTS) expect(services[name].user).toBe(user);
+  });
+
+  test('only the socket proxy sees the Docker socket, read-only, on an internal network with the checkpoints', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const socket = bindMounts(service).filter((mount) => mount.source === '/var/run/docker.sock');
+      expect([name, socket.length]).toEqual([name, name === 'docker-proxy' ? 1 : 0]);
+    }
+    const proxy = services['docker-proxy'];
+    expect(bindMounts(proxy)[0].options).toEqual(['ro']);
+    expect(proxy.environment).toEqual({ CONTAINERS: 1, VERSION: 1, POST: 0 });
+    expect(compose.networks['docker-proxy']).toEqual({ internal: true });
+    const onProxyNetwork = Object.entries(services).filter(([, service]) => service.networks?.includes('docker-proxy')).map(([name]) => name);
+    expect(onProxyNetwork.sort()).toEqual([...CHECKPOINTS, 'docker-proxy'].sort());
+    expect(proxy.networks).toEqual(['docker-proxy']);
+  });
+});
+
+describe('compose.yaml: mounts and ports', () => {
+  /** Host paths outside the repository that a service may mount, read-only: what it exists to read. */
+  const HOST_MOUNTS: Record<string, string[]> = {
+    'node-exporter': ['/'],
+    cadvisor: ['/', '/var/run', '/sys', '/var/lib/docker/', '/dev/disk/'],
+    'docker-proxy': ['/var/run/docker.sock'],
+  };
+
+  test('every bind mount from the repository exists, and is read-only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const mount of bindMounts(service)) {
+        if (mount.source.startsWith('/')) continue;
+        expect([name, mount.source, existsSync(path.join(ROOT, mount.source))]).toEqual([name, mount.source, true]);
+        expect([name, mount.source, mount.options]).toEqual([name, mount.source, ['ro']]);
+      }
+    }
+  });
+
+  test('host paths are mounted only by the services that read the host, read-only', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const hostMounts = bindMounts(service).filter((mount) => mount.source.startsWith('/'));
+      expect([name, hostMounts.map((mount) => mount.source)]).toEqual([name, HOST_MOUNTS[name] ?? []]);
+      for (const mount of hostMounts) expect([name, mount.options[0]]).toEqual([name, 'ro']);
+    }
+    expect(services.cadvisor.privileged).toBe(true);
+  });
+
+  test('every build context exists', () => {
+    for (const service of Object.values(services)) {
+      if (!service.build) continue;
+      const context = typeof service.build === 'string' ? service.build : service.build.context;
+      expect(existsSync(path.join(ROOT, context, 'Dockerfile'))).toBe(true);
+    }
+  });
+
+  test('ports are published only for the UIs and the checkpoints status pages, on loopback', () => {
+    const published = Object.fromEntries(Object.entries(services).filter(([, service]) => service.ports).map(([name, service]) => [name, service.ports]));
+    expect(published).toEqual({
+      'checkpoint-a': ['127.0.0.1:9915:9915'],
+      'checkpoint-b': ['127.0.0.1:9916:9915'],
+      prometheus: ['127.0.0.1:9090:9090'],
+      alertmanager: ['127.0.0.1:9093:9093'],
+      grafana: ['127.0.0.1:3000:3000'],
+      mailpit: ['127.0.0.1:8025:8025'],
+    });
+  });
+});
+
+describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
+  const DEMO_SECRETS = path.join(ROOT, 'compose', 'demo-secrets');
+
+  test('every compose secret is a file; the committed defaults are in compose/demo-secrets and exist', () => {
+    for (const [name, secret] of Object.entries(compose.secrets)) {
+      const file = path.join(ROOT, interpolate(secret.file));
+      expect([name, path.dirname(file)]).toEqual([name, DEMO_SECRETS]);
+      expect([name, existsSync(file)]).toEqual([name, true]);
+    }
+  });
+
+  test('every secret a service uses is declared, and every declared one is used', () => {
+    const used = new Set(Object.values(services).flatMap((service) => secretNames(service).map((ref) => ref.source)));
+    expect([...used].sort()).toEqual(Object.keys(compose.secrets).sort());
+  });
+
+  test('no password, key or token sits in an environment variable: only paths to files', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [key, value] of Object.entries(service.environment ?? {})) {
+        if (!/PASSWORD|SECRET|TOKEN|KEY|AUTH(?!_USERNAME)/.test(key)) continue;
+        expect([name, key, String(value)]).toEqual([name, key, expect.stringMatching(/^\/(run\/secrets|etc)\//)]);
+      }
+    }
+  });
+
+  test('no demo secret value appears outside compose/demo-secrets', () => {
+    const values = readdirSync(DEMO_SECRETS)
+      .filter((file) => file !== 'README.md')
+      .flatMap((file) => {
+        const text = readFileSync(path.join(DEMO_SECRETS, file), 'utf8');
+        // The passwords whole; of keys and hash files, a long base64 line of their body.
+        return file.endsWith('_password') ? [text.trim()] : text.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----')).map((line) => line.trim());
+      });
+    expect(values.length).toBeGreaterThan(5);
+    const scanned = ['compose.yaml', 'Dockerfile', '.dockerignore', 'scripts/smoke-compose.sh', 'docs/compose.md', ...listFiles(path.join(ROOT, 'compose')).map((file) => path.relative(ROOT, file))].filter(
+      (file) => !file.startsWith(path.join('compose', 'demo-secrets')),
+    );
+    for (const file of scanned) {
+      const text = read(file);
+      for (const value of values) expect([file, text.includes(value)]).toEqual([file, false]);
+    }
+  });
+
+  test('the demo secrets say they are demo-only, in their README, compose.yaml and docs/compose.md', () => {
+    expect(read('compose/demo-secrets/README.md')).toMatch(/DEMO ONLY/);
+    expect(read('compose.yaml')).toMatch(/DEMO SECRETS/);
+    expect(read('docs/compose.md')).toMatch(/demo-secrets/);
+  });
+
+  test('the SMTP password Alertmanager sends has no trailing newline (render-config.sh refuses one)', () => {
+    const text = readFileSync(path.join(DEMO_SECRETS, 'smtp_alertmanager_password'), 'utf8');
+    expect(text).toBe(text.trim());
+    expect(text.length).toBeGreaterThanOrEqual(20);
+  });
+});
+
+let cachedConfig: CheckpointConfig | undefined;
+function checkpointConfig(): CheckpointConfig {
+  cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml');
+  return cachedConfig;
+}
+
+describe("compose/checkpoint.yml: the checkpoints' config", () => {
+  test('loads with the checkpoint parser, and every monitor has its module', () => {
+    const config = checkpointConfig();
+    for (const monitor of config.monitors) expect([monitor.name, config.modules[monitor.module]?.prober]).toEqual([monitor.name, expect.any(String)]);
+    // One monitor per demo target and prober, and the checkpoints themselves.
+    const probers = new Set(config.monitors.map((monitor) => config.modules[monitor.module].prober));
+    expect([...probers].sort()).toEqual(['browser', 'docker', 'http', 'postgres', 'sftp', 'smtp']);
+    expect(config.monitors.map((monitor) => monitor.target)).toContain('http://127.0.0.1:9915/-/healthy');
+  });
+
+  test('holds no secret: every password, key and CA is a file the checkpoints have mounted', () => {
+    const raw = parse(read('compose/checkpoint.yml')) as unknown;
+    const files: string[] = [];
+    for (const [at, value] of entries(raw)) {
+      const key = at[at.length - 1];
+      expect([at.join('.'), ['password', 'value', 'passphrase', 'bearer_token', 'insecure_skip_verify', 'insecure_skip_host_key_check'].includes(key)]).toEqual([at.join('.'), false]);
+      expect([at.join('.'), key.endsWith('_env')]).toEqual([at.join('.'), false]);
+      if (key.endsWith('_file')) files.push(String(value));
+    }
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    for (const name of CHECKPOINTS) {
+      for (const file of files) {
+        const source = repoFileFor(services[name], file);
+        expect([name, file, source !== undefined && existsSync(source)]).toEqual([name, file, true]);
+      }
+    }
+    // The checkpoints get exactly the secrets the config reads.
+    const secretsRead = files.filter((file) => file.startsWith('/run/secrets/')).map((file) => path.basename(file));
+    for (const name of CHECKPOINTS) expect(secretNames(services[name]).map((ref) => ref.target).sort()).toEqual([...new Set(secretsRead)].sort());
+  });
+
+  test('every network target is a compose service, on the port that service listens on', () => {
+    const config = checkpointConfig();
+    const listening: Record<string, number> = { webapp: 80, postgres: 5432, sftp: 22, mailpit: 1025, grafana: 3000, 'docker-proxy': 2375, '127.0.0.1': 9915 };
+    const hosts = config.monitors
+      .filter((monitor) => config.modules[monitor.module].prober !== 'docker')
+      .map((monitor) => new URL(monitor.target))
+      .map((url) => [url.hostname, Number(url.port || { 'http:': 80, 'https:': 443 }[url.protocol])]);
+    const docker = Object.values(config.modules).filter((module) => module.prober === 'docker') as unknown as { docker: { host: string } }[];
+    for (const module of docker) {
+      const url = new URL(module.docker.host);
+      hosts.push([url.hostname, Number(url.port)]);
+    }
+    for (const [host, port] of hosts) {
+      expect([host, port]).toEqual([host, listening[host as string]]);
+      if (host !== '127.0.0.1') expect(Object.keys(services)).toContain(host);
+    }
+  });
+
+  test('the docker monitor selects this compose project through the socket proxy', () => {
+    const config = checkpointConfig();
+    const monitor = config.monitors.find((m) => config.modules[m.module].prober === 'docker')!;
+    expect(monitor.target).toBe(`label:com.docker.compose.project=${compose.name}`);
+    expect((config.modules[monitor.module] as unknown as { docker: { host: string } }).docker.host).toBe('tcp://docker-proxy:2375');
+  });
+
+  test('the web app monitors expect what the demo page has', () => {
+    const config = checkpointConfig();
+    const page = read('compose/webapp/index.html');
+    const title = /<title>([^<]*)<\/title>/.exec(page)?.[1];
+    const journey = Object.values(config.modules).find((module) => module.prober === 'browser') as unknown as { browser: { steps: Record<string, unknown>[] } };
+    expect(journey.browser.steps).toEqual([{ expect_title: title }]);
+    const http = config.modules.webapp_http as unknown as { http: { fail_if_body_not_matches_regexp: string[] } };
+    for (const regexp of http.http.fail_if_body_not_matches_regexp) expect(page).toMatch(new RegExp(regexp));
+    expect(bindMounts(services.webapp)).toEqual([{ source: './compose/webapp', target: '/usr/share/nginx/html', options: ['ro'] }]);
+  });
+
+  test('the postgres monitor logs in as the role the demo database creates, with the same secret', () => {
+    const config = checkpointConfig();
+    const module = Object.values(config.modules).find((m) => m.prober === 'postgres') as unknown as { postgres: { user: string; password_file: string; sslmode: string } };
+    const init = read('compose/postgres/initdb/10-checkpoint-role.sh');
+    expect(init).toContain(`CREATE ROLE ${module.postgres.user} LOGIN PASSWORD :'password'`);
+    expect(init).toContain(`cat ${module.postgres.password_file}`);
+    expect(secretNames(services.postgres).map((ref) => ref.target)).toContain(path.basename(module.postgres.password_file));
+    expect(bindMounts(services.postgres)).toContainEqual({ source: './compose/postgres/initdb', target: '/docker-entrypoint-initdb.d', options: ['ro'] });
+    expect(module.postgres.sslmode).toBe('disable');
+  });
+
+  test('the sftp monitor pins the demo server host key, and logs in as the user the server creates', () => {
+    const config = checkpointConfig();
+    const module = Object.values(config.modules).find((m) => m.prober === 'sftp') as unknown as {
+      sftp: { username: string; password_file: string; host_key_fingerprints: string[]; round_trip?: { directory: string } };
+    };
+    // The fingerprint of the shipped public key, as ssh-keygen -lf prints it.
+    const [type, blob] = read('compose/sftp/ssh_host_ed25519_key.pub').split(' ');
+    expect(type).toBe('ssh-ed25519');
+    const fingerprint = `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
+    expect(module.sftp.host_key_fingerprints).toEqual([fingerprint]);
+    // The public key is the demo private key's (ssh-keygen refuses a key file others can read).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-test-'));
+    try {
+      const key = path.join(dir, 'key');
+      writeFileSync(key, read('compose/demo-secrets/sftp_host_ed25519_key'));
+      chmodSync(key, 0o600);
+      const derived = spawnSync('ssh-keygen', ['-y', '-f', key], { encoding: 'utf8' });
+      expect(derived.stderr).toBe('');
+      expect(derived.stdout.split(' ').slice(0, 2)).toEqual([type, blob]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The server installs that key and creates that user with that password file.
+    const entrypoint = read('compose/sftp/entrypoint.sh');
+    const hostKeySecret = secretNames(services.sftp).find((ref) => ref.source === 'sftp_host_ed25519_key')!;
+    expect(entrypoint).toContain(`/run/secrets/${hostKeySecret.target} /etc/ssh/ssh_host_ed25519_key`);
+    expect(entrypoint).toContain(`useradd --create-home --shell /usr/sbin/nologin ${module.sftp.username}`);
+    expect(entrypoint).toContain(`cat ${module.sftp.password_file}`);
+    expect(entrypoint).toContain(`/home/${module.sftp.username}/${module.sftp.round_trip!.directory}`);
+    expect(read('compose/sftp/sshd_config')).toMatch(new RegExp(`^AllowUsers ${module.sftp.username}$`, 'm'));
+  });
+
+  test('the smtp monitor and Alertmanager log in to Mailpit with users its auth file knows, over TLS it can verify', () => {
+    const config = checkpointConfig();
+    const module = Object.values(config.modules).find((m) => m.prober === 'smtp') as unknown as {
+      smtp: { require_starttls: boolean; tls_config: { ca_file: string }; auth: { username: string; password_file: string } };
+    };
+    const authFile = read('compose/demo-secrets/mailpit_smtp_auth').trim().split('\n');
+    const users = Object.fromEntries(authFile.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]));
+    const alertmanagerUser = interpolate(String(services.alertmanager.environment!.SMTP_AUTH_USERNAME));
+    const logins: [string, string][] = [
+      [module.smtp.auth.username, repoFileFor(services['checkpoint-a'], module.smtp.auth.password_file)!],
+      [alertmanagerUser, repoFileFor(services.alertmanager, String(services.alertmanager.environment!.SMTP_AUTH_PASSWORD_FILE))!],
+    ];
+    for (const [user, passwordFile] of logins) {
+      const hash = users[user];
+      expect([user, hash]).toEqual([user, expect.stringMatching(/^\$apr1\$[^$]+\$/)]);
+      const salt = hash.split('$')[2];
+      const password = readFileSync(passwordFile, 'utf8').trim();
+      const computed = spawnSync('openssl', ['passwd', '-apr1', '-salt', salt, '-stdin'], { input: password, encoding: 'utf8' });
+      expect([user, computed.stdout.trim()]).toEqual([user, hash]);
+    }
+    // Mailpit's certificate: for the name both connect to, from the demo CA both trust, valid for years.
+    const ca = new X509Certificate(read('compose/tls/demo-ca.pem'));
+    const cert = new X509Certificate(read('compose/tls/mailpit.pem'));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost('mailpit')).toBe('mailpit');
+    expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 5 * 365 * 86400_000);
+    expect(cert.checkPrivateKey(createPrivateKey(read('compose/demo-secrets/mailpit_tls_key.pem')))).toBe(true);
+    expect(module.smtp.require_starttls).toBe(true);
+    expect(repoFileFor(services['checkpoint-a'], module.smtp.tls_config.ca_file)).toBe(path.join(ROOT, 'compose/tls/demo-ca.pem'));
+    // Mailpit serves that certificate and key, requires STARTTLS and reads that auth file.
+    const mailpit = services.mailpit;
+    const env = mailpit.environment!;
+    expect(repoFileFor(mailpit, String(env.MP_SMTP_TLS_CERT))).toBe(path.join(ROOT, 'compose/tls/mailpit.pem'));
+    expect(repoFileFor(mailpit, String(env.MP_SMTP_TLS_KEY))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_tls_key.pem'));
+    expect(repoFileFor(mailpit, String(env.MP_SMTP_AUTH_FILE))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_smtp_auth'));
+    expect(env.MP_SMTP_REQUIRE_STARTTLS).toBe('true');
+    // Alertmanager trusts the demo CA through Go's SSL_CERT_DIR.
+    const caDir = String(services.alertmanager.environment!.SSL_CERT_DIR);
+    expect(bindMounts(services.alertmanager)).toContainEqual({ source: './compose/tls/demo-ca.pem', target: `${caDir}/demo-ca.pem`, options: ['ro'] });
+  });
+});
+
+describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', () => {
+  const prometheus = parse(read('prometheus/prometheus.yml')) as {
+    alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    scrape_configs: { job_name: string; static_configs?: { targets: string[] }[]; http_sd_configs?: { url: string }[] }[];
+  };
+  /** The port each service listens on inside the network, from its health check (or its published container port). */
+  function listenPort(name: string): number | undefined {
+    const fromHealth = /127\.0\.0\.1:(\d+)\//.exec(healthcheckText(services[name]))?.[1];
+    return fromHealth ? Number(fromHealth) : undefined;
+  }
+
+  test('every scrape, discovery and alerting target is a compose service on the port it listens on', () => {
+    const addresses = [
+      ...prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((config) => config.targets)),
+      ...prometheus.scrape_configs.flatMap((job) => (job.http_sd_configs ?? []).map((config) => new URL(config.url).host)),
+      ...prometheus.alerting.alertmanagers.flatMap((am) => am.static_configs.flatMap((config) => config.targets)),
+    ];
+    expect(addresses).toEqual(expect.arrayContaining(['checkpoint-a:9915', 'checkpoint-b:9915', 'alertmanager:9093', 'node-exporter:9100', 'cadvisor:8080']));
+    for (const address of addresses) {
+      const [host, port] = address.split(':');
+      if (host === 'localhost') {
+        expect(port).toBe(String(listenPort('prometheus')));
+        continue;
+      }
+      expect(Object.keys(services)).toContain(host);
+      expect([address, listenPort(host)]).toEqual([address, Number(port)]);
+    }
+    // Every checkpoint is scraped and discovered.
+    const sd = prometheus.scrape_configs.flatMap((job) => (job.http_sd_configs ?? []).map((config) => new URL(config.url).hostname));
+    expect(sd.sort()).toEqual(CHECKPOINTS);
+  });
+
+  test('Prometheus reads prometheus/ (its rules relative to it) and Grafana the data sources at their compose names', () => {
+    expect(bindMounts(services.prometheus)).toEqual([{ source: './prometheus', target: '/etc/prometheus', options: ['ro'] }]);
+    expect(commandText(services.prometheus)).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    const datasources = parse(read('grafana/provisioning/datasources/datasources.yml')) as { datasources: { url: string }[] };
+    for (const source of datasources.datasources) {
+      const url = new URL(source.url);
+      expect([source.url, listenPort(url.hostname)]).toEqual([source.url, Number(url.port)]);
+    }
+  });
+
+  test("Grafana mounts what grafana/README.md says, and reads its admin password from a secret", () => {
+    const readme = read('grafana/README.md');
+    const block = /```yaml\n\s*volumes:\n([\s\S]*?)```/.exec(readme)![1];
+    const documented = [...block.matchAll(/- (\S+)/g)].map((m) => m[1]);
+    expect(documented).toEqual(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/etc/grafana/dashboards:ro']);
+    for (const volume of documented) expect(services.grafana.volumes).toContain(volume);
+    const password = String(services.grafana.environment!.GF_SECURITY_ADMIN_PASSWORD__FILE);
+    expect(repoFileFor(services.grafana, password)).toBe(path.join(ROOT, 'compose/demo-secrets/grafana_admin_password'));
+  });
+
+  test('Alertmanager starts through render-config.sh, as alertmanager/README.md runs it', () => {
+    const am = services.alertmanager;
+    expect(bindMounts(am)).toContainEqual({ source: './alertmanager', target: '/etc/alertmanager', options: ['ro'] });
+    const command = commandText(am);
+    expect(read('alertmanager/README.md')).toContain('sh /etc/alertmanager/render-config.sh /tmp/alertmanager');
+    expect(command).toMatch(/sh \/etc\/alertmanager\/render-config\.sh \/tmp\/alertmanager &&\s+exec \/bin\/alertmanager --config\.file=\/tmp\/alertmanager\/alertmanager\.yml/);
+    // The admins and the site's settings come from variables a user sets in .env.
+    const raw = parse(read('compose.yaml')) as { services: { alertmanager: { environment: Record<string, string> } } };
+    for (const key of ['ADMIN_EMAILS', 'GRAFANA_URL', 'SMTP_SMARTHOST', 'SMTP_FROM', 'SMTP_AUTH_USERNAME']) {
+      expect([key, variableOf(raw.services.alertmanager.environment[key])]).toEqual([key, key]);
+    }
+    expect(interpolate(String(am.environment!.SMTP_SMARTHOST))).toBe('mailpit:1025');
+  });
+
+  test('render-config.sh renders a config from the compose environment, sending to Mailpit', () => {
+    const am = services.alertmanager;
+    const out = mkdtempSync(path.join(os.tmpdir(), 'compose-alertmanager-'));
+    try {
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+      for (const [key, value] of Object.entries(am.environment!)) env[key] = interpolate(String(value));
+      // The container's paths, read from the repository here.
+      env.SMTP_AUTH_PASSWORD_FILE = repoFileFor(am, env.SMTP_AUTH_PASSWORD_FILE)!;
+      const result = spawnSync('sh', [path.join(ROOT, 'alertmanager', 'render-config.sh'), out], { env, encoding: 'utf8' });
+      expect(result.stderr).not.toMatch(/render-config\.sh: (?!.*alertmanager\.yml for)/);
+      expect(result.status).toBe(0);
+      const rendered = parse(readFileSync(path.join(out, 'alertmanager.yml'), 'utf8')) as { global: Record<string, unknown> };
+      expect(rendered.global.smtp_smarthost).toBe('mailpit:1025');
+      expect(rendered.global.smtp_auth_username).toBe(interpolate(String(am.environment!.SMTP_AUTH_USERNAME)));
+      expect(rendered.global.smtp_require_tls).toBe(true);
+      expect(readFileSync(path.join(out, 'templates', 'site.tmpl'), 'utf8')).toContain(interpolate(String(am.environment!.ADMIN_EMAILS)));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Dockerfile and .dockerignore', () => {
+  const dockerfile = read('Dockerfile');
+  const stages = dockerfile.split(/^(?=FROM )/m).slice(1);
+  const stage = (name: string) => stages.find((text) => new RegExp(`^FROM \\S+ AS ${name}$`, 'm').test(text))!;
+
+  test('two stages: build (dev dependencies, tsc) and runtime (production dependencies, dist)', () => {
+    expect(stages).toHaveLength(2);
+    expect(stage('build')).toMatch(/^RUN npm ci\b(?!.*--omit)/m);
+    expect(stage('build')).toMatch(/^RUN npm run build$/m);
+    const runtime = stage('runtime');
+    expect(runtime).toBe(stages[1]);
+    expect(runtime).toMatch(/^RUN npm ci --omit=dev\b/m);
+    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/src \.\/dist\/src$/m);
+    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/exporters \.\/dist\/exporters$/m);
+    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/package\.json \.\/dist\/package\.json$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
+  });
+
+  test("the runtime stage has Debian's Chromium and fonts, and never downloads a browser", () => {
+    const runtime = stage('runtime');
+    expect(runtime).toMatch(/apt-get install[^\n]*\\\n\s+chromium fonts-liberation/);
+    expect(runtime).toMatch(/PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1/);
+    expect(runtime).toMatch(/HOME=\/tmp/);
+  });
+
+  test('runs as a non-root user, exposes 9915, checks /-/healthy, starts the CLI', () => {
+    const runtime = stage('runtime');
+    const user = /^USER (\d+):(\d+)$/m.exec(runtime);
+    expect(Number(user?.[1])).toBeGreaterThan(0);
+    expect(runtime).toMatch(/^EXPOSE 9915$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*http:\/\/127\.0\.0\.1:9915\/-\/healthy/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \[.*"node", "\/app\/dist\/src\/cli\/main\.js"\]$/m);
+    expect(read('package.json')).toContain('"checkpoint": "dist/src/cli/main.js"');
+  });
+
+  test('copies nothing secret, and only what .dockerignore lets into the context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', 'compose', '.env']));
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
+    expect(copied.length).toBeGreaterThan(3);
+    for (const source of copied) {
+      expect([source, existsSync(path.join(ROOT, source))]).toEqual([source, true]);
+      expect([source, ignored.some((pattern) => source === pattern || source.startsWith(`${pattern}/`))]).toEqual([source, false]);
+      expect(source).not.toMatch(/secret|\.env|\.pem|_key/);
+    }
+  });
+
+  test("the build stage's tsc compiles what the Dockerfile copies, to the paths the runtime stage takes", () => {
+    const build = stage('build');
+    const copied = [...build.matchAll(/^COPY (.+) (\S+)$/gm)].flatMap((m) => m[1].split(' '));
+    const context = mkdtempSync(path.join(os.tmpdir(), 'compose-image-build-'));
+    try {
+      for (const source of copied) cpSync(path.join(ROOT, source), path.join(context, source), { recursive: true });
+      symlinkSync(path.join(ROOT, 'node_modules'), path.join(context, 'node_modules'));
+      const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: context, encoding: 'utf8' });
+      expect(tsc.stdout + tsc.stderr).toBe('');
+      expect(tsc.status).toBe(0);
+      for (const output of ['dist/src/cli/main.js', 'dist/package.json', 'dist/exporters/browser/index.js']) expect([output, existsSync(path.join(context, output))]).toEqual([output, true]);
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('scripts/smoke-compose.sh', () => {
+  const script = read('scripts/smoke-compose.sh');
+
+  test('is valid bash, and shellcheck finds nothing', () => {
+    expect(spawnSync('bash', ['-n', path.join(ROOT, 'scripts/smoke-compose.sh')], { encoding: 'utf8' }).stderr).toBe('');
+    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh'], { cwd: ROOT, encoding: 'utf8' });
+    expect(shellcheck.error).toBeUndefined();
+    expect(shellcheck.stdout).toBe('');
+    expect(shellcheck.status).toBe(0);
+  });
+
+  test('checks the dashboards Grafana has, the alert the rules have, the monitor the config has', () => {
+    expect(script).toMatch(/^set -euo pipefail$/m);
+    const uids = readdirSync(path.join(ROOT, 'grafana', 'dashboards')).map((file) => (JSON.parse(read(path.join('grafana', 'dashboards', file))) as { uid: string }).uid);
+    const listed = /^DASHBOARDS=\(([^)]*)\)$/m.exec(script)![1].split(' ');
+    expect(listed.sort()).toEqual(uids.sort());
+    expect(read('prometheus/rules/services.yml')).toMatch(/^\s+- alert: PostgresDown$/m);
+    const config = checkpointConfig();
+    expect(config.monitors.find((monitor) => monitor.name === 'postgres')?.module).toBe('postgres_demo');
+    expect(script).toContain("'^\\[FIRING:[0-9]+\\] PostgresDown postgres$'");
+    expect(script).toContain("'^\\[RESOLVED\\] PostgresDown postgres$'");
+    expect(script).toContain('stop postgres');
+    expect(script).toContain('start postgres');
+    // The Grafana password the script uses is the one compose gives Grafana.
+    expect(script).toContain(`GRAFANA_PASSWORD_FILE=\${GRAFANA_ADMIN_PASSWORD_FILE:-${interpolate(compose.secrets.grafana_admin_password.file).replace(/^\.\//, '')}}`);
+  });
+});
