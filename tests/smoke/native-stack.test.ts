@@ -1,0 +1,462 @@
+/**
+ * The native smoke test: the whole stack from Debian's packages and our own build, on loopback, with
+ * the shipped configs of prometheus/ and alertmanager/ (rendered by tests/support/stack-config.ts:
+ * addresses, paths and timings only, listed at the start of the output).
+ *
+ *   two `checkpoint` processes (dist/, as built by `npm run build`), each with the same monitors:
+ *     orders-db   a real PostgreSQL 15 over TLS (verify-full), behind a relay that can refuse one
+ *                 checkpoint's connections (tests/smoke/loopback-network.ts)
+ *     intranet    a small HTTP server
+ *   Prometheus, Alertmanager (config from alertmanager/render-config.sh), node-exporter, and an SMTP
+ *   sink with STARTTLS and AUTH standing in for the site's relay.
+ *
+ * The scenario runs in this order (the issue's step 6, PostgreSQL back, is the end of step 3's
+ * outage, and steps 4 and 5 need PostgreSQL up to tell a one-checkpoint problem from an outage):
+ *   1 every monitor up from both checkpoints, every dashboard panel this stack can feed has data
+ *   2 the Watchdog mail reaches the three admins
+ *   3 PostgreSQL stopped: PostgresDown mailed (time from the stop printed)
+ *   6 PostgreSQL started: the resolved mail
+ *   4 checkpoint-b alone refused by the database: MonitorFailingFromOneCheckpoint, no page
+ *   5 checkpoint-b killed: CheckpointDown, and no MonitorDown/PostgresDown for what it probed
+ * Waits are bounded polls; nothing is asserted about how fast, only printed.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
+import { makeTestPki, type TestPki } from '../support/certs';
+import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
+import { LOOPBACK } from '../support/ports';
+import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
+import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../support/processes';
+import { startPrometheus, type Prometheus } from '../support/prometheus';
+import {
+  ALERTMANAGER_DIR,
+  PROMETHEUS_FLAGS,
+  ROOT,
+  renderPrometheusConfig,
+  renderRules,
+  scaleAlertmanagerConfig,
+  shippedCheckpoints,
+  TIME_SCALE,
+  type Substitution,
+} from '../support/stack-config';
+import { describePanel, panelQueries, type PanelQuery } from './dashboard-panels';
+import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from './loopback-network';
+
+const CHECKPOINT_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
+const SMTP_USER = 'checkpoint-alerts';
+const SMTP_PASSWORD = 'smoke-relay-pw';
+const RUNBOOKS = 'https://github.com/private-checkpoint/private-checkpoint/blob/main/docs/runbooks.md#';
+const DB_MONITOR = 'orders-db';
+const HTTP_MONITOR = 'intranet';
+/** Upper bound of every wait for something to happen; never a measure of speed. */
+const WAIT_MS = 60_000;
+
+jest.setTimeout(WAIT_MS * 3);
+
+interface ProcessServer {
+  name: string;
+  address: string;
+  child: ChildProcess;
+  logs: () => string;
+}
+
+let work: string;
+let pki: TestPki | undefined;
+let postgres: PostgresServer | undefined;
+let firewall: ClientFirewall | undefined;
+let intranet: http.Server | undefined;
+let names: NameProxy | undefined;
+let mail: MailSink | undefined;
+let alertmanager: Alertmanager | undefined;
+let prometheus: Prometheus | undefined;
+const servers: ProcessServer[] = [];
+const checkpoints = new Map<string, ProcessServer>();
+const substitutions: Substitution[] = [];
+const suiteStart = Date.now();
+
+const say = (line: string): void => {
+  process.stdout.write(`[smoke ${((Date.now() - suiteStart) / 1000).toFixed(1)}s] ${line}\n`);
+};
+
+beforeAll(async () => {
+  if (!existsSync(CHECKPOINT_MAIN)) throw new Error(`${CHECKPOINT_MAIN} is missing: run \`npm run build\` first (the smoke test runs the built checkpoint)`);
+  work = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-smoke-')));
+  pki = await makeTestPki(work);
+
+  postgres = await startPostgres({ tls: { certPath: pki.server.certPath, keyPath: pki.server.keyPath } });
+  firewall = await startClientFirewall({ host: LOOPBACK, port: postgres.port });
+  intranet = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('intranet home\n'));
+  await new Promise<void>((resolve) => intranet?.listen(0, LOOPBACK, resolve));
+  const intranetUrl = `http://${LOOPBACK}:${(intranet.address() as AddressInfo).port}/`;
+
+  // The same monitors, module names and targets in both checkpoints: one monitor seen from two places.
+  const passwordFile = path.join(work, 'orders-db.password');
+  await fs.writeFile(passwordFile, postgres.password, { mode: 0o600 });
+  const checkpointConfig = `modules:
+  http_2xx:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+  postgres_login:
+    prober: postgres
+    timeout: 5s
+    postgres:
+      user: ${PROBE_USER}
+      password_file: ${passwordFile}
+      sslmode: verify-full
+      tls_config:
+        ca_file: ${pki.caCertPath}
+      preferred_ip_protocol: ip4
+monitors:
+  - name: ${DB_MONITOR}
+    module: postgres_login
+    target: ${firewall.address}
+    labels:
+      team: shop
+  - name: ${HTTP_MONITOR}
+    module: http_2xx
+    target: ${intranetUrl}
+    labels:
+      team: it
+`;
+  const shipped = await shippedCheckpoints();
+  const nameMap = new Map<string, string>();
+  for (const [name, address] of shipped) {
+    const configFile = path.join(work, `${name}.yml`);
+    await fs.writeFile(configFile, checkpointConfig);
+    const server = await startProcessServer(name, process.execPath, (port) => [CHECKPOINT_MAIN, `--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`], '/-/ready');
+    checkpoints.set(name, server);
+    nameMap.set(address, server.address);
+  }
+  names = await startNameProxy(nameMap);
+  const nodeExporter = await startProcessServer('node-exporter', NODE_EXPORTER, (port) => [`--web.listen-address=${LOOPBACK}:${port}`], '/metrics');
+
+  mail = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD });
+  const amDir = path.join(work, 'alertmanager');
+  const smtpPasswordFile = path.join(work, 'smtp.password');
+  await fs.writeFile(smtpPasswordFile, SMTP_PASSWORD);
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ADMIN_EMAILS: ADMINS.join(', '),
+    SMTP_SMARTHOST: mail.smarthost,
+    SMTP_FROM: 'checkpoint-alerts@example.test',
+    SMTP_AUTH_USERNAME: SMTP_USER,
+    SMTP_AUTH_PASSWORD_FILE: smtpPasswordFile,
+  };
+  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ALERTMANAGER_DIR, 'render-config.sh'), amDir]);
+  const amConfig = path.join(amDir, 'alertmanager.yml');
+  const scaled = scaleAlertmanagerConfig(await fs.readFile(amConfig, 'utf8'));
+  await fs.writeFile(amConfig, scaled.yaml);
+  substitutions.push(
+    { file: 'alertmanager/alertmanager.yml', where: 'render-config.sh', from: 'placeholders', to: `ADMIN_EMAILS (3), SMTP_SMARTHOST ${mail.smarthost}, SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE; no dead man's switch URL` },
+    ...scaled.substitutions,
+  );
+  alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
+
+  const promDir = path.join(work, 'prometheus');
+  substitutions.push(...(await renderRules(path.join(promDir, 'rules'))));
+  let promSubstitutions: Substitution[] = [];
+  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address };
+  const firstRender = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
+  prometheus = await startPrometheus({
+    dir: promDir,
+    flags: PROMETHEUS_FLAGS,
+    config: (port) => {
+      // Only the prometheus job's own address depends on the port.
+      promSubstitutions = firstRender.substitutions.map((s) => (s.where === 'job prometheus: Prometheus address' ? { ...s, to: JSON.stringify([`${LOOPBACK}:${port}`]) } : s));
+      return firstRender.yaml.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${port}`);
+    },
+  });
+  substitutions.unshift(...promSubstitutions, ...PROMETHEUS_FLAGS.map((flag) => ({ file: 'prometheus command line', where: 'flag', from: '--rules.alert.resend-delay=1m (default)', to: flag })));
+
+  say(`stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
+    `${[...checkpoints.values()].map((c) => `${c.name} ${c.address}`).join(', ')}, PostgreSQL ${postgres.address} behind ${firewall.address}, SMTP ${mail.smarthost}`);
+  say(`substitutions in the shipped configs (durations divided by ${TIME_SCALE}):\n${substitutions.map((s) => `    ${s.file}: ${s.where}: ${s.from} -> ${s.to}`).join('\n')}`);
+}, 180_000);
+
+afterAll(async () => {
+  // SMOKE_LOGS=1 prints every server's log, for a failure that needs more than the test's messages.
+  if (process.env.SMOKE_LOGS) {
+    for (const [name, logs] of [['prometheus', prometheus?.logs], ['alertmanager', alertmanager?.logs], ...servers.map((s) => [s.name, s.logs] as const)] as const) {
+      say(`--- ${name} log:\n${logs?.() ?? ''}`);
+    }
+  }
+  await prometheus?.stop();
+  await alertmanager?.stop();
+  for (const server of servers.reverse()) await killAndWait(server.child);
+  await names?.close();
+  await firewall?.close();
+  await new Promise<void>((resolve) => (intranet ? intranet.close(() => resolve()) : resolve()));
+  intranet?.closeAllConnections();
+  await mail?.close();
+  await postgres?.stop();
+  await pki?.cleanup();
+  if (work) await fs.rm(work, { recursive: true, force: true });
+  say(`total ${((Date.now() - suiteStart) / 1000).toFixed(1)}s`);
+}, 60_000);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** A server process on a free loopback port, ready when `readyPath` answers 200. */
+function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string): Promise<ProcessServer> {
+  return onFreePort(async (port) => {
+    const spawned = spawnLogged(file, args(port));
+    const { child, logs } = spawned;
+    track(child);
+    const address = `${LOOPBACK}:${port}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (hasExited(child) || spawned.spawnError()) {
+        await killAndWait(child);
+        throw startFailure(`${name}: ${spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`}:\n${logs()}`, /address already in use|EADDRINUSE/i.test(logs()));
+      }
+      try {
+        const response = await fetch(`http://${address}${readyPath}`, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        await killAndWait(child);
+        throw new Error(`${name} not ready after 30s:\n${logs()}`);
+      }
+      await sleep(100);
+    }
+    const server = { name, address, child, logs };
+    servers.push(server);
+    return server;
+  });
+}
+
+/** Polls `check` until it returns a value other than undefined, up to `ms`; fails with the last state. */
+async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await sleep(250);
+  }
+}
+
+const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)}s`;
+
+/** probe_success per checkpoint and monitor, as "checkpoint/monitor=value". */
+async function probeStates(): Promise<string[]> {
+  const samples = await prometheus!.query('probe_success{job="probe"}');
+  return samples.map((s) => `${s.metric.checkpoint}/${s.metric.monitor}=${s.value[1]}`).sort();
+}
+
+async function waitAllUp(): Promise<void> {
+  const expected = [...checkpoints.keys()].flatMap((cp) => [DB_MONITOR, HTTP_MONITOR].map((m) => `${cp}/${m}=1`)).sort();
+  await waitUntil(`every monitor up from every checkpoint (${expected.join(', ')})`, async () => {
+    const states = await probeStates();
+    return JSON.stringify(states) === JSON.stringify(expected) ? states : undefined;
+  });
+}
+
+/** Mails whose subject starts with `prefix`, received after `since` (index into mail.received). */
+function mailsAfter(since: number, match: (m: ReceivedMail) => boolean): ReceivedMail[] {
+  return mail!.received.slice(since).filter(match);
+}
+
+async function waitMail(since: number, what: string, match: (m: ReceivedMail) => boolean): Promise<ReceivedMail> {
+  return waitUntil(`a mail: ${what}; received so far: ${mail!.received.slice(since).map((m) => m.subject).join(' | ') || 'none'}`, async () => mailsAfter(since, match)[0]);
+}
+
+const subject = (pattern: RegExp) => (m: ReceivedMail): boolean => pattern.test(m.subject);
+const isPage = (m: ReceivedMail): boolean => m.headers.importance === 'high';
+
+function expectToAllAdmins(message: ReceivedMail): void {
+  expect([...message.to].sort()).toEqual(ADMINS);
+  expect(message.secure).toBe(true);
+  expect(message.user).toBe(SMTP_USER);
+}
+
+/** Alert names (with their label `key`) that were pending or firing at any time in the last `seconds`. */
+async function alertsSeen(seconds: number, selector: string): Promise<string[]> {
+  const samples = await prometheus!.query(`max_over_time(ALERTS{${selector}}[${Math.max(1, Math.ceil(seconds))}s])`);
+  return samples.map((s) => `${s.metric.alertname}${s.metric.monitor ? ` ${s.metric.monitor}` : ''}${s.metric.checkpoint ? ` ${s.metric.checkpoint}` : ''} (${s.metric.alertstate})`).sort();
+}
+
+/** Stops or starts the PostgreSQL cluster in place, as its owner, with pg_ctl. */
+async function pgCtl(action: 'stop' | 'start'): Promise<void> {
+  const dataDir = pgDataDir;
+  const args = action === 'stop' ? ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '30'] : ['start', '-D', dataDir, '-l', path.join(path.dirname(dataDir), 'postgres.log'), '-w', '-t', '30'];
+  const command = path.join(PG_BIN, 'pg_ctl');
+  if (process.getuid?.() === 0) await run('/usr/sbin/runuser', ['-u', 'postgres', '--', command, ...args]);
+  else await run(command, args);
+}
+let pgDataDir = '';
+
+const panelResults = new Map<PanelQuery, boolean>();
+let scenarioStart = new Date();
+
+// ---------------------------------------------------------------------------------------------
+// The scenario
+
+test('1. every monitor is up from both checkpoints, and every dashboard panel this stack feeds has data', async () => {
+  expect(checkpoints.size).toBe(2);
+  const since = Date.now();
+  await waitAllUp();
+  say(`step 1: all ${checkpoints.size * 2} probes up after ${elapsed(since)}: ${(await probeStates()).join(', ')}`);
+  scenarioStart = new Date();
+  // Prometheus reached each checkpoint by its compose name, so the `checkpoint` label is the shipped one.
+  for (const address of (await shippedCheckpoints()).values()) expect(names!.forwarded.get(address)).toBeGreaterThan(0);
+  pgDataDir = String((await postgres!.admin('SHOW data_directory'))[0].data_directory);
+
+  // rate() over [1m] needs two samples of each counter: a few scrapes after everything is up.
+  await sleep(5_000);
+  const queries = panelQueries();
+  const skipped = queries.filter((q) => q.skipped);
+  const checked = queries.filter((q) => !q.skipped);
+  expect(checked.length).toBeGreaterThan(0);
+  for (const query of checked) panelResults.set(query, (await prometheus!.query(query.expr)).length > 0);
+  const empty = checked.filter((q) => !panelResults.get(q));
+  say(`step 1: ${checked.length} panel queries checked, ${checked.length - empty.length} with data now; ${skipped.length} skipped:\n` +
+    skipped.map((q) => `    skipped ${describePanel(q)}: ${q.skipped}`).join('\n'));
+  // A query that can only have data while something fails ("Current failures") is checked again
+  // over the whole scenario, after the outages, in the last test.
+  const onlyOnFailure = (q: PanelQuery): boolean => /probe_failure_reason\{[^}]*\}\s*==\s*1/.test(q.expr);
+  expect(empty.filter((q) => !onlyOnFailure(q)).map(describePanel)).toEqual([]);
+});
+
+test('2. the Watchdog mail reaches all three admins', async () => {
+  const since = Date.now();
+  const watchdog = await waitMail(0, 'Watchdog', subject(/^\[FIRING:1\] Watchdog$/));
+  say(`step 2: Watchdog mail "${watchdog.subject}" to ${watchdog.to.join(', ')} (${elapsed(suiteStart)} after the suite started, waited ${elapsed(since)} in this step)`);
+  expectToAllAdmins(watchdog);
+  expect(watchdog.text).toContain('This message proves that the alerting path works');
+  expect(watchdog.text).toContain(`${RUNBOOKS}watchdog`);
+});
+
+let stoppedAt = 0;
+
+test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the monitor, the count of checkpoints and the runbook', async () => {
+  const mark = mail!.received.length;
+  stoppedAt = Date.now();
+  await pgCtl('stop');
+  say(`step 3: PostgreSQL stopped (pg_ctl stop -m fast took ${elapsed(stoppedAt)})`);
+
+  const down = await waitMail(mark, 'PostgresDown orders-db', subject(new RegExp(`^\\[FIRING:1\\] PostgresDown ${DB_MONITOR}$`)));
+  const seconds = ((Date.now() - stoppedAt) / 1000).toFixed(1);
+  say(`step 3: TIME FROM STOPPING POSTGRESQL TO THE POSTGRESDOWN MAIL: ${seconds}s ` +
+    `(probe every 2s, rule for: 2m/${TIME_SCALE} = 4s, critical group_wait 30s/${TIME_SCALE} = 1s; in production ~2.5-3 min)`);
+  expectToAllAdmins(down);
+  expect(isPage(down)).toBe(true);
+  expect(down.text).toContain(`PostgreSQL ${DB_MONITOR} is down, confirmed from 2 checkpoint(s)`);
+  expect(down.text).toContain(`Target: ${firewall!.address} (postgres_login)`);
+  expect(down.text).toContain(`Runbook: ${RUNBOOKS}postgresdown`);
+  expect(down.html).toContain(`${RUNBOOKS}postgresdown`);
+
+  // Both checkpoints report the failure, and the shipped rules page with PostgresDown, not MonitorDown.
+  const failing = await prometheus!.query(`probe_success{job="probe", monitor="${DB_MONITOR}"} == 0`);
+  expect(failing.map((s) => s.metric.checkpoint).sort()).toEqual([...checkpoints.keys()].sort());
+  const reasons = await prometheus!.query(`probe_failure_reason{job="probe", monitor="${DB_MONITOR}"} == 1`);
+  say(`step 3: failure reasons: ${reasons.map((s) => `${s.metric.checkpoint}=${s.metric.reason}`).join(', ')}`);
+  // What the runbook tells the admin to look at first: `connect` is "server down".
+  expect(reasons.map((s) => s.metric.reason)).toEqual(['connect', 'connect']);
+  expect(await alertsSeen((Date.now() - stoppedAt) / 1000, 'alertname="MonitorDown"')).toEqual([]);
+  expect(mailsAfter(mark, subject(/MonitorDown/))).toEqual([]);
+});
+
+test('6. PostgreSQL started again: the resolved mail arrives', async () => {
+  const mark = mail!.received.length;
+  const startedAt = Date.now();
+  await pgCtl('start');
+  const resolved = await waitMail(mark, 'RESOLVED PostgresDown', subject(new RegExp(`^\\[RESOLVED\\] PostgresDown ${DB_MONITOR}$`)));
+  say(`step 6: PostgreSQL started; resolved mail after ${elapsed(startedAt)} (critical group_interval 5m/${TIME_SCALE} = 10s bounds it)`);
+  expectToAllAdmins(resolved);
+  expect(resolved.text).toContain('Resolved (1):');
+  expect(resolved.text).toContain(`PostgreSQL ${DB_MONITOR} is down`);
+  await waitAllUp();
+});
+
+test('4. one checkpoint alone loses the database: only the warning fires, no page', async () => {
+  const b = checkpoints.get('checkpoint-b');
+  expect(b?.child.pid).toBeDefined();
+  const mark = mail!.received.length;
+  const blockedAt = Date.now();
+  firewall!.block(b!.child.pid!);
+  say(`step 4: ${DB_MONITOR} refused for checkpoint-b only (pid ${b!.child.pid})`);
+
+  const warning = await waitMail(mark, 'MonitorFailingFromOneCheckpoint orders-db', subject(new RegExp(`^\\[FIRING:1\\] MonitorFailingFromOneCheckpoint ${DB_MONITOR}$`)));
+  say(`step 4: warning mail "${warning.subject}" after ${elapsed(blockedAt)} (rule for: 10m/${TIME_SCALE} = 20s, warning group_wait 2m/${TIME_SCALE} = 4s)`);
+  expectToAllAdmins(warning);
+  expect(isPage(warning)).toBe(false);
+  expect(warning.text).toContain(`${DB_MONITOR} fails from checkpoint-b only`);
+  expect(warning.text).toContain('Checkpoint: checkpoint-b');
+  expect(warning.text).toContain(`${RUNBOOKS}monitorfailingfromonecheckpoint`);
+  expect(firewall!.refused).toBeGreaterThan(0);
+
+  const states = await probeStates();
+  expect(states).toContain(`checkpoint-a/${DB_MONITOR}=1`);
+  expect(states).toContain(`checkpoint-b/${DB_MONITOR}=0`);
+  const window = (Date.now() - blockedAt) / 1000;
+  // Host alerts (job="node") are about the machine the test runs on, not about this scenario.
+  expect(await alertsSeen(window, 'severity="critical", job!="node"')).toEqual([]);
+  expect(mailsAfter(mark, (m) => isPage(m) && !/^\[\w+(:\d+)?\] Host/.test(m.subject)).map((m) => m.subject)).toEqual([]);
+  const reasons = await prometheus!.query(`probe_failure_reason{job="probe", monitor="${DB_MONITOR}"} == 1`);
+  say(`step 4: failure reasons: ${reasons.map((s) => `${s.metric.checkpoint}=${s.metric.reason}`).join(', ')}`);
+
+  firewall!.unblock(b!.child.pid!);
+  await waitAllUp();
+});
+
+test('5. a checkpoint is killed: CheckpointDown fires, and the monitors it probed do not page', async () => {
+  const b = checkpoints.get('checkpoint-b')!;
+  const mark = mail!.received.length;
+  const killedAt = Date.now();
+  b.child.kill('SIGKILL');
+  await killAndWait(b.child);
+  say(`step 5: checkpoint-b killed (SIGKILL, pid ${b.child.pid})`);
+
+  const down = await waitMail(mark, 'CheckpointDown checkpoint-b', subject(/^\[FIRING:1\] CheckpointDown checkpoint-b$/));
+  say(`step 5: "${down.subject}" after ${elapsed(killedAt)} (rule for: 2m/${TIME_SCALE} = 4s)`);
+  expectToAllAdmins(down);
+  expect(isPage(down)).toBe(true);
+  expect(down.text).toContain('Checkpoint checkpoint-b is down');
+  expect(down.text).toContain(`${RUNBOOKS}checkpointdown`);
+  const firing = (await prometheus!.alerts()).filter((a) => a.state === 'firing' && a.labels.alertname === 'CheckpointDown');
+  expect(firing.map((a) => a.labels.checkpoint)).toEqual(['checkpoint-b']);
+
+  // Long enough for a MonitorDown or PostgresDown to have gone pending, fired and been mailed.
+  await sleep(10_000);
+  const window = (Date.now() - killedAt) / 1000;
+  expect(await alertsSeen(window, 'alertname=~"MonitorDown|PostgresDown"')).toEqual([]);
+  expect(mailsAfter(mark, subject(/MonitorDown|PostgresDown/)).map((m) => m.subject)).toEqual([]);
+  // checkpoint-a still probes both monitors and sees them up; checkpoint-b's probes report nothing.
+  expect(await probeStates()).toEqual([`checkpoint-a/${DB_MONITOR}=1`, `checkpoint-a/${HTTP_MONITOR}=1`].sort());
+  say(`step 5: ${window.toFixed(0)}s after the kill: no MonitorDown/PostgresDown; pages since the kill: ${mailsAfter(mark, isPage).map((m) => m.subject).join(' | ')}`);
+});
+
+test('every dashboard panel this stack feeds had data during the scenario', async () => {
+  const empty: PanelQuery[] = [];
+  for (const [query, now] of panelResults) {
+    if (now) continue;
+    const series = await prometheus!.queryRange(query.expr, scenarioStart, new Date(), 1);
+    if (series.length === 0) empty.push(query);
+    else say(`panels: ${describePanel(query)} had no data while all was up, and had data during the outages`);
+  }
+  expect(panelResults.size).toBeGreaterThan(0);
+  expect(empty.map(describePanel)).toEqual([]);
+  say(`panels: ${panelResults.size} queries checked, all with data; mails received in all: ${mail!.received.length}: ${mail!.received.map((m) => m.subject).join(' | ')}`);
+});

@@ -1,0 +1,211 @@
+/**
+ * The shipped prometheus/ and alertmanager/ configs, rendered for a test stack on loopback: the
+ * same files, with only addresses, paths and timings changed, each change made here in code so
+ * that the smoke test can list them.
+ *
+ * Addresses. The checkpoints keep their compose names (checkpoint-a:9915...) in every target and
+ * /sd URL: the probe job derives the `checkpoint` label from the /sd URL's host, and the rules join
+ * the two jobs on it, so renaming them to 127.0.0.1:<port> would give both checkpoints the same
+ * label. Prometheus reaches them instead through `proxy_url`, an HTTP proxy in the test that maps
+ * each name to its loopback port. Alertmanager, node-exporter and Prometheus itself are plain
+ * address substitutions (only their `instance` label changes, which no rule here joins on).
+ *
+ * Timings. Intervals are set to seconds, and every duration that decides when an alert fires or a
+ * mail goes (`for:` in the rules; group_wait, group_interval, repeat_interval in Alertmanager) is
+ * divided by TIME_SCALE and rounded up to whole seconds, so their order is kept. Rule expressions
+ * are not changed.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const PROMETHEUS_DIR = path.join(ROOT, 'prometheus');
+export const ALERTMANAGER_DIR = path.join(ROOT, 'alertmanager');
+
+/** Production durations are divided by this: a `for: 2m` becomes 4s, a group_interval of 5m 10s. */
+export const TIME_SCALE = 30;
+/** The test's own scrape and evaluation intervals. */
+export const INTERVALS = {
+  global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+  // The probe job: 2s between probes; the probe's deadline is this timeout less the checkpoint's
+  // --timeout-offset (0.5s by default), so a TLS login to PostgreSQL has about a second.
+  probe: { scrape_interval: '2s', scrape_timeout: '1900ms' },
+};
+
+/**
+ * Prometheus's own flags for the test stack. --rules.alert.resend-delay (1m by default) is how
+ * often a firing alert is sent again; an alert that fires at Prometheus's very first evaluations
+ * (the Watchdog) is sent before the notifier has its Alertmanager from discovery, and so reaches
+ * it one resend-delay later: 1m in production, scaled like the rest.
+ */
+export const PROMETHEUS_FLAGS = [`--rules.alert.resend-delay=${Math.max(1, Math.ceil(60 / TIME_SCALE))}s`];
+
+const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+
+/** Seconds in a Prometheus duration (`1h30m`, `90s`, `500ms`). */
+export function durationSeconds(text: string): number {
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+  if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) throw new Error(`not a Prometheus duration: ${text}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNITS[unit], 0);
+}
+
+/** A production duration divided by TIME_SCALE, in whole seconds (at least 1s unless it was 0). */
+export function scaledDuration(text: string): string {
+  const seconds = durationSeconds(text);
+  return seconds === 0 ? '0s' : `${Math.max(1, Math.ceil(seconds / TIME_SCALE))}s`;
+}
+
+/** One change made to a shipped file, for the test's report. */
+export interface Substitution {
+  file: string;
+  where: string;
+  from: string;
+  to: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prometheus
+
+export interface PrometheusAddresses {
+  /** host:port of the HTTP proxy that maps the checkpoints' compose names to loopback ports. */
+  checkpointProxy: string;
+  alertmanager: string;
+  prometheus: string;
+  /** host:port of a node-exporter; without one the node job is dropped. */
+  nodeExporter?: string;
+}
+
+/** host:port of every checkpoint in the shipped config (job checkpoint), by its `checkpoint` label. */
+export async function shippedCheckpoints(): Promise<Map<string, string>> {
+  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const job = config.scrape_configs.find((scrape) => scrape.job_name === 'checkpoint');
+  const checkpoints = new Map<string, string>();
+  for (const group of job?.static_configs ?? []) for (const target of group.targets) checkpoints.set(group.labels?.checkpoint ?? target, target);
+  return checkpoints;
+}
+
+interface PrometheusConfig {
+  scrape_configs: { job_name: string; static_configs?: { targets: string[]; labels?: Record<string, string> }[] }[];
+}
+
+/** prometheus.yml for the test stack, and the changes made to it. */
+export async function renderPrometheusConfig(addresses: PrometheusAddresses): Promise<{ yaml: string; substitutions: Substitution[] }> {
+  const file = 'prometheus/prometheus.yml';
+  const doc = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'));
+  const substitutions: Substitution[] = [];
+  const set = (where: string, keys: (string | number)[], to: unknown, target: Document | YAMLMap = doc): void => {
+    const from = target.getIn(keys);
+    target.setIn(keys, to);
+    substitutions.push({ file, where, from: from === undefined ? '(absent)' : JSON.stringify(from), to: JSON.stringify(to) });
+  };
+
+  for (const [key, value] of Object.entries(INTERVALS.global)) set(`global.${key}`, ['global', key], value);
+  set('alerting: Alertmanager address', ['alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'], [addresses.alertmanager]);
+
+  const jobs = doc.get('scrape_configs');
+  if (!isSeq(jobs)) throw new Error(`${file}: scrape_configs is not a list`);
+  const proxyUrl = `http://${addresses.checkpointProxy}`;
+  const dropped: number[] = [];
+  jobs.items.forEach((item, index) => {
+    if (!isMap(item)) throw new Error(`${file}: scrape_configs[${index}] is not a map`);
+    const name = String(item.get('job_name'));
+    const job = (keys: (string | number)[], to: unknown, why: string): void => set(`job ${name}: ${why}`, keys, to, item);
+    switch (name) {
+      case 'checkpoint':
+        job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        break;
+      case 'probe': {
+        job(['scrape_interval'], INTERVALS.probe.scrape_interval, 'interval');
+        job(['scrape_timeout'], INTERVALS.probe.scrape_timeout, 'timeout');
+        job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        const sd = item.get('http_sd_configs');
+        if (!isSeq(sd)) throw new Error(`${file}: job probe has no http_sd_configs`);
+        sd.items.forEach((_, i) => job(['http_sd_configs', i, 'proxy_url'], proxyUrl, `/sd URL ${i + 1} through the test's proxy`));
+        break;
+      }
+      case 'node':
+        if (addresses.nodeExporter) job(['static_configs', 0, 'targets'], [addresses.nodeExporter], 'node-exporter address');
+        else dropped.push(index);
+        break;
+      case 'cadvisor':
+        // cAdvisor is not packaged in Debian.
+        dropped.push(index);
+        break;
+      case 'alertmanager':
+        job(['static_configs', 0, 'targets'], [addresses.alertmanager], 'Alertmanager address');
+        break;
+      case 'prometheus':
+        job(['static_configs', 0, 'targets'], [addresses.prometheus], 'Prometheus address');
+        break;
+      default:
+        throw new Error(`${file}: job ${name} is new; say in tests/support/stack-config.ts how the test stack renders it`);
+    }
+  });
+  for (const index of dropped.reverse()) {
+    const name = String((jobs.items[index] as YAMLMap).get('job_name'));
+    jobs.items.splice(index, 1);
+    substitutions.push({ file, where: `job ${name}`, from: 'present', to: 'dropped (nothing to scrape in the test stack)' });
+  }
+  return { yaml: doc.toString(), substitutions };
+}
+
+/**
+ * Writes prometheus/rules/*.yml into `outDir` with every `for:` scaled down; returns the changes.
+ * The expressions are copied as they are.
+ */
+export async function renderRules(outDir: string): Promise<Substitution[]> {
+  const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
+  await fs.mkdir(outDir, { recursive: true });
+  const substitutions: Substitution[] = [];
+  for (const name of (await fs.readdir(rulesDir)).filter((n) => n.endsWith('.yml')).sort()) {
+    const doc = parseDocument(await fs.readFile(path.join(rulesDir, name), 'utf8'));
+    const groups = doc.get('groups');
+    if (!isSeq(groups)) throw new Error(`prometheus/rules/${name}: no groups`);
+    for (const group of groups.items) {
+      if (!isMap(group)) continue;
+      const rules = group.get('rules');
+      if (!isSeq(rules)) continue;
+      for (const rule of rules.items) {
+        if (!isMap(rule)) continue;
+        const forNode = rule.get('for', true);
+        if (!isScalar(forNode)) continue;
+        const from = String(forNode.value);
+        const to = scaledDuration(from);
+        forNode.value = to;
+        substitutions.push({ file: `prometheus/rules/${name}`, where: `${String(rule.get('alert'))} for`, from, to });
+      }
+    }
+    await fs.writeFile(path.join(outDir, name), doc.toString());
+  }
+  return substitutions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+
+const ROUTE_TIMINGS = ['group_wait', 'group_interval', 'repeat_interval'];
+
+/**
+ * Scales the route tree's timings of an alertmanager.yml already rendered by
+ * alertmanager/render-config.sh (which filled in the admins, the smarthost and the password file).
+ */
+export function scaleAlertmanagerConfig(rendered: string): { yaml: string; substitutions: Substitution[] } {
+  const file = 'alertmanager/alertmanager.yml';
+  const doc = parseDocument(rendered);
+  const substitutions: Substitution[] = [];
+  const walk = (route: unknown, where: string): void => {
+    if (!isMap(route)) return;
+    for (const key of ROUTE_TIMINGS) {
+      const node = route.get(key, true);
+      if (!isScalar(node)) continue;
+      const from = String(node.value);
+      node.value = scaledDuration(from);
+      substitutions.push({ file, where: `${where} ${key}`, from, to: String(node.value) });
+    }
+    const children = route.get('routes');
+    if (isSeq(children)) children.items.forEach((child, i) => walk(child, `${where}.routes[${i}]${isMap(child) ? ` (${String(child.get('receiver'))})` : ''}`));
+  };
+  walk(doc.get('route'), 'route');
+  return { yaml: doc.toString(), substitutions };
+}
