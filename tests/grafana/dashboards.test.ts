@@ -17,11 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parse, stringify } from 'yaml';
+import { allPanels, concrete as concreteWith, loadDashboards, panelTargets, queryPanels, variablesIn, type Dashboard, type Variable } from '../support/dashboards';
 import { nodeExporterMetricTypes } from '../support/node-exporter';
 
 const ROOT = path.join(__dirname, '..', '..');
 const GRAFANA = path.join(ROOT, 'grafana');
-const DASHBOARDS_DIR = path.join(GRAFANA, 'dashboards');
 /** Where the compose file mounts grafana/dashboards in the Grafana container (grafana/README.md). */
 const DASHBOARDS_MOUNT = '/etc/grafana/dashboards';
 const DATASOURCE_REF = '${datasource}';
@@ -77,54 +77,7 @@ const INTERVALS: Record<string, string> = { __rate_interval: '5m', __interval: '
 // ---------------------------------------------------------------------------------------------
 // The dashboards
 
-interface Target {
-  expr?: string;
-  refId?: string;
-  datasource?: { type?: string; uid?: string };
-}
-interface Panel {
-  id?: number;
-  type: string;
-  title?: string;
-  datasource?: { type?: string; uid?: string };
-  targets?: Target[];
-  panels?: Panel[];
-  gridPos?: { h: number; w: number; x: number; y: number };
-  fieldConfig?: { defaults?: { unit?: string } };
-}
-interface Variable {
-  name: string;
-  type: string;
-  query?: string | { query?: string };
-  definition?: string;
-  datasource?: { type?: string; uid?: string };
-  current?: { value?: unknown };
-  multi?: boolean;
-  includeAll?: boolean;
-}
-interface DashboardLink {
-  type: string;
-  url?: string;
-  includeVars?: boolean;
-  keepTime?: boolean;
-}
-interface Dashboard {
-  uid: string;
-  title: string;
-  file: string;
-  panels: Panel[];
-  templating: { list: Variable[] };
-  links: DashboardLink[];
-}
-
-const dashboards: Dashboard[] = readdirSync(DASHBOARDS_DIR)
-  .filter((name) => name.endsWith('.json'))
-  .sort()
-  .map((name) => ({ ...(JSON.parse(readFileSync(path.join(DASHBOARDS_DIR, name), 'utf8')) as Omit<Dashboard, 'file'>), file: name }));
-
-/** Every panel, those inside collapsed rows too. */
-const allPanels = (dashboard: Dashboard): Panel[] => dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
-const queryPanels = (dashboard: Dashboard): Panel[] => allPanels(dashboard).filter((panel) => panel.type !== 'row');
+const dashboards: Dashboard[] = loadDashboards();
 
 const variableQuery = (variable: Variable): string => (typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? ''));
 
@@ -138,9 +91,7 @@ interface Query {
 const LABEL_VALUES = /^\s*label_values\(\s*(.*?)\s*,\s*([A-Za-z_]\w*)\s*\)\s*$/s;
 
 const queries: Query[] = dashboards.flatMap((dashboard) => [
-  ...queryPanels(dashboard).flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ dashboard: dashboard.title, where: `panel "${panel.title}" query ${target.refId}`, expr: target.expr ?? '' })),
-  ),
+  ...panelTargets(dashboard).map((target) => ({ dashboard: target.dashboard, where: `panel "${target.panel}" query ${target.refId}`, expr: target.expr ?? '' })),
   // label_values(selector, label) is Grafana's, not PromQL; its selector is PromQL.
   ...dashboard.templating.list
     .filter((variable) => variable.type === 'query')
@@ -149,18 +100,8 @@ const queries: Query[] = dashboards.flatMap((dashboard) => [
 
 const describeQuery = (query: Query): string => `${query.dashboard}, ${query.where}: ${query.expr}`;
 
-/** Grafana variables used in a string: $name, ${name}, ${name:format}, [[name]]. */
-function variablesIn(text: string): string[] {
-  return [...text.matchAll(/\$\{([A-Za-z_]\w*)(?::[^}]*)?\}|\$([A-Za-z_]\w*)|\[\[([A-Za-z_]\w*)(?::[^\]]*)?\]\]/g)].map((m) => (m[1] ?? m[2] ?? m[3]) as string);
-}
-
-/** The expression as Prometheus would get it: intervals become durations, every other variable the regex `.*`. */
-function concrete(expr: string): string {
-  return expr.replace(/\$\{([A-Za-z_]\w*)(?::[^}]*)?\}|\$([A-Za-z_]\w*)|\[\[([A-Za-z_]\w*)(?::[^\]]*)?\]\]/g, (_, a?: string, b?: string, c?: string) => {
-    const name = (a ?? b ?? c) as string;
-    return INTERVALS[name] ?? '.*';
-  });
-}
+/** The expression as promtool gets it: intervals become INTERVALS' durations, every other variable the regex `.*`. */
+const concrete = (expr: string): string => concreteWith(expr, INTERVALS);
 
 // ---------------------------------------------------------------------------------------------
 // Reading metric names out of PromQL

@@ -4,11 +4,7 @@
  * by the metrics this native stack produces. Out of scope is said with its reason, never dropped
  * silently.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { ROOT } from '../support/stack-config';
-
-const DASHBOARDS_DIR = path.join(ROOT, 'grafana', 'dashboards');
+import { concrete, loadDashboards, panelTargets } from '../support/dashboards';
 
 /** Metric name prefixes nothing in the native stack produces, and why. */
 export const NOT_IN_THIS_STACK: [RegExp, string][] = [
@@ -33,41 +29,16 @@ export interface PanelQuery {
   skipped?: string;
 }
 
-interface Panel {
-  type: string;
-  title?: string;
-  targets?: { expr?: string; refId?: string }[];
-  panels?: Panel[];
-}
-
 /** Every panel query of every dashboard, with the variables filled in. */
 export function panelQueries(): PanelQuery[] {
-  return readdirSync(DASHBOARDS_DIR)
-    .filter((name) => name.endsWith('.json'))
-    .sort()
-    .flatMap((file) => {
-      const dashboard = JSON.parse(readFileSync(path.join(DASHBOARDS_DIR, file), 'utf8')) as { title: string; panels: Panel[] };
-      return dashboard.panels
-        .flatMap((panel) => [panel, ...(panel.panels ?? [])])
-        .filter((panel) => panel.type !== 'row')
-        .flatMap((panel) =>
-          (panel.targets ?? [])
-            .filter((target) => target.expr)
-            .map((target) => {
-              const expr = concrete(target.expr ?? '');
-              const skipped = NOT_IN_THIS_STACK.find(([pattern]) => pattern.test(expr))?.[1];
-              return { dashboard: dashboard.title, panel: panel.title ?? '(untitled)', refId: target.refId ?? '?', expr, skipped };
-            }),
-        );
+  return loadDashboards()
+    .flatMap((dashboard) => panelTargets(dashboard))
+    .filter((target) => target.expr)
+    .map((target) => {
+      const expr = concrete(target.expr ?? '', INTERVALS);
+      const skipped = NOT_IN_THIS_STACK.find(([pattern]) => pattern.test(expr))?.[1];
+      return { dashboard: target.dashboard, panel: target.panel ?? '(untitled)', refId: target.refId ?? '?', expr, skipped };
     });
-}
-
-/** Intervals become durations, every other variable `.*` (all the dashboards use them as `=~"$var"`). */
-function concrete(expr: string): string {
-  return expr.replace(/\$\{([A-Za-z_]\w*)(?::[^}]*)?\}|\$([A-Za-z_]\w*)|\[\[([A-Za-z_]\w*)(?::[^\]]*)?\]\]/g, (_, a?: string, b?: string, c?: string) => {
-    const name = (a ?? b ?? c) as string;
-    return INTERVALS[name] ?? '.*';
-  });
 }
 
 export const describePanel = (query: PanelQuery): string => `${query.dashboard} / "${query.panel}" ${query.refId}`;
