@@ -232,10 +232,17 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     ...(endsAt ? { endsAt } : {}),
     generatorURL: 'http://prometheus.example.test/graph',
   });
-  const monitorDown = (checkpoint: string, endsAt?: string): PostableAlert =>
+  // As Prometheus sends it: the rule counts the checkpoints away (no `checkpoint` label) and names
+  // those that see the failure in its `checkpoints` annotation.
+  const monitorDown = (endsAt?: string): PostableAlert =>
     alert(
-      { alertname: 'MonitorDown', severity: 'critical', monitor: 'orders-db', module: 'postgres', target: 'orders-db.internal:5432', checkpoint },
-      { summary: 'orders-db is down', description: 'orders-db fails from every checkpoint: connect refused.', value: '0' },
+      { alertname: 'MonitorDown', severity: 'critical', monitor: 'orders-db', module: 'postgres', target: 'orders-db.internal:5432' },
+      {
+        summary: 'orders-db is down, confirmed from 2 checkpoint(s)',
+        description: 'orders-db fails from every checkpoint: connect refused.',
+        checkpoints: 'cp-a, cp-b',
+        value: '0',
+      },
       endsAt,
     );
   // Each of these is silenced by an alert in `firing`, so none may ever reach the inbox.
@@ -246,8 +253,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     alert({ alertname: 'MonitorCertificateExpiring', severity: 'warning', monitor: 'shop' }, { summary: 'shop certificate expires in 20 days' }, endsAt),
   ];
   const firing = (): PostableAlert[] => [
-    monitorDown('cp-a'),
-    monitorDown('cp-b'),
+    monitorDown(),
     alert({ alertname: 'HostDown', severity: 'critical', instance: 'node-a:9100', job: 'node' }, { summary: 'Host node-a:9100 is down' }),
     alert({ alertname: 'CheckpointDown', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115', job: 'checkpoint' }, { summary: 'Checkpoint cp-c is down' }),
     alert({ alertname: 'MonitorCertificateExpiring', severity: 'critical', monitor: 'shop' }, { summary: 'shop certificate expires in 2 days' }),
@@ -291,7 +297,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     // MonitorDown and the Watchdog carry no `instance` nor `checkpoint`: that they arrive while HostDown
     // and CheckpointDown fire shows that a label missing on both sides does not count as equal.
     const subjects = [
-      '[FIRING:2] MonitorDown orders-db',
+      '[FIRING:1] MonitorDown orders-db',
       '[FIRING:1] HostDown node-a:9100',
       '[FIRING:1] CheckpointDown cp-c',
       '[FIRING:1] MonitorCertificateExpiring shop',
@@ -310,13 +316,14 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
     expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'MonitorCertificateExpiring', 'MonitorFailingFromOneCheckpoint']);
 
-    const [down] = sink.received.filter(bySubject('[FIRING:2] MonitorDown orders-db'));
+    const [down] = sink.received.filter(bySubject('[FIRING:1] MonitorDown orders-db'));
     expect(down.headers.importance).toBe('high');
     const dashboard = `${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`;
     for (const body of [down.text, down.html]) {
-      expect(body).toContain('orders-db is down');
-      expect(body).toMatch(/Checkpoint: (<b>)?cp-a/);
-      expect(body).toMatch(/Checkpoint: (<b>)?cp-b/);
+      expect(body).toContain('orders-db is down, confirmed from 2 checkpoint(s)');
+      // Both checkpoints that see the failure, on one line.
+      expect(body).toMatch(/Checkpoints: (<b>)?cp-a, cp-b/);
+      expect(body).not.toContain('Checkpoint: ');
       expect(body).toContain('orders-db.internal:5432 (postgres)');
       expect(body).toMatch(/Value: (<b>)?0/);
       expect(body).toContain(`Since: ${startedAt.slice(0, 10)} ${startedAt.slice(11, 16)} UTC`);
@@ -327,13 +334,19 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     expect(down.html).toContain(`href="${RUNBOOK}monitordown"`);
     expect(down.html).toContain(`href="${dashboard}"`);
 
+    // An alert about one checkpoint names it from its `checkpoint` label.
+    const [checkpointDown] = sink.received.filter(bySubject('[FIRING:1] CheckpointDown cp-c'));
+    expect(checkpointDown.text).toContain('Checkpoint: cp-c');
+    expect(checkpointDown.html).toContain('Checkpoint: <b>cp-c</b>');
+    expect(checkpointDown.text).not.toContain('Checkpoints:');
+
     const [watchdog] = sink.received.filter(bySubject('[FIRING:1] Watchdog'));
     expect(watchdog.text).toContain('two days without it means alerts are not reaching you');
     expect(deadmansswitch.pings).toEqual([{ status: 'firing', alertnames: ['Watchdog'] }]);
   });
 
   test('the HTML is made for a phone: viewport, max-width, inline styles, nothing fetched', () => {
-    const [down] = sink.received.filter(bySubject('[FIRING:2] MonitorDown orders-db'));
+    const [down] = sink.received.filter(bySubject('[FIRING:1] MonitorDown orders-db'));
     expect(down.html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
     expect(down.html).toContain('max-width:600px');
     expect(down.html).not.toMatch(/<style|<link|<script|<img|src=/i);
@@ -344,11 +357,12 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const before = sink.received.length;
     const past = new Date(Date.now() - 1000).toISOString();
     startedAt = new Date(Date.now() - 60_000).toISOString();
-    await alertmanager!.postAlerts([monitorDown('cp-a', past), monitorDown('cp-b', past), ...inhibited(past)]);
+    await alertmanager!.postAlerts([monitorDown(past), ...inhibited(past)]);
     const [resolved] = await sink.waitFor(bySubject('[RESOLVED] MonitorDown orders-db'), 15_000);
     expect(resolved.to.sort()).toEqual([...ADMINS].sort());
     for (const body of [resolved.text, resolved.html]) {
-      expect(body).toContain('Resolved (2)');
+      expect(body).toContain('Resolved (1)');
+      expect(body).toMatch(/Checkpoints: (<b>)?cp-a, cp-b/);
       expect(body).toContain(`${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`);
     }
     await sleep(3_000);
@@ -364,8 +378,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     startedAt = new Date().toISOString();
     await alertmanager.postAlerts([
       ...firing().filter((a) => a.labels.alertname !== 'MonitorDown'),
-      // As a rule that aggregates the checkpoints into one label would send it.
-      alert({ alertname: 'MonitorDown', severity: 'critical', monitor: 'billing-api', checkpoints: 'cp-a, cp-b' }, { summary: 'billing-api is down' }),
+      alert({ alertname: 'MonitorDown', severity: 'critical', monitor: 'billing-api' }, { summary: 'billing-api is down', checkpoints: 'cp-a, cp-b' }),
     ]);
     const [billing] = await sink.waitFor(bySubject('[FIRING:1] MonitorDown billing-api'), 15_000);
     expect(billing.text).toContain('Checkpoints: cp-a, cp-b');

@@ -350,7 +350,7 @@ test('2. the Watchdog mail reaches all three admins', async () => {
 
 let stoppedAt = 0;
 
-test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the monitor, the count of checkpoints and the runbook', async () => {
+test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the monitor, both checkpoints and the runbook', async () => {
   const mark = mail!.received.length;
   stoppedAt = Date.now();
   await pgCtl('stop');
@@ -364,6 +364,11 @@ test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the
   expect(isPage(down)).toBe(true);
   expect(down.text).toContain(`PostgreSQL ${DB_MONITOR} is down, confirmed from 2 checkpoint(s)`);
   expect(down.text).toContain(`Target: ${firewall!.address} (postgres_login)`);
+  // The checkpoints that see the failure, named (the rule's `checkpoints` annotation), in both bodies.
+  const both = [...checkpoints.keys()].sort().join(', ');
+  expect(both).toBe('checkpoint-a, checkpoint-b');
+  expect(down.text).toContain(`Checkpoints: ${both}`);
+  expect(down.html).toContain(`Checkpoints: <b>${both}</b>`);
   expect(down.text).toContain(`Runbook: ${RUNBOOKS}postgresdown`);
   expect(down.html).toContain(`${RUNBOOKS}postgresdown`);
 
