@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { LOOPBACK } from './ports';
-import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track } from './processes';
+import { killAndWait, onFreePort, spawnLogged, track, waitUntilReady } from './processes';
 
 export const ALERTMANAGER = '/usr/bin/prometheus-alertmanager';
 export const AMTOOL = '/usr/bin/amtool';
@@ -64,20 +64,7 @@ async function startOn(port: number, options: AlertmanagerOptions): Promise<Aler
   ]);
   const { child, logs } = spawned;
   track(child);
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (hasExited(child) || spawned.spawnError()) {
-      await killAndWait(child);
-      const why = spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`;
-      throw startFailure(`alertmanager ${why}:\n${logs()}`, /address already in use/.test(logs()));
-    }
-    if (await ready(url)) break;
-    if (Date.now() > deadline) {
-      await killAndWait(child);
-      throw new Error(`alertmanager not ready after ${READY_TIMEOUT_MS} ms:\n${logs()}`);
-    }
-    await sleep(100);
-  }
+  await waitUntilReady('alertmanager', spawned, url, READY_TIMEOUT_MS);
   return {
     url,
     child,
@@ -97,14 +84,4 @@ async function startOn(port: number, options: AlertmanagerOptions): Promise<Aler
     },
     stop: () => killAndWait(child),
   };
-}
-
-async function ready(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
-  }
 }

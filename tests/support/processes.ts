@@ -141,3 +141,34 @@ export async function onFreePort<T>(start: (port: number) => Promise<T>, attempt
     }
   }
 }
+
+// Waits for a Prometheus-ecosystem server's /-/ready, failing early with its log if it exits (a
+// port taken by someone else is reported as such, for onFreePort to retry) and killing it if the
+// start takes longer than `timeoutMs`.
+export async function waitUntilReady(name: string, spawned: LoggedChild, url: string, timeoutMs: number): Promise<void> {
+  const { child, logs } = spawned;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (hasExited(child) || spawned.spawnError()) {
+      await killAndWait(child);
+      const why = spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`;
+      throw startFailure(`${name} ${why}:\n${logs()}`, /address already in use/.test(logs()));
+    }
+    if (await answersReady(url)) return;
+    if (Date.now() > deadline) {
+      await killAndWait(child);
+      throw new Error(`${name} not ready after ${timeoutMs} ms:\n${logs()}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function answersReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}

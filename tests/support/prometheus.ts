@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { LOOPBACK } from './ports';
-import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track } from './processes';
+import { killAndWait, onFreePort, spawnLogged, track, waitUntilReady } from './processes';
 
 export const PROMETHEUS = '/usr/bin/prometheus';
 const READY_TIMEOUT_MS = 30_000;
@@ -78,20 +78,7 @@ async function startOn(port: number, options: PrometheusOptions): Promise<Promet
   ]);
   const { child, logs } = spawned;
   track(child);
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (hasExited(child) || spawned.spawnError()) {
-      await killAndWait(child);
-      const why = spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`;
-      throw startFailure(`prometheus ${why}:\n${logs()}`, /address already in use/.test(logs()));
-    }
-    if (await ready(url)) break;
-    if (Date.now() > deadline) {
-      await killAndWait(child);
-      throw new Error(`prometheus not ready after ${READY_TIMEOUT_MS} ms:\n${logs()}`);
-    }
-    await sleep(100);
-  }
+  await waitUntilReady('prometheus', spawned, url, READY_TIMEOUT_MS);
 
   async function api<T>(pathAndQuery: string): Promise<T> {
     const response = await fetch(`${url}${pathAndQuery}`, { signal: AbortSignal.timeout(10_000) });
@@ -121,14 +108,4 @@ async function startOn(port: number, options: PrometheusOptions): Promise<Promet
     },
     stop: () => killAndWait(child),
   };
-}
-
-async function ready(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.ok;
-  } catch {
-    return false;
-  }
 }
