@@ -1,6 +1,6 @@
 /**
- * Opens the one connection a request hop uses, timing TCP and TLS separately, so that
- * probe_http_duration_seconds{phase="connect"|"tls"} are real. Failures carry their phase's reason.
+ * Opens a probe's connections, timing TCP and TLS apart so that every prober's `connect` and `tls`
+ * phases are real, and ending them at the deadline. Failures carry their phase's reason.
  */
 import net from 'node:net';
 import tls from 'node:tls';
