@@ -9,6 +9,7 @@
  */
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type BrowserServer } from 'playwright-core';
 import { setTimeout as delay } from 'node:timers/promises';
+import { abortable } from '../../src/probe/abortable';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeLog } from '../../src/probe/probe-log';
 import { JourneySlots } from './journey-slots';
@@ -116,20 +117,8 @@ export class SharedBrowser {
     const launching = this.launching;
     // The launch is shared: a probe whose deadline ends first leaves it running for the next one.
     launching.catch(() => undefined);
-    return new Promise<Running>((resolve, reject) => {
-      const onAbort = () => reject(new ProbeFailure('timeout', 'the deadline passed while the browser was starting'));
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      launching.then(
-        (running) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(running);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(launchFailure(error, this.launch.executable_path));
-        },
-      );
+    return abortable(launching, signal).catch((error: unknown) => {
+      throw signal.aborted ? new ProbeFailure('timeout', 'the deadline passed while the browser was starting') : launchFailure(error, this.launch.executable_path);
     });
   }
 
