@@ -13,10 +13,13 @@ import { ProbeHistory, type HistoryEntry } from './probe/history';
 import { runProbe } from './probe/run';
 import { proberDefinition } from './probers';
 import { parseDurationSeconds } from './config/duration';
+import { targetPolicies, type TargetPolicy } from './security/allowed-targets';
 
 export interface CheckpointOptions {
   configFile: string;
   timeoutOffsetSeconds: number;
+  /** `--probe.max-timeout`: the longest any probe may run. */
+  maxTimeoutSeconds: number;
   maxConcurrentProbes: number;
   historyLimit: number;
   logger: Logger;
@@ -27,6 +30,8 @@ export interface ProbeParams {
   target?: string;
   hostname?: string;
   scrapeTimeoutHeader?: string;
+  /** Fires when whoever asked for the probe has gone: the probe stops and frees its slot. */
+  clientGone?: AbortSignal;
 }
 
 /** What a probe request came to: a probe that ran, or a refusal with its HTTP status. */
@@ -39,11 +44,14 @@ export class Checkpoint {
   readonly history: ProbeHistory;
   readonly metrics: SelfMetrics = createSelfMetrics();
   private running = 0;
+  /** The restricted modules of `current`, computed with it. */
+  private policies: Map<string, TargetPolicy>;
 
   private constructor(
     readonly options: CheckpointOptions,
     private current: CheckpointConfig,
   ) {
+    this.policies = targetPolicies(current);
     this.history = new ProbeHistory(options.historyLimit);
     this.metrics.recordReload(true, current.monitors.length);
   }
@@ -60,7 +68,9 @@ export class Checkpoint {
   /** Re-reads the config file; on any problem the running config stays and the error is returned. */
   async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      this.current = await loadConfigFile(this.options.configFile);
+      const loaded = await loadConfigFile(this.options.configFile);
+      this.policies = targetPolicies(loaded);
+      this.current = loaded;
       this.metrics.recordReload(true, this.current.monitors.length);
       this.options.logger.info({ file: this.options.configFile, modules: Object.keys(this.current.modules).length, monitors: this.current.monitors.length }, 'Loaded config file');
       return { ok: true };
@@ -74,16 +84,25 @@ export class Checkpoint {
 
   async probe(params: ProbeParams): Promise<ProbeOutcome> {
     const moduleName = params.module || DEFAULT_MODULE;
+    // The loader gives modules a null prototype, so `constructor` or `__proto__` finds nothing.
     const module = this.current.modules[moduleName];
     if (!module) return { refused: 400, message: `Unknown module ${JSON.stringify(moduleName)}` };
     if (!params.target) return { refused: 400, message: 'Target parameter is missing' };
-    const targetProblem = proberDefinition(module.prober).checkTarget(params.target, proberSettings(module));
+    const definition = proberDefinition(module.prober);
+    const targetProblem = definition.checkTarget(params.target, proberSettings(module));
     if (targetProblem) return { refused: 400, message: targetProblem };
+    const policy = this.policies.get(moduleName);
+    if (policy && !policy.allowsTarget(params.target, definition.targetHost?.(params.target, proberSettings(module)))) {
+      this.metrics.forbidden.labels(moduleName).inc();
+      this.options.logger.warn({ module: moduleName, target: params.target }, 'Refused a probe of a target outside the module\'s allowed targets');
+      return { refused: 403, message: `target not allowed: ${policy.describe}` };
+    }
     const deadlineSeconds = probeDeadlineSeconds({
       // The schema has already checked the format.
       moduleTimeoutSeconds: module.timeout === undefined ? undefined : parseDurationSeconds(module.timeout),
       scrapeTimeoutHeader: params.scrapeTimeoutHeader,
       offsetSeconds: this.options.timeoutOffsetSeconds,
+      maxSeconds: this.options.maxTimeoutSeconds,
     });
     if (typeof deadlineSeconds !== 'number') return { refused: 400, message: deadlineSeconds.error };
     if (this.running >= this.options.maxConcurrentProbes) {
@@ -94,7 +113,10 @@ export class Checkpoint {
     this.running++;
     this.metrics.inFlight.inc();
     try {
-      const result = await runProbe({ moduleName, module, target: params.target, hostname: params.hostname, deadlineSeconds }, this.options.logger);
+      const result = await runProbe(
+        { moduleName, module, target: params.target, hostname: params.hostname, deadlineSeconds, clientGone: params.clientGone, destinations: policy },
+        this.options.logger,
+      );
       this.metrics.recordProbe(result);
       return { ran: this.history.add(result) };
     } finally {

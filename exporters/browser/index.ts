@@ -1,5 +1,6 @@
 /** The browser prober as the runtime sees it: schema, extra rules, target check, probe function and the shared browser's end. */
 import type { ProberDefinition } from '../../src/probe/prober';
+import { urlHost } from '../../src/net/url-host';
 import { probeBrowser } from './prober';
 import { BrowserSettingsSchema } from './schema';
 import { sharedBrowsers } from './shared-browser';
@@ -9,9 +10,8 @@ export const browserProber: ProberDefinition<typeof BrowserSettingsSchema> = {
   schema: BrowserSettingsSchema,
   validate: validateBrowserSettings,
   checkTarget,
+  targetHost: urlHost,
   probe: probeBrowser,
-  // Secrets are only ever named (fill.value_file): the config holds no secret value to hide.
-  secretKeys: [],
   close: () => sharedBrowsers.close(),
 };
 

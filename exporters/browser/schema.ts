@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { SecretFile } from '../../src/config/secrets';
 
 /** Bounded so that the `step` label cannot grow without limit. */
 export const MAX_STEPS = 50;
@@ -39,7 +40,7 @@ const LocatorSchema = StrictObject(LocatorKeys);
 const FillSchema = StrictObject({
   ...LocatorKeys,
   value: Type.Optional(Type.String({ description: 'the text to type' })),
-  value_file: Type.Optional(Type.String({ minLength: 1, description: 'a file holding the text to type, a secret: never logged or traced' })),
+  value_file: Type.Optional(SecretFile({ description: 'a file holding the text to type, a secret: never logged or traced' })),
 });
 const PressSchema = StrictObject({ ...LocatorKeys, key: Type.String({ minLength: 1, description: 'a key or chord as Playwright names it: Enter, Control+A' }) });
 const SelectSchema = StrictObject({ ...LocatorKeys, option: Type.String({ description: 'the option, by value or label' }) });

@@ -13,6 +13,4 @@ export const dockerProber: ProberDefinition<typeof DockerSettingsSchema> = {
     return 'problem' in parsed ? parsed.problem : undefined;
   },
   probe: probeDocker,
-  // The engine is authenticated by TLS client certificates, files the module only names.
-  secretKeys: [],
 };

@@ -245,7 +245,7 @@ describe('failures before an answer', () => {
     expect(fallback.get('probe_ip_protocol')).toBe(4);
   });
 
-  test('a missing password_file fails with reason config, before any request', async () => {
+  test('a password_file gone since the config loaded fails with reason config, before any request', async () => {
     const probed = await probe(`${targets.http}/auth`, `
       basic_auth:
         username: ${AUTH_USER}

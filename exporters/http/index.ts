@@ -1,5 +1,6 @@
 /** The http prober as the runtime sees it: schema, extra rules, target check and probe function. */
 import type { ProberDefinition } from '../../src/probe/prober';
+import { urlHost } from '../../src/net/url-host';
 import { probeHttp, withDefaultScheme } from './prober';
 import { HttpSettingsSchema } from './schema';
 import { validateHttpSettings } from './validate';
@@ -8,8 +9,8 @@ export const httpProber: ProberDefinition<typeof HttpSettingsSchema> = {
   schema: HttpSettingsSchema,
   validate: validateHttpSettings,
   checkTarget,
+  targetHost: (target) => urlHost(withDefaultScheme(target)),
   probe: probeHttp,
-  secretKeys: ['password', 'authorization', 'cookie', 'proxy-authorization', 'x-api-key'],
 };
 
 function checkTarget(target: string): string | undefined {

@@ -20,8 +20,8 @@ import { registerTlsMetrics } from '../../src/net/tls-facts';
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** Go's client drops these on a redirect to another host, whoever set them. */
-const SENSITIVE_HEADERS = ['authorization', 'www-authenticate', 'cookie', 'cookie2'];
+/** Go's client drops these on a redirect to another host, whoever set them (credentials go too, see RequestParts). */
+const SENSITIVE_HEADERS = ['www-authenticate', 'cookie2'];
 
 interface Outcome {
   reason: FailureReason;
@@ -85,7 +85,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
 
     const headers: Record<string, string> = { ...parts.headers, host: hostHeader };
     if (!sameHostOrSubdomain(url, origin)) for (const name of SENSITIVE_HEADERS) delete headers[name];
-    else if (parts.authorization) headers.authorization = parts.authorization;
+    else Object.assign(headers, parts.credentials);
     log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
     const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
     open.push(response);
@@ -102,6 +102,12 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     }
     await response.close();
     url = new URL(location, url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ProbeFailure('protocol', `redirect to a ${url.protocol} URL: only http and https redirects are followed`);
+    }
+    if (probe.destinations && !probe.destinations.allows(url)) {
+      throw new ProbeFailure('forbidden', `redirect to ${url.host} refused: ${probe.destinations.describe}`);
+    }
     if (/^[a-z][a-z0-9+.-]*:/i.test(location)) hostOverride = undefined;
     if (response.status <= 303 && method !== 'HEAD') {
       method = 'GET';

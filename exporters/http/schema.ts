@@ -5,6 +5,16 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
+import { SecretFile, SecretValue, secretKeysMark } from '../../src/config/secrets';
+
+/** Credential headers: secrets even when written as plain strings, dropped on a redirect to another host. */
+export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'] as const;
+
+/** A header value that is a secret: `{ secret_file: /run/secrets/token }`, or `{ secret: ... }` inline. */
+const SecretHeaderValue = StrictObject(
+  { secret: Type.Optional(SecretValue()), secret_file: Type.Optional(SecretFile()) },
+  { minProperties: 1, maxProperties: 1, description: 'exactly one of secret or secret_file' },
+);
 
 const HeaderMatch = StrictObject({
   header: Type.String({ minLength: 1 }),
@@ -16,7 +26,10 @@ export const HttpSettingsSchema = StrictObject({
   valid_status_codes: Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { default: [], description: 'empty means any 2xx' }),
   valid_http_versions: Type.Array(StringEnum(['HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0']), { default: [] }),
   method: Type.String({ pattern: '^[A-Za-z]+$', patternMessage: 'must be an HTTP method such as GET or POST', default: 'GET' }),
-  headers: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.String(), { default: {} }),
+  headers: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.Union([Type.String(), SecretHeaderValue]), {
+    default: {},
+    ...secretKeysMark(CREDENTIAL_HEADERS),
+  }),
   body: Type.Optional(Type.String()),
   body_file: Type.Optional(Type.String({ minLength: 1 })),
   compression: StringEnum(['', 'gzip', 'br', 'deflate', 'identity'], { default: '' }),
@@ -31,11 +44,11 @@ export const HttpSettingsSchema = StrictObject({
   basic_auth: Type.Optional(
     StrictObject({
       username: Type.String(),
-      password: Type.Optional(Type.String({ description: 'accepted for blackbox_exporter compatibility; prefer password_file' })),
-      password_file: Type.Optional(Type.String({ minLength: 1 })),
+      password: Type.Optional(SecretValue({ description: 'accepted for blackbox_exporter compatibility; prefer password_file' })),
+      password_file: Type.Optional(SecretFile()),
     }),
   ),
-  bearer_token_file: Type.Optional(Type.String({ minLength: 1 })),
+  bearer_token_file: Type.Optional(SecretFile()),
   preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
   ip_protocol_fallback: Type.Boolean({ default: true }),
   enable_http2: Type.Boolean({ default: true }),

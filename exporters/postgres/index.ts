@@ -12,7 +12,9 @@ export const postgresProber: ProberDefinition<typeof PostgresSettingsSchema> = {
     const parsed = parsePostgresTarget(target);
     return 'problem' in parsed ? parsed.problem : undefined;
   },
+  targetHost: (target) => {
+    const parsed = parsePostgresTarget(target);
+    return 'problem' in parsed ? undefined : parsed.host;
+  },
   probe: probePostgres,
-  // The password is only ever in a file or an environment variable; the keys that name them are not secret.
-  secretKeys: [],
 };

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
+import { SecretEnv, SecretFile } from '../../src/config/secrets';
 
 /** libpq's modes minus `allow` and `prefer`, which fall back to plain text when TLS fails: a probe must not. */
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
@@ -13,8 +14,8 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 export const PostgresSettingsSchema = StrictObject({
   user: Type.String({ minLength: 1, description: 'the role to log in as; a plain LOGIN role is enough (see README)' }),
-  password_file: Type.Optional(Type.String({ minLength: 1 })),
-  password_env: Type.Optional(Type.String({ minLength: 1, description: 'name of an environment variable holding the password' })),
+  password_file: Type.Optional(SecretFile()),
+  password_env: Type.Optional(SecretEnv({ description: 'name of an environment variable holding the password' })),
   database: Type.String({ minLength: 1, default: 'postgres', description: 'used when the target names no database' }),
   sslmode: StringEnum(SSL_MODES, { default: 'verify-full' }),
   tls_config: Type.Optional(TlsConfigSchema),

@@ -12,8 +12,9 @@ export const sftpProber: ProberDefinition<typeof SftpSettingsSchema> = {
     const parsed = parseSftpTarget(target);
     return 'problem' in parsed ? parsed.problem : undefined;
   },
+  targetHost: (target) => {
+    const parsed = parseSftpTarget(target);
+    return 'problem' in parsed ? undefined : parsed.host;
+  },
   probe: probeSftp,
-  // The module holds no secret values, only where to find them (files, variable names), which the
-  // status page may show. Key names here are hidden for every prober, so none is listed.
-  secretKeys: [],
 };

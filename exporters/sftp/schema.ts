@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { SecretEnv, SecretFile } from '../../src/config/secrets';
 
 /** What `ssh-keygen -lf` prints for a key: SHA-256 of the key blob, base64 without padding (43 characters). */
 export const FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
@@ -12,11 +13,11 @@ const Path = (description: string) => Type.String({ minLength: 1, description })
 
 export const SftpSettingsSchema = StrictObject({
   username: Type.String({ minLength: 1 }),
-  password_file: Type.Optional(Path('file holding the password (a trailing newline is ignored)')),
-  password_env: Type.Optional(Path('environment variable holding the password')),
-  private_key_file: Type.Optional(Path('OpenSSH or PEM private key file')),
-  passphrase_file: Type.Optional(Path('file holding the private key passphrase')),
-  passphrase_env: Type.Optional(Path('environment variable holding the private key passphrase')),
+  password_file: Type.Optional(SecretFile({ description: 'file holding the password (a trailing newline is ignored)' })),
+  password_env: Type.Optional(SecretEnv({ description: 'environment variable holding the password' })),
+  private_key_file: Type.Optional(SecretFile({ description: 'OpenSSH or PEM private key file' })),
+  passphrase_file: Type.Optional(SecretFile({ description: 'file holding the private key passphrase' })),
+  passphrase_env: Type.Optional(SecretEnv({ description: 'environment variable holding the private key passphrase' })),
   host_key_fingerprints: Type.Array(
     Type.String({ pattern: FINGERPRINT_PATTERN, patternMessage: 'must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters' }),
     { default: [], description: 'the host keys the server may present; more than one during a key rotation' },

@@ -12,7 +12,9 @@ export const smtpProber: ProberDefinition<typeof SmtpSettingsSchema> = {
     const parsed = parseSmtpTarget(target);
     return typeof parsed === 'string' ? parsed : undefined;
   },
+  targetHost: (target) => {
+    const parsed = parseSmtpTarget(target);
+    return typeof parsed === 'string' ? undefined : parsed.host;
+  },
   probe: probeSmtp,
-  // Secrets are only ever named (password_file, password_env): the config holds no secret value to hide.
-  secretKeys: [],
 };

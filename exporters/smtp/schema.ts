@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
+import { SecretEnv, SecretFile } from '../../src/config/secrets';
 
 /** One line of printable ASCII: what goes into a command or a header must not break the line. */
 const HEADER_TEXT = '^[\\x20-\\x7E]*$';
@@ -13,8 +14,8 @@ const HEADER_TEXT = '^[\\x20-\\x7E]*$';
 const ADDRESS = '^[\\x21-\\x7E]+$';
 
 const SecretSource = {
-  password_file: Type.Optional(Type.String({ minLength: 1 })),
-  password_env: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', patternMessage: 'must be an environment variable name' })),
+  password_file: Type.Optional(SecretFile()),
+  password_env: Type.Optional(SecretEnv()),
 };
 
 export const AUTH_MECHANISMS = ['PLAIN', 'LOGIN'] as const;

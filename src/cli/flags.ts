@@ -1,6 +1,8 @@
 /** Prometheus-style flags (`--config.file=F`), parsed with node:util so every flag is declared in one table. */
 import { parseArgs } from 'node:util';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../observability/logger';
+import { parseDurationSeconds } from '../config/duration';
+import { MAX_TIMER_SECONDS } from '../probe/deadline';
 
 export const DEFAULT_LISTEN_ADDRESS = ':9915';
 
@@ -10,6 +12,8 @@ export const SERVER_FLAGS = {
   'web.listen-address': { type: 'string', default: DEFAULT_LISTEN_ADDRESS, help: 'Address to listen on for the web interface, /probe and /metrics' },
   'timeout-offset': { type: 'string', default: '0.5', help: 'Seconds subtracted from the Prometheus scrape timeout to give the probe deadline' },
   'probe.max-concurrent': { type: 'string', default: '256', help: 'Probes allowed to run at once; more are refused with 503' },
+  'probe.max-timeout': { type: 'string', default: '120s', help: 'The longest any probe may run, whatever its module or the scrape timeout header says' },
+  'web.enable-lifecycle': { type: 'boolean', help: 'Enable POST /-/reload (SIGHUP always reloads)' },
   'history.limit': { type: 'string', default: '100', help: 'Recent probes kept for the status page and /logs' },
   'log.level': { type: 'string', default: 'info', help: `Only log messages with the given severity or above: ${LOG_LEVELS.join(', ')}` },
   'log.format': { type: 'string', default: 'logfmt', help: `Output format of log messages: ${LOG_FORMATS.join(', ')}` },
@@ -23,6 +27,7 @@ export const PROBE_FLAGS = {
   hostname: { type: 'string', help: 'Host header and TLS name to use instead of the target\'s' },
   'config.file': SERVER_FLAGS['config.file'],
   'timeout-offset': SERVER_FLAGS['timeout-offset'],
+  'probe.max-timeout': SERVER_FLAGS['probe.max-timeout'],
   'log.level': { type: 'string', default: 'warn', help: SERVER_FLAGS['log.level'].help },
   'log.format': SERVER_FLAGS['log.format'],
   help: SERVER_FLAGS.help,
@@ -56,6 +61,15 @@ export function positiveNumber(name: string, text: string, integer = false): num
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) throw new UsageError(`--${name} must be a ${integer ? 'whole ' : ''}number >= 0, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/** A positive Prometheus duration ("120s", "2m") that a timer can hold. */
+export function timeoutDuration(name: string, text: string): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined || seconds <= 0 || seconds > MAX_TIMER_SECONDS) {
+    throw new UsageError(`--${name} must be a duration such as 120s or 5m, above 0 and at most ${MAX_TIMER_SECONDS}s, got ${JSON.stringify(text)}`);
+  }
+  return seconds;
 }
 
 export function logLevel(text: string): LogLevel {

@@ -3,7 +3,7 @@ import { Checkpoint } from '../checkpoint';
 import { defaultConfigFile } from '../config/default-config';
 import { createLogger } from '../observability/logger';
 import { closeProbers } from '../probers';
-import { helpText, logFormat, logLevel, parseFlags, positiveNumber, PROBE_FLAGS, UsageError } from './flags';
+import { helpText, logFormat, logLevel, parseFlags, positiveNumber, timeoutDuration, PROBE_FLAGS, UsageError } from './flags';
 
 export async function runProbeCommand(args: string[]): Promise<number> {
   const flags = parseFlags(PROBE_FLAGS, args);
@@ -15,6 +15,7 @@ export async function runProbeCommand(args: string[]): Promise<number> {
   const checkpoint = await Checkpoint.start({
     configFile: flags['config.file'] ?? defaultConfigFile(),
     timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
+    maxTimeoutSeconds: timeoutDuration('probe.max-timeout', flags['probe.max-timeout']),
     maxConcurrentProbes: 1,
     historyLimit: 1,
     logger: createLogger(logLevel(flags['log.level']), logFormat(flags['log.format'])),

@@ -7,7 +7,7 @@ import { createLogger } from '../observability/logger';
 import { closeProbers } from '../probers';
 import { createApp } from '../server/app';
 import { VERSION } from '../version';
-import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumber, SERVER_FLAGS } from './flags';
+import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumber, timeoutDuration, SERVER_FLAGS } from './flags';
 
 export async function runServerCommand(args: string[]): Promise<number> {
   const flags = parseFlags(SERVER_FLAGS, args);
@@ -30,13 +30,14 @@ export async function runServerCommand(args: string[]): Promise<number> {
   const checkpoint = await Checkpoint.start({
     configFile,
     timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
+    maxTimeoutSeconds: timeoutDuration('probe.max-timeout', flags['probe.max-timeout']),
     maxConcurrentProbes: positiveNumber('probe.max-concurrent', flags['probe.max-concurrent'], true),
     historyLimit: positiveNumber('history.limit', flags['history.limit'], true),
     logger,
   });
   logger.info({ version: VERSION, config: configFile, modules: Object.keys(checkpoint.config.modules).length, monitors: checkpoint.config.monitors.length }, 'Starting checkpoint');
 
-  const server = createApp(checkpoint).listen({ port: listen.port, host: listen.host });
+  const server = createApp(checkpoint, { enableLifecycle: flags['web.enable-lifecycle'] }).listen({ port: listen.port, host: listen.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -7,24 +7,34 @@ import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { proberDefinition, PROBERS, type ProberName } from '../probers';
-import { ConfigSchema, proberSettings, type CheckpointConfig } from './schema';
+import { ConfigSchema, ModuleSchema, proberSettings, type CheckpointConfig } from './schema';
 import { ConfigError, dottedPath, type ConfigPath, type ConfigProblem } from './problems';
+import { isSecretSchema, missingSecretSources, secretFields } from './secrets';
+import { parseRule } from '../security/allowed-targets';
+
+export interface ParseOptions {
+  /**
+   * Whether every secret file must be readable and every secret variable set now (the default),
+   * rather than first at probe time. Off only for reading a config meant for another machine.
+   */
+  checkSecretSources?: boolean;
+}
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validateSchema = ajv.compile<CheckpointConfig>(ConfigSchema);
 
-export async function loadConfigFile(file: string): Promise<CheckpointConfig> {
+export async function loadConfigFile(file: string, options: ParseOptions = {}): Promise<CheckpointConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigError([`${file}: cannot read config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return parseConfig(text, path.basename(file));
+  return parseConfig(text, path.basename(file), options);
 }
 
 /** `fileLabel` is what error messages call the file. */
-export function parseConfig(text: string, fileLabel: string): CheckpointConfig {
+export function parseConfig(text: string, fileLabel: string, options: ParseOptions = {}): CheckpointConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   const locate = (offset: number) => {
@@ -34,21 +44,27 @@ export function parseConfig(text: string, fileLabel: string): CheckpointConfig {
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((error) => `${locate(error.pos[0])}: invalid YAML: ${firstLine(error.message)}`));
   }
-  const raw: unknown = doc.toJS() ?? {};
+  const raw: unknown = doc.toJS();
+  // An empty or half-written file must never replace a running config with one that probes nothing.
+  if (raw === null || raw === undefined) throw new ConfigError([`${fileLabel}:1:1: the config file is empty: it must define modules:`]);
   if (!isPlainObject(raw)) throw new ConfigError([`${fileLabel}:1:1: the config must be a mapping with modules: and monitors:`]);
   addMissingProberSections(raw);
 
   const problems: ConfigProblem[] = [];
+  if (isPlainObject(raw.modules) && Object.keys(raw.modules).length === 0) problems.push({ path: ['modules'], message: 'no modules defined: a config must define at least one' });
   const valid = validateSchema(raw);
   if (!valid) problems.push(...(validateSchema.errors ?? []).map(problemFromAjv));
-  else problems.push(...semanticProblems(raw));
+  else problems.push(...semanticProblems(raw, options));
 
   if (problems.length > 0) {
     const located = problems.map((problem) => ({ offset: offsetOf(doc, problem), problem }));
     located.sort((a, b) => a.offset - b.offset);
     throw new ConfigError(located.map(({ offset, problem }) => `${locate(offset)}: ${dottedPath(problem.path)}: ${problem.message}`));
   }
-  return raw as unknown as CheckpointConfig;
+  const config = raw as unknown as CheckpointConfig;
+  // Lookups by a name from a request or a monitor (`constructor`, `__proto__`) find only modules.
+  config.modules = Object.assign(Object.create(null) as CheckpointConfig['modules'], config.modules);
+  return config;
 }
 
 /** A module that names its prober but has no section for it gets an empty one, which ajv then fills with defaults. */
@@ -62,9 +78,12 @@ function addMissingProberSections(raw: Record<string, unknown>): void {
 }
 
 /** Rules that need more than one key at a time: the prober's own rules, references, uniqueness. */
-function semanticProblems(config: CheckpointConfig): ConfigProblem[] {
+function semanticProblems(config: CheckpointConfig, options: ParseOptions): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
   for (const [name, module] of Object.entries(config.modules)) {
+    problems.push(...allowedTargetsProblems(module.allowed_targets, ['modules', name, 'allowed_targets']));
+    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(ModuleSchema, module, ['modules', name])));
     const definition = proberDefinition(module.prober);
     for (const other of Object.keys(PROBERS) as ProberName[]) {
       if (other !== module.prober && (module as Record<string, unknown>)[other] !== undefined) {
@@ -77,7 +96,7 @@ function semanticProblems(config: CheckpointConfig): ConfigProblem[] {
   config.monitors.forEach((monitor, index) => {
     if (seen.has(monitor.name)) problems.push({ path: ['monitors', index, 'name'], message: `duplicate monitor name "${monitor.name}"` });
     seen.add(monitor.name);
-    const module = config.modules[monitor.module];
+    const module = Object.hasOwn(config.modules, monitor.module) ? config.modules[monitor.module] : undefined;
     if (!module) {
       problems.push({ path: ['monitors', index, 'module'], message: `unknown module "${monitor.module}"` });
       return;
@@ -93,6 +112,13 @@ function semanticProblems(config: CheckpointConfig): ConfigProblem[] {
   return problems;
 }
 
+function allowedTargetsProblems(entries: string[] | undefined, path: ConfigPath): ConfigProblem[] {
+  return (entries ?? []).flatMap((entry, index) => {
+    const rule = parseRule(entry);
+    return 'problem' in rule ? [{ path: [...path, index], message: rule.problem }] : [];
+  });
+}
+
 function problemFromAjv(error: ErrorObject): ConfigProblem {
   const path: ConfigPath = error.instancePath
     .split('/')
@@ -105,6 +131,8 @@ function problemFromAjv(error: ErrorObject): ConfigProblem {
     case 'required':
       return { path, message: `missing required key "${error.params.missingProperty as string}"` };
     case 'enum':
+      // A secret typed into the wrong field must not end up in a log through its error message.
+      if (isSecretSchema(error.parentSchema)) return { path, message: `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
       return { path, message: `${JSON.stringify(error.data)} is not one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
     case 'pattern':
       return { path, message: (error.parentSchema?.patternMessage as string | undefined) ?? `must match ${error.params.pattern as string}` };

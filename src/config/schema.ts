@@ -10,10 +10,16 @@ type ProberSections = { [Name in ProberName]: TOptional<(typeof PROBERS)[Name]['
 /** Each prober's settings live under a key named after it (`http:`), as in blackbox_exporter. */
 const proberSections = Object.fromEntries(Object.entries(PROBERS).map(([name, definition]) => [name, Type.Optional(definition.schema)])) as ProberSections;
 
+/** Host names, `*.domain`, IP addresses, CIDRs or URL prefixes; parsed by src/security/allowed-targets.ts. */
+function AllowedTargets(description: string) {
+  return Type.Array(Type.String({ minLength: 1 }), { description });
+}
+
 export const ModuleSchema = StrictObject({
   prober: StringEnum(PROBER_NAMES),
   timeout: Type.Optional(Duration({ description: 'at most this long per probe; the scrape timeout may cut it shorter' })),
   retries: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'a failed probe is tried again at once, within the same deadline' }),
+  allowed_targets: Type.Optional(AllowedTargets('targets this module may probe besides its monitors\' (src/security/allowed-targets.ts)')),
   ...proberSections,
 });
 
@@ -27,7 +33,8 @@ export const MonitorSchema = StrictObject({
 });
 
 export const ConfigSchema = StrictObject({
-  modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), ModuleSchema, { default: {} }),
+  allowed_targets: Type.Optional(AllowedTargets('when set, every module without a secret may also probe these, and nothing else')),
+  modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), ModuleSchema),
   monitors: Type.Array(MonitorSchema, { default: [] }),
 });
 

@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ConfigPath, ConfigProblem } from '../config/problems';
 import { StrictObject, StringEnum } from '../config/schema-helpers';
 import { readConfigFile } from '../probe/config-files';
+import { SecretFile } from '../config/secrets';
 
 export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
 const TLS_VERSION_NAMES = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
@@ -15,7 +16,7 @@ const TLS_VERSION_NAMES = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', 
 export const TlsConfigSchema = StrictObject({
   ca_file: Type.Optional(Type.String({ minLength: 1 })),
   cert_file: Type.Optional(Type.String({ minLength: 1 })),
-  key_file: Type.Optional(Type.String({ minLength: 1 })),
+  key_file: Type.Optional(SecretFile({ description: 'the client key: a secret, so the module probes only its own targets' })),
   server_name: Type.Optional(Type.String({ minLength: 1 })),
   insecure_skip_verify: Type.Boolean({ default: false }),
   min_version: Type.Optional(StringEnum(TLS_VERSIONS)),

@@ -21,6 +21,12 @@ export function createSelfMetrics() {
   });
   const inFlight = new Gauge({ name: 'checkpoint_probes_in_flight', help: 'Probes running now', registers });
   const rejected = new Counter({ name: 'checkpoint_probes_rejected_total', help: 'Probes refused with 503 because --probe.max-concurrent were already running', registers });
+  const forbidden = new Counter({
+    name: 'checkpoint_probes_forbidden_total',
+    help: 'Probes refused with 403 because the target is outside the module\'s allowed targets',
+    labelNames: ['module'],
+    registers,
+  });
   const reloadSuccessful = new Gauge({ name: 'checkpoint_config_last_reload_successful', help: 'Whether the last configuration reload attempt was successful', registers });
   const reloadTimestamp = new Gauge({ name: 'checkpoint_config_last_reload_success_timestamp_seconds', help: 'Timestamp of the last successful configuration reload', registers });
   const monitors = new Gauge({ name: 'checkpoint_config_monitors', help: 'Monitors in the loaded configuration', registers });
@@ -29,6 +35,7 @@ export function createSelfMetrics() {
     registry,
     inFlight,
     rejected,
+    forbidden,
     recordProbe(result: ProbeResult) {
       probes.labels(result.moduleName, result.prober, result.success ? 'success' : 'failure').inc();
       if (result.failure) failures.labels(result.moduleName, result.failure.reason).inc();

@@ -8,18 +8,30 @@ export interface DeadlineInputs {
   scrapeTimeoutHeader?: string;
   /** `--timeout-offset`: kept back so the answer reaches Prometheus before it gives up. */
   offsetSeconds: number;
+  /** `--probe.max-timeout`: no probe runs longer, whatever the module or the header says. */
+  maxSeconds: number;
 }
 
+/** setTimeout fires at once past 2^31-1 ms; `--probe.max-timeout` may not come near it. */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 /**
- * How long a probe may run: the smaller of the module's timeout and the scrape timeout less the
- * offset. Returns an error text for a header that is not a positive number, so the caller can
- * answer 400 instead of guessing.
+ * How long a probe may run: the smallest of the module's timeout, the scrape timeout less the
+ * offset, and the cap. Returns an error text for a header that is not a positive number, so the
+ * caller can answer 400 instead of guessing.
  */
 export function probeDeadlineSeconds(inputs: DeadlineInputs): number | { error: string } {
+  const uncapped = uncappedDeadlineSeconds(inputs);
+  return typeof uncapped === 'number' ? Math.min(uncapped, inputs.maxSeconds, MAX_TIMER_SECONDS) : uncapped;
+}
+
+function uncappedDeadlineSeconds(inputs: DeadlineInputs): number | { error: string } {
   let scrapeSeconds = DEFAULT_SCRAPE_TIMEOUT_SECONDS;
   if (inputs.scrapeTimeoutHeader !== undefined) {
-    const parsed = Number(inputs.scrapeTimeoutHeader.trim());
-    if (inputs.scrapeTimeoutHeader.trim() === '' || !Number.isFinite(parsed) || parsed <= 0) {
+    const text = inputs.scrapeTimeoutHeader.trim();
+    const parsed = Number(text);
+    // A plain decimal, as Prometheus sends it; Number() alone would also take hex and "Infinity".
+    if (!/^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text) || !Number.isFinite(parsed) || parsed <= 0) {
       return { error: `invalid X-Prometheus-Scrape-Timeout-Seconds header: ${JSON.stringify(inputs.scrapeTimeoutHeader)}` };
     }
     scrapeSeconds = parsed;

@@ -10,6 +10,7 @@ export const FAILURE_REASONS = [
   'host_key', // the server's SSH host key is not the pinned one: a changed server or a man in the middle
   'timeout', // the deadline passed before the probe finished
   'auth', // the server refused our credentials
+  'forbidden', // a redirect or navigation led outside the module's allowed targets; nothing was sent there
   'protocol', // the server spoke, but not the protocol we expected
   'navigation', // a page of a browser journey did not load (network error, error status, aborted)
   'not_found', // what the probe looks for does not exist: a page element, a container

@@ -22,6 +22,11 @@ export interface ProbeContext<Settings> {
   deadline: number;
   /** blackbox_exporter's `?hostname=` parameter: the Host header / TLS name to use instead of the target's. */
   hostname?: string;
+  /**
+   * Set when the module may reach only an allowed set of hosts (src/security/allowed-targets.ts):
+   * a redirect or navigation elsewhere fails with `forbidden` before anything is sent there.
+   */
+  destinations?: { allows(url: URL): boolean; describe: string };
   /** Records why the probe failed and returns false, so a prober can `return probe.fail(...)`. */
   fail(reason: FailureReason, message: string, fields?: Record<string, string | number>): false;
 }
@@ -36,9 +41,9 @@ export interface ProberDefinition<Schema extends TSchema = TSchema, Settings = S
   validate(settings: Settings, path: ConfigPath): ConfigProblem[];
   /** Why this target cannot be probed by this module, or undefined when it can. */
   checkTarget(target: string, settings: Settings): string | undefined;
+  /** The host a (checked) target reaches, for allowed_targets; absent when targets are not hosts (containers). */
+  targetHost?(target: string, settings: Settings): string | undefined;
   probe: Prober<Settings>;
-  /** Setting keys whose values are secrets: hidden in `?debug=true` and the status page. */
-  secretKeys: readonly string[];
   /** Releases what the prober keeps between probes (a warm browser); called once as the checkpoint stops. */
   close?(): Promise<void>;
 }

@@ -16,6 +16,10 @@ export interface ProbeRequest {
   target: string;
   hostname?: string;
   deadlineSeconds: number;
+  /** Fires when the client that asked has gone: its answer can no longer be delivered. */
+  clientGone?: AbortSignal;
+  /** Where redirects and navigations may lead, for a restricted module. */
+  destinations?: ProbeContext<unknown>['destinations'];
 }
 
 export interface ProbeResult {
@@ -41,6 +45,9 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   const controller = new AbortController();
   const deadlineAt = Date.now() + deadlineSeconds * 1000;
   const deadline = setTimeout(() => controller.abort(new Error(`probe deadline of ${deadlineSeconds}s reached`)), deadlineSeconds * 1000);
+  const clientGone = () => controller.abort(new Error('the client went away before the probe finished'));
+  if (request.clientGone?.aborted) clientGone();
+  request.clientGone?.addEventListener('abort', clientGone, { once: true });
   const startedAt = new Date();
   const started = performance.now();
   log.info('Beginning probe', { probe: module.prober, timeout_seconds: deadlineSeconds });
@@ -62,6 +69,7 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         signal: controller.signal,
         deadline: deadlineAt,
         hostname: request.hostname,
+        destinations: request.destinations,
         fail(reason, message, fields = {}) {
           failure ??= { reason, message };
           log.error(message, { reason, ...fields });
@@ -80,11 +88,13 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
     }
   } finally {
     clearTimeout(deadline);
+    request.clientGone?.removeEventListener('abort', clientGone);
   }
   if (!success) {
     failure ??= { reason: 'internal', message: 'prober returned false without saying why' };
     // Whatever the prober saw last (a reset socket, an aborted read), the cause was the deadline.
-    if (controller.signal.aborted) failure = { reason: 'timeout', message: failure.reason === 'timeout' ? failure.message : `deadline of ${deadlineSeconds}s reached (${failure.message})` };
+    if (request.clientGone?.aborted) failure = { reason: 'timeout', message: `the client went away before the probe finished, so it was stopped (${failure.message})` };
+    else if (controller.signal.aborted) failure = { reason: 'timeout', message: failure.reason === 'timeout' ? failure.message : `deadline of ${deadlineSeconds}s reached (${failure.message})` };
   }
   const durationSeconds = (performance.now() - started) / 1000;
   addRuntimeMetrics(registry, { success, durationSeconds, deadlineSeconds, attempts, reason: failure?.reason });

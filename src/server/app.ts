@@ -7,7 +7,12 @@ import { statusPage } from './status-page';
 
 const TEXT_EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
 
-export function createApp(checkpoint: Checkpoint): express.Express {
+export interface AppOptions {
+  /** `--web.enable-lifecycle`: whether POST /-/reload may reload the config. */
+  enableLifecycle?: boolean;
+}
+
+export function createApp(checkpoint: Checkpoint, options: AppOptions = {}): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Every probe answer is new; hashing it for an ETag only costs CPU (15% of a probe's, measured).
@@ -15,11 +20,17 @@ export function createApp(checkpoint: Checkpoint): express.Express {
   app.set('query parser', 'simple');
 
   app.get('/probe', async (req: Request, res: Response) => {
+    // Prometheus closes the connection at its scrape timeout: a probe nobody waits for stops then.
+    const clientGone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone.abort();
+    });
     const outcome = await checkpoint.probe({
       module: queryParam(req, 'module'),
       target: queryParam(req, 'target'),
       hostname: queryParam(req, 'hostname'),
       scrapeTimeoutHeader: req.get('X-Prometheus-Scrape-Timeout-Seconds'),
+      clientGone: clientGone.signal,
     });
     if ('refused' in outcome) {
       res.status(outcome.refused).type('text/plain').send(`${outcome.message}\n`);
@@ -63,7 +74,20 @@ export function createApp(checkpoint: Checkpoint): express.Express {
   app.get('/-/ready', (_req: Request, res: Response) => {
     res.type('text/plain').send('Ready\n');
   });
-  app.post('/-/reload', async (_req: Request, res: Response) => {
+  app.all('/-/reload', async (req: Request, res: Response) => {
+    if (!options.enableLifecycle) {
+      res.status(403).type('text/plain').send('Lifecycle API is not enabled.\n');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.status(405).set('Allow', 'POST').type('text/plain').send('Only POST requests allowed\n');
+      return;
+    }
+    const crossSite = crossSiteReason(req);
+    if (crossSite) {
+      res.status(403).type('text/plain').send(`Cross-site request refused: ${crossSite}\n`);
+      return;
+    }
     const result = await checkpoint.reload();
     if (result.ok) res.type('text/plain').send('Config reloaded\n');
     else res.status(500).type('text/plain').send(`Failed to reload config, the running config stays:\n${result.error}\n`);
@@ -76,6 +100,25 @@ export function createApp(checkpoint: Checkpoint): express.Express {
   });
 
   return app;
+}
+
+/**
+ * Why a browser's request comes from another site, if it does: a page elsewhere must not make the
+ * admin's browser reload the checkpoint (a form post carries no custom header, but browsers add
+ * Sec-Fetch-Site, and Origin on every POST).
+ */
+function crossSiteReason(req: Request): string | undefined {
+  const fetchSite = req.get('Sec-Fetch-Site');
+  if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return `Sec-Fetch-Site is ${fetchSite}`;
+  const origin = req.get('Origin');
+  if (origin === undefined) return undefined;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return `Origin ${JSON.stringify(origin)} is not a URL`;
+  }
+  return originHost === req.get('Host') ? undefined : `Origin ${origin} is not this server`;
 }
 
 /** One value of a query parameter; a repeated parameter is refused by taking none (`simple` parser gives arrays). */

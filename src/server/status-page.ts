@@ -1,6 +1,6 @@
 /** The status page at `/`: modules, monitors and the recent probes, with links to their logs. Secrets never reach it. */
 import { proberSettings, type CheckpointConfig } from '../config/schema';
-import { redact } from '../config/redact';
+import { redactModule } from '../config/redact';
 import type { HistoryEntry } from '../probe/history';
 import { VERSION } from '../version';
 
@@ -8,7 +8,7 @@ export function statusPage(config: CheckpointConfig, probes: HistoryEntry[]): st
   const probeLink = (module: string, target: string, debug: boolean) =>
     `probe?module=${encodeURIComponent(module)}&amp;target=${encodeURIComponent(target)}${debug ? '&amp;debug=true' : ''}`;
   const modules = Object.entries(config.modules).map(
-    ([name, module]) => `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(redact(proberSettings(module))))}</code></td></tr>`,
+    ([name, module]) => `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(proberSettings(redactModule(module))))}</code></td></tr>`,
   );
   const monitors = config.monitors.map(
     (monitor) =>

@@ -12,6 +12,27 @@ import { ConfigError } from '../../src/config/problems';
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
 
 const INVALID: Record<string, string[]> = {
+  'invalid-allowed-targets.yml': [
+    'invalid-allowed-targets.yml:1:77: allowed_targets.3: "10.0.0.0/33" is not a CIDR such as 10.0.0.0/8 or fd00::/8',
+    'invalid-allowed-targets.yml:1:92: allowed_targets.4: "not a host" is not a host name, *.domain, IP address, CIDR or URL prefix',
+    'invalid-allowed-targets.yml:1:106: allowed_targets.5: "https://[bad" is not a valid URL prefix',
+    'invalid-allowed-targets.yml:5:35: modules.web.allowed_targets.1: "*." is not a host name, *.domain, IP address, CIDR or URL prefix',
+    'invalid-allowed-targets.yml:5:41: modules.web.allowed_targets.2: "intranet.example.test:443" is not a host name, *.domain, IP address, CIDR or URL prefix',
+  ],
+  'invalid-empty.yml': ['invalid-empty.yml:1:1: the config file is empty: it must define modules:'],
+  'invalid-missing-secret.yml': [
+    'invalid-missing-secret.yml:6:22: modules.db.postgres.password_file: cannot read secret file tests/fixtures/config/no-such-secret: ENOENT',
+    'invalid-missing-secret.yml:12:23: modules.mail.smtp.auth.password_env: environment variable CHECKPOINT_TEST_UNSET_VARIABLE is not set',
+  ],
+  'invalid-no-modules.yml': [
+    'invalid-no-modules.yml:2:10: modules: no modules defined: a config must define at least one',
+    'invalid-no-modules.yml:5:13: monitors.0.module: unknown module "http_2xx"',
+  ],
+  'invalid-prototype-names.yml': [
+    'invalid-prototype-names.yml:6:13: monitors.0.module: unknown module "constructor"',
+    'invalid-prototype-names.yml:9:13: monitors.1.module: unknown module "__proto__"',
+    'invalid-prototype-names.yml:12:13: monitors.2.module: unknown module "toString"',
+  ],
   'invalid-auth-clash.yml': ['invalid-auth-clash.yml:6:9: modules.web.http.basic_auth: password and password_file are mutually exclusive'],
   'invalid-browser-steps.yml': [
     'invalid-browser-steps.yml:6:11: modules.login.browser.steps.0: a step needs exactly one of goto, click, fill, press, select, wait_for, expect_text, expect_url, expect_title, screenshot, script (found goto, click)',
@@ -67,7 +88,10 @@ const INVALID: Record<string, string[]> = {
     'invalid-monitor-target.yml:10:13: monitors.1.target: credentials do not belong in a target, which becomes a label: use basic_auth.password_file',
   ],
   'invalid-not-a-mapping.yml': ['invalid-not-a-mapping.yml:1:1: the config must be a mapping with modules: and monitors:'],
-  'invalid-postgres-password-clash.yml': ['invalid-postgres-password-clash.yml:7:21: modules.db.postgres.password_env: password_file and password_env are mutually exclusive'],
+  'invalid-postgres-password-clash.yml': [
+    'invalid-postgres-password-clash.yml:7:21: modules.db.postgres.password_env: environment variable PG_PROBE_PASSWORD is not set',
+    'invalid-postgres-password-clash.yml:7:21: modules.db.postgres.password_env: password_file and password_env are mutually exclusive',
+  ],
   'invalid-postgres-target.yml': [
     'invalid-postgres-target.yml:10:13: monitors.0.target: credentials do not belong in a target, which becomes a label: use user and password_file in the module',
     'invalid-postgres-target.yml:13:13: monitors.1.target: connection parameters do not belong in a target: set sslmode and the rest in the module',
@@ -85,6 +109,7 @@ const INVALID: Record<string, string[]> = {
   ],
   'invalid-sftp-policy.yml': [
     "invalid-sftp-policy.yml:5:7: modules.backup_server.sftp: no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true",
+    'invalid-sftp-policy.yml:7:21: modules.backup_server.sftp.password_env: environment variable SFTP_PASSWORD is not set',
     'invalid-sftp-policy.yml:7:21: modules.backup_server.sftp.password_env: password_file and password_env are mutually exclusive',
     'invalid-sftp-policy.yml:10:18: modules.backup_server.sftp.freshness.pattern: invalid glob "db-[0-9.sql.gz": [ without its closing ]',
   ],
@@ -102,6 +127,7 @@ const INVALID: Record<string, string[]> = {
   'invalid-smtp-secret-clash.yml': [
     'invalid-smtp-secret-clash.yml:6:25: modules.mail.smtp.require_starttls: require_starttls needs starttls: true',
     'invalid-smtp-secret-clash.yml:8:9: modules.mail.smtp.auth: password_file and password_env are mutually exclusive',
+    'invalid-smtp-secret-clash.yml:10:23: modules.mail.smtp.auth.password_env: environment variable SMTP_PASSWORD is not set',
   ],
   'invalid-smtp-target.yml': [
     'invalid-smtp-target.yml:7:13: monitors.0.target: credentials do not belong in a target, which becomes a label: use auth.password_file or auth.password_env',
@@ -167,8 +193,26 @@ describe('valid configs', () => {
     });
   });
 
-  test('an empty file is a config with no modules and no monitors', () => {
-    expect(parseConfig('', 'empty.yml')).toEqual({ modules: {}, monitors: [] });
+  test('an error in a secret field names the field, never the value', () => {
+    const yaml = [
+      'modules:',
+      '  web:',
+      '    prober: http',
+      '    http:',
+      '      basic_auth: {username: probe, password: [hunter2-in-a-list]}',
+      '      headers:',
+      '        X-Auth-Token: {secret: 42, secret_file: /dev/null, typo: hunter3}',
+      '        Authorization: [hunter4]',
+    ].join('\n');
+    let problems: string[] = [];
+    try {
+      parseConfig(yaml, 'inline.yml');
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.join('\n')).toContain('modules.web.http.basic_auth.password');
+    expect(problems.join('\n')).not.toMatch(/hunter/);
   });
 
   test('the default config validates and has blackbox_exporter module names', async () => {

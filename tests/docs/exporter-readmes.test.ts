@@ -44,7 +44,7 @@ describe.each(READMES.map((file) => [path.relative(EXPORTERS, file), file]))('%s
 
   test('its example config loads', () => {
     expect(configs.length).toBeGreaterThan(0);
-    for (const block of configs) expect(() => parseConfig(block, path.basename(file))).not.toThrow();
+    for (const block of configs) expect(() => parseConfig(block, path.basename(file), { checkSecretSources: false })).not.toThrow();
   });
 
   test('its alerting rules pass promtool check rules', async () => {

@@ -39,6 +39,7 @@ modules:
   auth_inline:
     prober: http
     timeout: 5s
+    allowed_targets: [127.0.0.1]
     http:
       preferred_ip_protocol: ip4
       basic_auth:
@@ -69,7 +70,7 @@ beforeAll(async () => {
   secretsDir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-secrets-'));
   passwordFile = path.join(secretsDir, 'password');
   await writeFile(passwordFile, `${AUTH_PASSWORD}\n`);
-  running = await startCheckpoint(configYaml(), { historyLimit: 3 });
+  running = await startCheckpoint(configYaml(), { historyLimit: 3, enableLifecycle: true });
 });
 
 afterAll(async () => {
@@ -249,7 +250,8 @@ describe('/metrics and the lifecycle endpoints', () => {
   });
 
   test('GET on /-/reload is not a reload', async () => {
-    expect((await get('/-/reload')).status).toBe(404);
+    const response = await fetch(`${running.url}/-/reload`);
+    expect([response.status, response.headers.get('allow'), await response.text()]).toEqual([405, 'POST', 'Only POST requests allowed\n']);
   });
 });
 

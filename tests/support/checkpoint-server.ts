@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Checkpoint, type CheckpointOptions } from '../../src/checkpoint';
 import { createLogger } from '../../src/observability/logger';
-import { createApp } from '../../src/server/app';
+import { createApp, type AppOptions } from '../../src/server/app';
 
 export interface RunningCheckpoint {
   url: string;
@@ -22,7 +22,10 @@ export interface RunningCheckpoint {
   stop(): Promise<void>;
 }
 
-export async function startCheckpoint(configYaml: string, options: Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>> = {}): Promise<RunningCheckpoint> {
+export type StartOptions = Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>> & AppOptions;
+
+export async function startCheckpoint(configYaml: string, startOptions: StartOptions = {}): Promise<RunningCheckpoint> {
+  const { enableLifecycle, ...options } = startOptions;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-test-'));
   const configFile = path.join(dir, 'checkpoint.yml');
   await writeFile(configFile, configYaml);
@@ -36,6 +39,7 @@ export async function startCheckpoint(configYaml: string, options: Partial<Omit<
   const checkpoint = await Checkpoint.start({
     configFile,
     timeoutOffsetSeconds: 0.5,
+    maxTimeoutSeconds: 120,
     maxConcurrentProbes: 64,
     historyLimit: 100,
     ...options,
@@ -45,7 +49,7 @@ export async function startCheckpoint(configYaml: string, options: Partial<Omit<
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
-  const server: Server = createApp(checkpoint).listen(0, '127.0.0.1');
+  const server: Server = createApp(checkpoint, { enableLifecycle }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {

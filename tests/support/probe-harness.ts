@@ -31,7 +31,9 @@ export interface Probed {
 export async function probeWith(prober: string, target: string, section = '', options: ProbeOptions = {}): Promise<Probed> {
   const body = dedent(section || '{}');
   const moduleYaml = [`prober: ${prober}`, ...(options.moduleKeys ? [dedent(options.moduleKeys)] : []), `${prober}:`, ...body.split('\n').map((line) => `  ${line}`)].join('\n');
-  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n`, `${prober}.test.yml`);
+  // A secret file that vanished after the config loaded must still fail cleanly at probe time:
+  // the suites test that path, tests/config the check at load.
+  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n`, `${prober}.test.yml`, { checkSecretSources: false });
   const result = await runProbe({
     moduleName: 'under_test',
     module: config.modules.under_test,
