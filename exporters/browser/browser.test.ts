@@ -9,6 +9,7 @@ import * as fs from 'node:fs/promises';
 import os from 'node:os';
 import * as path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
+import { startCaptureServer, type CaptureServer } from '../../tests/support/capture-server';
 import { startCheckpoint } from '../../tests/support/checkpoint-server';
 import { refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
@@ -300,6 +301,45 @@ describe('the shared browser', () => {
   });
 });
 
+describe('allowed hosts', () => {
+  let capture: CaptureServer;
+  beforeAll(async () => {
+    capture = await startCaptureServer();
+  });
+  afterAll(() => capture?.close());
+
+  const leave = () => `/leave?to=${encodeURIComponent(`${capture.url}/steal`)}`;
+  beforeEach(() => {
+    capture.connections = 0;
+  });
+
+  // Chromium may open a TCP connection to a link's host as the mouse moves over it (a preconnect,
+  // no byte sent); what matters is that no request goes there.
+  test('a link to a host outside the module\'s allowed targets fails the step with reason forbidden, and no byte reaches that host', async () => {
+    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere}\n  - expect_text: never here');
+    expect(probed.reason).toBe('forbidden');
+    expect(probed.result.failure?.message).toBe(
+      `step 1-click: navigation to ${capture.host}:${capture.port} refused: module "under_test" may reach only the targets of its monitors and its allowed_targets (it is a browser module)`,
+    );
+    expect(capture.received()).toBe('');
+  });
+
+  test('a typed password posted to the app and redirected elsewhere with 307 is not posted again there', async () => {
+    const probed = await probe(leave(), `steps:\n  - fill: {label: Password, value_file: ${files.password}}\n  - click: {role: button, name: Send}`);
+    expect(probed.reason).toBe('forbidden');
+    expect(probed.result.failure?.message).toContain(`redirect to ${capture.host}:${capture.port} refused`);
+    expect(probed.logText).not.toContain(WEB_PASSWORD);
+    expect({ connections: capture.connections, received: capture.received() }).toEqual({ connections: 0, received: '' });
+  });
+
+  test('allowed_targets admits another host for navigations', async () => {
+    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere}', { moduleKeys: `allowed_targets: [${capture.host}]`, deadlineSeconds: 3 });
+    // The capture server answers nothing: the journey times out there, after the browser connected.
+    expect(probed.reason).toBe('timeout');
+    expect(capture.connections).toBeGreaterThan(0);
+  });
+});
+
 describe('secrets', () => {
   test('a value_file secret is absent from logs, ?debug=true and the status page, and traces refuse it', async () => {
     const config = `
@@ -312,6 +352,8 @@ modules:
       step_timeout: 1s
 ${LOGIN_STEPS(files.password).replace(/^/gm, '      ')}
         - expect_text: Goodbye
+monitors:
+  - {name: login, module: login, target: ${JSON.stringify(`${app.url}/login`)}}
 `;
     const checkpoint = await startCheckpoint(config);
     try {

@@ -12,6 +12,7 @@ import type { LogFields } from '../../src/probe/probe-log';
 import { ArtifactStore } from './artifacts';
 import { readJourneyFiles, type JourneyFiles } from './journey-files';
 import { createBrowserMetrics, type BrowserMetrics } from './metrics';
+import { NavigationGuard } from './navigation-guard';
 import { PageFacts } from './page-facts';
 import type { BrowserSettings, Step } from './schema';
 import { firstLine, sharedBrowsers, type BrowserSource } from './shared-browser';
@@ -26,6 +27,8 @@ interface Journey {
   target: URL;
   files: JourneyFiles;
   artifacts: ArtifactStore;
+  /** Present when the module's pages must stay on its allowed hosts. */
+  guard?: NavigationGuard;
   /** Secret values, cut out of every message that reaches the log. */
   scrub(text: string): string;
 }
@@ -78,6 +81,7 @@ async function runInContext(journey: Journey, context: BrowserContext): Promise<
   const { settings, log, signal } = probe;
   if (settings.traces) await context.tracing.start({ screenshots: true, snapshots: true });
   const page = await context.newPage();
+  if (probe.destinations) journey.guard = await NavigationGuard.install(context, page, probe.destinations);
   const facts = await PageFacts.watch(context, page, log, journey.scrub);
   const steps: Step[] = [{ goto: journey.target.href }, ...settings.steps];
   let failedAt: number | undefined;
@@ -129,6 +133,8 @@ async function timedStep(journey: Journey, context: BrowserContext, page: Page, 
   try {
     if (signal.aborted) throw new ProbeFailure('timeout', 'the deadline passed');
     const fields = await runStep(step, run);
+    // A refused navigation may leave the page looking fine (the old page stays): it fails the step.
+    if (journey.guard?.refusal) throw new ProbeFailure('forbidden', journey.guard.refusal);
     // A click or a script may have led the page to an error status or a network error.
     if (facts.navigationFailure) throw new ProbeFailure('navigation', facts.navigationFailure);
     const seconds = (performance.now() - started) / 1000;
@@ -141,6 +147,7 @@ async function timedStep(journey: Journey, context: BrowserContext, page: Page, 
     metrics.step(label, seconds, false);
     // The deadline, a crash and a failed navigation come before the step's own reason.
     if (signal.aborted || (cappedByDeadline && error instanceof errors.TimeoutError)) throw new ProbeFailure('timeout', `step ${label} did not finish before the deadline`);
+    if (journey.guard?.refusal) throw new ProbeFailure('forbidden', `step ${label}: ${journey.guard.refusal}`);
     if (facts.crashed) throw new ProbeFailure('browser_crash', `step ${label}: the page crashed`);
     const failure = await stepFailure(step, error, run);
     // Looking for the welcome text after a 500 is not the problem: the 500 is.

@@ -604,15 +604,40 @@ describe('what the probe sends', () => {
     const sameHost = `https://127.0.0.1:${targets.ports.https}/auth`;
     expect((await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(sameHost)}`, auth)).result.success).toBe(true);
 
+    // Another host the module's allowed_targets admits: the request goes there without credentials.
     targets.requests.length = 0;
     const otherHost = `http://localhost:${targets.ports.http}/auth`;
-    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(otherHost)}`, `${dedent(auth)}\nheaders:\n  Cookie: session=1`);
+    const headers = `headers:\n  Cookie: session=1\n  X-Auth-Token: {secret_file: ${files.password}}`;
+    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(otherHost)}`, `${dedent(auth)}\n${headers}`, { moduleKeys: 'allowed_targets: [localhost]' });
     expect(probed.reason).toBe('auth');
     const [first, second] = seen('http');
     expect(header(first, 'authorization')).toMatch(/^Basic /);
     expect(header(first, 'cookie')).toBe('session=1');
+    expect(header(first, 'x-auth-token')).toBe(AUTH_PASSWORD);
+    expect(second).toBeDefined();
     expect(header(second, 'authorization')).toBeUndefined();
     expect(header(second, 'cookie')).toBeUndefined();
+    expect(header(second, 'x-auth-token')).toBeUndefined();
+  });
+
+  test('a module with a secret does not follow a redirect to a host outside its allowed targets', async () => {
+    const otherHost = `http://localhost:${targets.ports.http}/ok`;
+    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(otherHost)}`, `
+      preferred_ip_protocol: ip4
+      bearer_token_file: ${files.password}
+    `);
+    expect(probed.reason).toBe('forbidden');
+    expect(probed.result.failure?.message).toBe(
+      `redirect to localhost:${targets.ports.http} refused: module "under_test" may reach only the targets of its monitors and its allowed_targets (it carries a secret)`,
+    );
+    expect(seen('http')).toHaveLength(1);
+  });
+
+  test.each(['gopher://127.0.0.1:70/x', 'ftp://127.0.0.1/x', 'file:///etc/passwd', 'javascript:alert(1)'])('a redirect to %s fails with reason protocol', async (location) => {
+    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(location)}`, 'preferred_ip_protocol: ip4');
+    expect(probed.reason).toBe('protocol');
+    expect(probed.result.failure?.message).toBe(`redirect to a ${new URL(location).protocol} URL: only http and https redirects are followed`);
+    expect(seen('http')).toHaveLength(1);
   });
 
   test('the hostname parameter sets the Host header and the TLS name', async () => {

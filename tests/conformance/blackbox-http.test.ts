@@ -7,6 +7,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { startBlackbox, type Blackbox } from '../support/blackbox';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
@@ -305,7 +306,7 @@ beforeAll(async () => {
   await fs.writeFile(passwordFile(), AUTH_PASSWORD);
   blackbox = await startBlackbox(modulesYaml());
   // timeoutOffsetSeconds 0.5 (the helper's default) is blackbox_exporter's --timeout-offset default.
-  ours = await startCheckpoint(modulesYaml(), { maxConcurrentProbes: 16, historyLimit: 10 });
+  ours = await startCheckpoint(withLocalTargetsAllowed(modulesYaml()), { maxConcurrentProbes: 16, historyLimit: 10 });
 });
 
 afterAll(async () => {
@@ -315,6 +316,17 @@ afterAll(async () => {
   await pki?.cleanup();
   if (configDir) await fs.rm(configDir, { recursive: true, force: true });
 });
+
+/**
+ * The same modules for the checkpoint, each allowed to probe the local targets: a module with a
+ * secret (basic_auth, a client key) probes only its declared targets, a key blackbox_exporter
+ * does not know (a deliberate difference, README).
+ */
+function withLocalTargetsAllowed(yaml: string): string {
+  const config = parse(yaml) as { modules: Record<string, Record<string, unknown>> };
+  for (const module of Object.values(config.modules)) module.allowed_targets = ['127.0.0.1', 'localhost'];
+  return stringify(config);
+}
 
 async function probeOurs(module: string, target: string): Promise<{ status: number; text: string }> {
   const response = await fetch(`${ours.url}/probe?${new URLSearchParams({ module, target }).toString()}`);

@@ -7,6 +7,7 @@ import { getEventListeners } from 'node:events';
 import { parseConfig } from '../../src/config/load';
 import type { FailureReason } from '../../src/probe/failure';
 import { runProbe, type ProbeResult } from '../../src/probe/run';
+import { targetPolicies } from '../../src/security/allowed-targets';
 import { metricNames, parseMetrics, value, type Labels } from './metrics-text';
 
 export interface ProbeOptions {
@@ -33,13 +34,17 @@ export async function probeWith(prober: string, target: string, section = '', op
   const moduleYaml = [`prober: ${prober}`, ...(options.moduleKeys ? [dedent(options.moduleKeys)] : []), `${prober}:`, ...body.split('\n').map((line) => `  ${line}`)].join('\n');
   // A secret file that vanished after the config loaded must still fail cleanly at probe time:
   // the suites test that path, tests/config the check at load.
-  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n`, `${prober}.test.yml`, { checkSecretSources: false });
+  // The target is declared by a monitor, as in production, so that a module restricted to its
+  // allowed targets (a secret, a browser) probes it, and its redirects and navigations are held to them.
+  const monitor = `monitors:\n  - {name: under_test, module: under_test, target: ${JSON.stringify(target)}}\n`;
+  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n${monitor}`, `${prober}.test.yml`, { checkSecretSources: false });
   const result = await runProbe({
     moduleName: 'under_test',
     module: config.modules.under_test,
     target,
     hostname: options.hostname,
     deadlineSeconds: options.deadlineSeconds ?? 10,
+    destinations: targetPolicies(config).get('under_test'),
   });
   const text = await result.registry.metrics();
   const metrics = parseMetrics(text);

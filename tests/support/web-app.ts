@@ -74,6 +74,19 @@ export async function startWebApp(): Promise<WebApp> {
         homeCookies.push(req.headers.cookie);
         if (!session || !sessions.has(session)) return void res.writeHead(303, { location: '/login' }).end();
         return html(200, page('Home', `<main><h1>Welcome ${WEB_USER}</h1><p>Your reports are ready.</p><a href="/error">Reports</a> <a href="/throws">Dashboard</a></main>`));
+      // Ways a page leads the browser elsewhere: a link, a form posting a password, a redirect.
+      case 'GET /leave': {
+        const to = url.searchParams.get('to') ?? '/';
+        const bounce = `/bounce?to=${encodeURIComponent(to)}`;
+        return html(
+          200,
+          page('Leave', `<main><a href="${escapeHtml(to)}">Elsewhere</a><form method="post" action="${escapeHtml(bounce)}"><label>Password <input name="password" type="password"></label><button>Send</button></form></main>`),
+        );
+      }
+      case 'GET /bounce':
+      case 'POST /bounce':
+        // 307 keeps the method and the body: a posted form would be posted again, to `to`.
+        return void res.writeHead(307, { location: url.searchParams.get('to') ?? '/' }).end();
       case 'GET /favicon.ico':
         return void res.writeHead(204).end();
       case 'GET /error':
@@ -130,4 +143,8 @@ export async function startWebApp(): Promise<WebApp> {
       await closed;
     },
   };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
