@@ -107,7 +107,9 @@ export function parseWebConfig(text: string, file: string): WebConfig {
 
   const problems = validateSchema(raw) ? ruleProblems(raw) : (validateSchema.errors ?? []).map(problemFromAjv);
   if (problems.length > 0) {
-    throw new ConfigError(problems.map((problem) => `${locate(offsetOf(doc, problem))}: ${dottedPath(problem.path)}: ${problem.message}`));
+    // In the file's order, whichever check found them.
+    const located = problems.map((problem) => ({ offset: offsetOf(doc, problem), problem })).sort((a, b) => a.offset - b.offset);
+    throw new ConfigError(located.map(({ offset, problem }) => `${locate(offset)}: ${dottedPath(problem.path)}: ${problem.message}`));
   }
   return resolvePaths(raw, path.dirname(file));
 }
