@@ -10,6 +10,7 @@ export const SERVER_FLAGS = {
   'config.file': { type: 'string', help: 'Checkpoint configuration file (default: config/checkpoint.yml of the package)' },
   'config.check': { type: 'boolean', help: 'Validate the configuration file, print every problem, and exit' },
   'web.listen-address': { type: 'string', default: DEFAULT_LISTEN_ADDRESS, help: 'Address to listen on for the web interface, /probe and /metrics' },
+  'web.config.file': { type: 'string', help: 'Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every endpoint' },
   'timeout-offset': { type: 'string', default: '0.5', help: 'Seconds subtracted from the Prometheus scrape timeout to give the probe deadline' },
   'probe.max-concurrent': { type: 'string', default: '256', help: 'Probes allowed to run at once; more are refused with 503' },
   'probe.max-timeout': { type: 'string', default: '120s', help: 'The longest any probe may run, whatever its module or the scrape timeout header says' },

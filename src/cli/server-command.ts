@@ -1,11 +1,11 @@
 /** `checkpoint`: serves /probe, /metrics, /sd and the status page until SIGINT or SIGTERM; SIGHUP reloads. */
-import type { AddressInfo } from 'node:net';
 import { Checkpoint } from '../checkpoint';
 import { defaultConfigFile } from '../config/default-config';
 import { loadConfigFile } from '../config/load';
 import { createLogger } from '../observability/logger';
 import { closeProbers } from '../probers';
 import { createApp } from '../server/app';
+import { listen, loadWebConfig } from '../server/listen';
 import { VERSION } from '../version';
 import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumber, timeoutDuration, SERVER_FLAGS } from './flags';
 
@@ -20,12 +20,16 @@ export async function runServerCommand(args: string[]): Promise<number> {
     return 0;
   }
   const configFile = flags['config.file'] ?? defaultConfigFile();
+  // Checked before the checkpoint starts, so a bad file exits 2 with nothing left running.
+  const webConfigFile = flags['web.config.file'];
+  const webConfig = webConfigFile ? loadWebConfig(webConfigFile) : undefined;
   if (flags['config.check']) {
     const config = await loadConfigFile(configFile);
     process.stdout.write(`${configFile}: OK (${Object.keys(config.modules).length} modules, ${config.monitors.length} monitors)\n`);
+    if (webConfigFile) process.stdout.write(`${webConfigFile}: OK\n`);
     return 0;
   }
-  const listen = listenAddress(flags['web.listen-address']);
+  const address = listenAddress(flags['web.listen-address']);
   const logger = createLogger(logLevel(flags['log.level']), logFormat(flags['log.format']));
   const checkpoint = await Checkpoint.start({
     configFile,
@@ -37,13 +41,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   });
   logger.info({ version: VERSION, config: configFile, modules: Object.keys(checkpoint.config.modules).length, monitors: checkpoint.config.monitors.length }, 'Starting checkpoint');
 
-  const server = createApp(checkpoint, { enableLifecycle: flags['web.enable-lifecycle'] }).listen({ port: listen.port, host: listen.host });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  logger.info({ address: `${address.address}:${address.port}` }, 'Listening');
+  const server = await listen(createApp(checkpoint, { enableLifecycle: flags['web.enable-lifecycle'] }), { ...address, webConfig, logger });
 
   process.on('SIGHUP', () => void checkpoint.reload());
   const stop = (signal: string) => {

@@ -8,6 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
+import { request, type SimpleResponse } from '../support/client';
 import { freePort } from '../support/ports';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startTargets, type Targets } from '../support/http-targets';
@@ -57,7 +59,7 @@ test('--version and --help', async () => {
   expect(version.stdout).toMatch(/^checkpoint, version \d+\.\d+\.\d+/);
   const help = await checkpoint('--help');
   expect(help.code).toBe(0);
-  for (const flag of ['--config.file', '--web.listen-address', '--log.level', '--log.format', '--timeout-offset', '--config.check']) expect(help.stdout).toContain(flag);
+  for (const flag of ['--config.file', '--web.listen-address', '--web.config.file', '--log.level', '--log.format', '--timeout-offset', '--config.check']) expect(help.stdout).toContain(flag);
 });
 
 test('an unknown flag or a bad flag value exits 2 with a message', async () => {
@@ -99,6 +101,57 @@ test('checkpoint probe prints metrics and log, and exits by probe_success', asyn
   const noTarget = await checkpoint('probe', `--config.file=${configFile}`);
   expect(noTarget.code).toBe(2);
   expect(noTarget.stderr).toContain('--target is required');
+});
+
+describe('--web.config.file', () => {
+  const webConfig = (name: string, yaml: string) => {
+    const file = path.join(dir, name);
+    return writeFile(file, yaml).then(() => file);
+  };
+
+  test.each([
+    ['an unknown key', 'tls_server_config:\n  cert_fil: server.pem\n', (file: string) => `${file}:2:3: tls_server_config.cert_fil: unknown key`],
+    ['a password that is not a bcrypt hash', 'basic_auth_users:\n  alice: secret\n', (file: string) => `${file}:2:10: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`],
+    ['a missing certificate file', 'tls_server_config:\n  cert_file: /nonexistent/server.pem\n  key_file: /nonexistent/server-key.pem\n', (file: string) => `${file}: tls_server_config.cert_file: cannot read /nonexistent/server.pem: ENOENT`],
+  ])('%s exits 2 with one line naming the file, before anything starts', async (_case, yaml, message) => {
+    const file = await webConfig('web-bad.yml', yaml);
+    const run = await checkpoint(`--config.file=${configFile}`, `--web.config.file=${file}`, '--web.listen-address=127.0.0.1:0');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`checkpoint: invalid configuration:\n${message(file)}\n`);
+  });
+
+  test('a missing web config file exits 2', async () => {
+    const run = await checkpoint(`--config.file=${configFile}`, `--web.config.file=${path.join(dir, 'nowhere.yml')}`);
+    expect(run).toMatchObject({ code: 2, stderr: `checkpoint: invalid configuration:\n${path.join(dir, 'nowhere.yml')}: cannot read web config file: ENOENT\n` });
+  });
+
+  test('--config.check checks it too', async () => {
+    const file = await webConfig('web-check.yml', `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\n`);
+    const run = await checkpoint(`--config.file=${configFile}`, `--web.config.file=${file}`, '--config.check');
+    expect(run).toMatchObject({ code: 0, stdout: `${configFile}: OK (1 modules, 0 monitors)\n${file}: OK\n` });
+  });
+
+  test('serves HTTPS with basic auth', async () => {
+    const file = await webConfig('web.yml', `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('scrape-secret', 4)}\n`);
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN, `--config.file=${configFile}`, `--web.config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      const url = `https://127.0.0.1:${port}/-/healthy`;
+      let denied: SimpleResponse | undefined;
+      for (let i = 0; i < 100 && !denied; i++) {
+        denied = await request(url, { ca: pki.caCert }).catch(() => undefined);
+        if (!denied) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(denied).toMatchObject({ status: 401, headers: { 'www-authenticate': 'Basic' } });
+      const authorization = `Basic ${Buffer.from('prometheus:scrape-secret').toString('base64')}`;
+      expect((await request(url, { ca: pki.caCert, headers: { authorization } })).status).toBe(200);
+      expect(log).toMatch(/msg=Listening .*tls=true basic_auth=true/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
 
 describe('the server', () => {

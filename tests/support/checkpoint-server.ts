@@ -3,7 +3,6 @@
  * for tests that talk to the real HTTP endpoints.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { Writable } from 'node:stream';
 import { Checkpoint, type CheckpointOptions } from '../../src/checkpoint';
 import { createLogger } from '../../src/observability/logger';
 import { createApp, type AppOptions } from '../../src/server/app';
+import { listen, loadWebConfig } from '../../src/server/listen';
 
 export interface RunningCheckpoint {
   url: string;
@@ -22,10 +22,15 @@ export interface RunningCheckpoint {
   stop(): Promise<void>;
 }
 
-export type StartOptions = Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>> & AppOptions;
+export interface StartOptions extends Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>>, AppOptions {
+  /** A `--web.config.file`; with TLS in it, `url` is https://. */
+  webConfigFile?: string;
+}
 
 export async function startCheckpoint(configYaml: string, startOptions: StartOptions = {}): Promise<RunningCheckpoint> {
-  const { enableLifecycle, ...options } = startOptions;
+  const { webConfigFile, enableLifecycle, ...options } = startOptions;
+  // Checked first, as the CLI does: a web config the test expects to be refused throws its ConfigError here.
+  const webConfig = webConfigFile ? loadWebConfig(webConfigFile) : undefined;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-test-'));
   const configFile = path.join(dir, 'checkpoint.yml');
   await writeFile(configFile, configYaml);
@@ -36,6 +41,7 @@ export async function startCheckpoint(configYaml: string, startOptions: StartOpt
       done();
     },
   });
+  const logger = createLogger('debug', 'logfmt', capture);
   const checkpoint = await Checkpoint.start({
     configFile,
     timeoutOffsetSeconds: 0.5,
@@ -43,17 +49,16 @@ export async function startCheckpoint(configYaml: string, startOptions: StartOpt
     maxConcurrentProbes: 64,
     historyLimit: 100,
     ...options,
-    logger: createLogger('debug', 'logfmt', capture),
+    logger,
   }).catch(async (error: unknown) => {
     // A config the test expects to be refused must not leave its directory behind.
     await rm(dir, { recursive: true, force: true });
     throw error;
   });
-  const server: Server = createApp(checkpoint, { enableLifecycle }).listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
+  const server = await listen(createApp(checkpoint, { enableLifecycle }), { host: '127.0.0.1', port: 0, webConfig, logger });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${webConfig?.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     checkpoint,
     configFile,
     logLines,

@@ -1,0 +1,225 @@
+/**
+ * `--web.config.file`: the Prometheus exporter-toolkit web configuration (TLS, basic auth,
+ * response headers), so the file users already have for node_exporter and blackbox_exporter
+ * works here as it is. Parsing and the rules that need no file I/O live here; reading the
+ * certificates is in web-tls.ts, the per-request checks in web-guard.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import { Type, type Static } from '@sinclair/typebox';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
+import { ConfigError, dottedPath, type ConfigPath, type ConfigProblem } from '../config/problems';
+import { StrictObject, StringEnum } from '../config/schema-helpers';
+import { TLS_VERSIONS } from '../net/tls-config';
+
+/** Go's crypto/tls names; RequireClientCert is exporter-toolkit's old name for RequireAnyClientCert. */
+export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'RequireClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
+/** The types that check a client certificate against a CA, so they need one. */
+const VERIFYING_CLIENT_AUTH_TYPES: readonly ClientAuthType[] = ['VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'];
+
+/** The TLS 1.2 suites Go's tls.CipherSuites() accepts, by Go name, with their OpenSSL names. Go ignores the list for TLS 1.3, and so does OpenSSL. */
+export const GO_CIPHER_SUITES = {
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  // TLS 1.3 names are accepted by Go and have no effect there.
+  TLS_AES_128_GCM_SHA256: undefined,
+  TLS_AES_256_GCM_SHA384: undefined,
+  TLS_CHACHA20_POLY1305_SHA256: undefined,
+} as const;
+
+/** exporter-toolkit's curve names with OpenSSL's. */
+export const GO_CURVES = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' } as const;
+
+/** exporter-toolkit allows only these response headers, and for two of them only these values. */
+const HeadersSchema = StrictObject({
+  'Strict-Transport-Security': Type.Optional(Type.String()),
+  'X-Content-Type-Options': Type.Optional(StringEnum(['nosniff'] as const)),
+  'X-Frame-Options': Type.Optional(StringEnum(['deny', 'sameorigin'] as const)),
+  'X-XSS-Protection': Type.Optional(Type.String()),
+  'Content-Security-Policy': Type.Optional(Type.String()),
+});
+
+const TlsServerSchema = StrictObject({
+  cert_file: Type.Optional(Type.String({ minLength: 1 })),
+  key_file: Type.Optional(Type.String({ minLength: 1 })),
+  client_auth_type: Type.Optional(StringEnum(CLIENT_AUTH_TYPES)),
+  client_ca_file: Type.Optional(Type.String({ minLength: 1 })),
+  min_version: StringEnum(TLS_VERSIONS, { default: 'TLS12' }),
+  max_version: StringEnum(TLS_VERSIONS, { default: 'TLS13' }),
+  cipher_suites: Type.Optional(Type.Array(StringEnum(Object.keys(GO_CIPHER_SUITES) as (keyof typeof GO_CIPHER_SUITES)[]))),
+  curve_preferences: Type.Optional(Type.Array(StringEnum(Object.keys(GO_CURVES) as (keyof typeof GO_CURVES)[]))),
+  prefer_server_cipher_suites: Type.Boolean({ default: true }),
+});
+
+export const WebConfigSchema = StrictObject({
+  tls_server_config: Type.Optional(TlsServerSchema),
+  http_server_config: Type.Optional(
+    StrictObject({
+      // Accepted for compatibility; the checkpoint serves HTTP/1.1 only (see README).
+      http2: Type.Boolean({ default: true }),
+      headers: Type.Optional(HeadersSchema),
+    }),
+  ),
+  basic_auth_users: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export type WebConfig = Static<typeof WebConfigSchema>;
+export type TlsServerConfig = Static<typeof TlsServerSchema>;
+
+/** exporter-toolkit keys the checkpoint does not implement: refused by name rather than as unknown. */
+const UNSUPPORTED_KEYS: Record<string, string[]> = {
+  '': ['rate_limit'],
+  tls_server_config: ['cert', 'key', 'client_ca', 'client_allowed_sans'],
+};
+
+/** $2$, $2a$, $2b$ and $2y$ hashes with a cost of 4 to 31: what Go's bcrypt and bcryptjs both read. */
+const BCRYPT_HASH = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validateSchema = ajv.compile<WebConfig>(WebConfigSchema);
+
+/**
+ * The file's text into a checked config; every problem at once, each `file:line:col: key.path: message`.
+ * Relative paths are taken from the file's directory, as exporter-toolkit does.
+ */
+export function parseWebConfig(text: string, file: string): WebConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const locate = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((error) => `${locate(error.pos[0])}: invalid YAML: ${error.message.split('\n')[0]}`));
+  // An empty file or an empty section is Go's zero value: no TLS, no users, no headers.
+  const raw = withoutNulls(doc.toJS() ?? {});
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}:1:1: the web config must be a mapping`]);
+
+  const problems = validateSchema(raw) ? ruleProblems(raw) : (validateSchema.errors ?? []).map(problemFromAjv);
+  if (problems.length > 0) {
+    // In the file's order, whichever check found them.
+    const located = problems.map((problem) => ({ offset: offsetOf(doc, problem), problem })).sort((a, b) => a.offset - b.offset);
+    throw new ConfigError(located.map(({ offset, problem }) => `${locate(offset)}: ${dottedPath(problem.path)}: ${problem.message}`));
+  }
+  return resolvePaths(raw, path.dirname(file));
+}
+
+/** Whether the config asks for TLS at all (exporter-toolkit's rule: any TLS key set). */
+export function tlsWanted(config: WebConfig): config is WebConfig & { tls_server_config: TlsServerConfig } {
+  const tls = config.tls_server_config;
+  return Boolean(tls && (tls.cert_file || tls.key_file || tls.client_ca_file || tls.client_auth_type));
+}
+
+/** The rules exporter-toolkit applies beyond the shape of the file. */
+function ruleProblems(config: WebConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const tls = config.tls_server_config;
+  if (tls && tlsWanted(config)) {
+    if (!tls.cert_file) problems.push({ path: ['tls_server_config'], message: 'cert_file is missing; TLS needs cert_file and key_file together' });
+    if (!tls.key_file) problems.push({ path: ['tls_server_config'], message: 'key_file is missing; TLS needs cert_file and key_file together' });
+    const clientAuth = tls.client_auth_type ?? 'NoClientCert';
+    if (VERIFYING_CLIENT_AUTH_TYPES.includes(clientAuth) && !tls.client_ca_file) {
+      problems.push({ path: ['tls_server_config', 'client_auth_type'], message: `${clientAuth} needs client_ca_file to verify client certificates against` });
+    }
+    if (tls.client_ca_file && clientAuth === 'NoClientCert') {
+      problems.push({ path: ['tls_server_config', 'client_ca_file'], message: 'set, but client_auth_type asks for no client certificate' });
+    }
+    if (TLS_VERSIONS.indexOf(tls.min_version) > TLS_VERSIONS.indexOf(tls.max_version)) {
+      problems.push({ path: ['tls_server_config', 'min_version'], message: `${tls.min_version} is above max_version ${tls.max_version}` });
+    }
+  }
+  for (const [user, hash] of Object.entries(config.basic_auth_users ?? {})) {
+    // Never the value itself in the message: it is a password hash.
+    if (!BCRYPT_HASH.test(hash)) problems.push({ path: ['basic_auth_users', user], message: 'not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d \':\\n\')' });
+  }
+  return problems;
+}
+
+function resolvePaths(config: WebConfig, dir: string): WebConfig {
+  const tls = config.tls_server_config;
+  if (!tls) return config;
+  const resolve = (file: string | undefined) => (file === undefined ? undefined : path.resolve(dir, file));
+  return { ...config, tls_server_config: { ...tls, cert_file: resolve(tls.cert_file), key_file: resolve(tls.key_file), client_ca_file: resolve(tls.client_ca_file) } };
+}
+
+function problemFromAjv(error: ErrorObject): ConfigProblem {
+  const at: ConfigPath = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = error.params.additionalProperty as string;
+      const unsupported = UNSUPPORTED_KEYS[dottedPath(at)]?.includes(key);
+      return { path: [...at, key], message: unsupported ? 'exporter-toolkit key the checkpoint does not support' : 'unknown key', atKey: true };
+    }
+    case 'enum':
+      return { path: at, message: `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
+    default:
+      return { path: at, message: error.message ?? error.keyword };
+  }
+}
+
+/** Where a problem sits: its value, or its key for unknown keys; else the deepest part of its path that exists. */
+function offsetOf(doc: Document, problem: ConfigProblem): number {
+  for (let length = problem.path.length; length > 0; length--) {
+    const parent = length === 1 ? doc.contents : doc.getIn(problem.path.slice(0, length - 1), true);
+    if (!isMap(parent)) continue;
+    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(problem.path[length - 1]));
+    if (!pair || !isNode(pair.key)) continue;
+    const node = length === problem.path.length && !problem.atKey && isNode(pair.value) ? pair.value : pair.key;
+    if (node.range) return node.range[0];
+  }
+  return doc.contents?.range?.[0] ?? 0;
+}
+
+function withoutNulls(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)]));
+}
+
+/**
+ * The file re-read for every use, parsed again only when its text changed: requests and new TLS
+ * connections see an edit at once without paying for YAML and the schema each time.
+ */
+export function webConfigSource(file: string): { read(): Promise<WebConfig>; readSync(): WebConfig } {
+  let last: { text: string; result: WebConfig | ConfigError } | undefined;
+  const parsed = (text: string): WebConfig => {
+    if (last?.text !== text) {
+      let result: WebConfig | ConfigError;
+      try {
+        result = parseWebConfig(text, file);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        result = error;
+      }
+      last = { text, result };
+    }
+    if (last.result instanceof ConfigError) throw last.result;
+    return last.result;
+  };
+  const unreadable = (error: unknown) => new ConfigError([`${file}: cannot read web config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
+  return {
+    read: () => readFile(file, 'utf8').then(parsed, (error: unknown) => Promise.reject(unreadable(error))),
+    readSync() {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (error) {
+        throw unreadable(error);
+      }
+      return parsed(text);
+    },
+  };
+}
