@@ -3,7 +3,8 @@
 # The compose stack end to end, as a user gets it (`npm run smoke:compose`; needs Docker with the
 # compose v2 plugin, curl and node; CI: docs/compose.md):
 #   1. docker compose up -d --wait --build: every service running and healthy
-#   2. Prometheus: every active target up, every monitor succeeding from both checkpoints
+#   2. Prometheus: every active target up, every monitor succeeding from both checkpoints; the
+#      checkpoints answer 401 without their login (compose/checkpoint-web.yml), 200 with it
 #   3. Grafana: the five dashboards load, and Grafana queries Prometheus
 #   4. Mailpit: the Watchdog mail arrived (the alert path works before anything breaks)
 #   5. docker compose stop postgres: the PostgresDown mail arrives
@@ -25,6 +26,9 @@ GRAFANA=http://127.0.0.1:3000
 MAILPIT=http://127.0.0.1:8025
 GRAFANA_USER='admin'
 GRAFANA_PASSWORD_FILE=${GRAFANA_ADMIN_PASSWORD_FILE:-compose/demo-secrets/grafana_admin_password}
+CHECKPOINTS=(http://127.0.0.1:9915 http://127.0.0.1:9916)
+CHECKPOINT_USER='prometheus' # compose/checkpoint-web.yml
+CHECKPOINT_PASSWORD_FILE=${CHECKPOINT_WEB_PASSWORD_FILE:-compose/demo-secrets/checkpoint_web_password}
 DASHBOARDS=(checkpoint-overview checkpoint-browser checkpoint-databases-mail checkpoint-hosts checkpoint-containers)
 
 UP_TIMEOUT=${SMOKE_UP_TIMEOUT:-600}           # docker compose up --wait, after the build
@@ -94,6 +98,18 @@ monitors_succeed() {
     return series.length > 0 && checkpoints.size === 2 && failing.length === 0;'
 }
 
+# The checkpoints ask for their login on every endpoint: 401 without it, 200 with it.
+checkpoints_closed() {
+  local checkpoint password without with
+  password=$(cat "$CHECKPOINT_PASSWORD_FILE")
+  for checkpoint in "${CHECKPOINTS[@]}"; do
+    without=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$checkpoint/metrics") || return 1
+    with=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -u "$CHECKPOINT_USER:$password" "$checkpoint/metrics") || return 1
+    echo "$checkpoint/metrics: $without without the login, $with with it"
+    [ "$without" = 401 ] && [ "$with" = 200 ] || return 1
+  done
+}
+
 grafana_ready() {
   local password uid
   password=$(cat "$GRAFANA_PASSWORD_FILE")
@@ -135,6 +151,7 @@ docker compose version >/dev/null 2>&1 || fail "the docker compose v2 plugin is 
 command -v curl >/dev/null || fail "curl is not installed"
 command -v node >/dev/null || fail "node is not installed"
 [ -r "$GRAFANA_PASSWORD_FILE" ] || fail "cannot read the Grafana admin password file $GRAFANA_PASSWORD_FILE"
+[ -r "$CHECKPOINT_PASSWORD_FILE" ] || fail "cannot read the checkpoints' web password file $CHECKPOINT_PASSWORD_FILE"
 # The test ends with `down -v`, which deletes the project's volumes: never on a stack in use.
 if [ -n "$("${COMPOSE[@]}" ps --all --quiet)" ]; then
   fail "the compose project is already running; its data would be deleted. Stop it first: docker compose down"
@@ -149,6 +166,7 @@ log "docker compose up -d --wait --build"
 
 wait_for "$TARGETS_TIMEOUT" "every Prometheus target up" targets_up
 wait_for "$MONITORS_TIMEOUT" "every monitor succeeding from both checkpoints" monitors_succeed
+wait_for "$TARGETS_TIMEOUT" "the checkpoints refuse a request without their login" checkpoints_closed
 wait_for "$GRAFANA_TIMEOUT" "the five dashboards in Grafana" grafana_ready
 wait_for "$WATCHDOG_TIMEOUT" "the Watchdog mail in Mailpit" mail_seen '^\[FIRING:[0-9]+\] Watchdog'
 

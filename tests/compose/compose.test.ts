@@ -12,6 +12,10 @@
  *     anywhere else;
  *   - prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml on names, ports and
  *     mounts, and alertmanager/render-config.sh renders a config from the compose environment;
+ *   - the checkpoints as a closed box (docs/security.md): a web config with a login that
+ *     Prometheus, the health check and the self-monitor send, allowed_targets, no lifecycle API on
+ *     the checkpoints, Prometheus or Alertmanager, and networks that keep the checkpoints away
+ *     from Alertmanager and give them only a network of Prometheus's own;
  *   - the Dockerfile (stages, Chromium, user, health check, port, what it copies) and its build
  *     stage's tsc run on exactly what the Dockerfile copies.
  */
@@ -20,6 +24,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import bcrypt from 'bcryptjs';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load';
 import type { CheckpointConfig } from '../../src/config/schema';
@@ -45,6 +50,7 @@ type Service = {
   security_opt?: string[];
   networks?: string[];
   healthcheck?: Healthcheck;
+  depends_on?: Record<string, unknown>;
   privileged?: boolean;
 };
 type Compose = {
@@ -374,6 +380,7 @@ describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
 });
 
 let cachedConfig: CheckpointConfig | undefined;
+/** compose/checkpoint.yml through the checkpoint's own loader; its secrets live in the containers. */
 function checkpointConfig(): CheckpointConfig {
   cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml', { checkSecretSources: false });
   return cachedConfig;
@@ -616,6 +623,167 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the checkpoints as a closed box: login, allowed targets, no lifecycle, networks', () => {
+  type BasicAuth = { username?: string; password?: string; password_file?: string };
+  type Job = { job_name: string; basic_auth?: BasicAuth; static_configs?: { targets: string[] }[]; http_sd_configs?: { url: string; basic_auth?: BasicAuth }[] };
+  const prometheus = parse(read('prometheus/prometheus.yml')) as { scrape_configs: Job[] };
+  const WEB_CONFIG_FLAG = /(?:^| )--web\.config\.file=(\S+)/;
+  const webConfigPath = (name: string) => WEB_CONFIG_FLAG.exec(commandText(services[name]))?.[1];
+  const webConfig = () => parse(read('compose/checkpoint-web.yml')) as { basic_auth_users: Record<string, string>; [key: string]: unknown };
+  /** The networks a service is on (compose's `default` when it names none). */
+  const networksOf = (name: string): string[] => services[name].networks ?? ['default'];
+  const shareNetwork = (a: string, b: string): string[] => networksOf(a).filter((network) => networksOf(b).includes(network));
+  const CHECKPOINT_HOSTS = new Set(CHECKPOINTS);
+
+  test('every checkpoint runs with --web.config.file, mounted read-only from compose/checkpoint-web.yml, and without --web.enable-lifecycle', () => {
+    for (const name of CHECKPOINTS) {
+      const file = webConfigPath(name);
+      expect([name, file]).toEqual([name, expect.stringMatching(/^\//)]);
+      expect([name, repoFileFor(services[name], file!)]).toEqual([name, path.join(ROOT, 'compose/checkpoint-web.yml')]);
+      expect(bindMounts(services[name])).toContainEqual({ source: './compose/checkpoint-web.yml', target: file, options: ['ro'] });
+      expect([name, commandText(services[name])]).toEqual([name, expect.not.stringContaining('--web.enable-lifecycle')]);
+    }
+  });
+
+  test('the web config has only exporter-toolkit keys, and one user with a bcrypt hash of cost 10', () => {
+    const config = webConfig();
+    for (const key of Object.keys(config)) expect(['basic_auth_users', 'tls_server_config', 'http_server_config']).toContain(key);
+    const users = Object.entries(config.basic_auth_users);
+    expect(users).toHaveLength(1);
+    const [, hash] = users[0];
+    expect(hash).toMatch(/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/);
+    expect(read('compose/checkpoint-web.yml')).toMatch(/DEMO ONLY/);
+  });
+
+  test('Prometheus, the health check and the checkpoint_self monitor send that user, with the demo password that matches the hash', () => {
+    const [[user, hash]] = Object.entries(webConfig().basic_auth_users);
+    const passwordFiles = new Set<string>();
+    // Prometheus: every job and every /sd URL that asks a checkpoint.
+    const checkpointJobs = prometheus.scrape_configs.filter(
+      (job) =>
+        (job.static_configs ?? []).some((config) => config.targets.some((target) => CHECKPOINT_HOSTS.has(target.split(':')[0]))) ||
+        (job.http_sd_configs ?? []).some((config) => CHECKPOINT_HOSTS.has(new URL(config.url).hostname)),
+    );
+    expect(checkpointJobs.map((job) => job.job_name).sort()).toEqual(['checkpoint', 'probe']);
+    const logins: [string, BasicAuth | undefined][] = checkpointJobs.flatMap((job) => [
+      [`job ${job.job_name}`, job.basic_auth] as [string, BasicAuth | undefined],
+      ...(job.http_sd_configs ?? []).map((config) => [`job ${job.job_name} ${config.url}`, config.basic_auth] as [string, BasicAuth | undefined]),
+    ]);
+    expect(logins.length).toBe(4);
+    for (const [where, auth] of logins) {
+      expect([where, auth?.username, auth?.password]).toEqual([where, user, undefined]);
+      const file = repoFileFor(services.prometheus, auth!.password_file!);
+      expect([where, auth!.password_file, file]).toEqual([where, auth!.password_file, expect.any(String)]);
+      passwordFiles.add(file!);
+    }
+    // The checkpoints' own health check reads the same secret and sends the same user.
+    for (const name of CHECKPOINTS) {
+      const check = healthcheckText(services[name]);
+      expect(check).toContain(`'${user}:'`);
+      const secretPath = /readFileSync\('([^']+)'/.exec(check)![1];
+      passwordFiles.add(repoFileFor(services[name], secretPath)!);
+    }
+    // The self-monitor: a module with the same login (a module with a secret).
+    const config = checkpointConfig();
+    const self = config.monitors.find((monitor) => monitor.target === 'http://127.0.0.1:9915/-/healthy')!;
+    const auth = (config.modules[self.module] as unknown as { http: { basic_auth: BasicAuth } }).http.basic_auth;
+    expect(auth.username).toBe(user);
+    for (const name of CHECKPOINTS) passwordFiles.add(repoFileFor(services[name], auth.password_file!)!);
+    // One file, the demo secret, whose password is the hash's (the checkpoint trims a secret file, as Prometheus does).
+    expect([...passwordFiles]).toEqual([path.join(ROOT, 'compose/demo-secrets/checkpoint_web_password')]);
+    const password = readFileSync([...passwordFiles][0], 'utf8');
+    expect(password).toBe(password.trim());
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    expect(bcrypt.compareSync(password, hash)).toBe(true);
+    expect(bcrypt.compareSync(`${password}x`, hash)).toBe(false);
+  });
+
+  test('compose/checkpoint.yml lists in allowed_targets the compose services its monitors probe, and nothing else', () => {
+    const raw = parse(read('compose/checkpoint.yml')) as { allowed_targets?: unknown; modules: Record<string, { prober: string; allowed_targets?: unknown }>; monitors: { module: string; target: string }[] };
+    expect(Array.isArray(raw.allowed_targets)).toBe(true);
+    const allowed = raw.allowed_targets as string[];
+    // Host names only: no wildcard, CIDR, IP or URL prefix is needed by the demo.
+    for (const entry of allowed) expect(entry).toMatch(/^[a-z][a-z0-9-]*$/);
+    const monitored = new Set(
+      raw.monitors
+        .filter((monitor) => raw.modules[monitor.module].prober !== 'docker')
+        .map((monitor) => new URL(monitor.target).hostname)
+        .filter((host) => host !== '127.0.0.1'),
+    );
+    expect([...allowed].sort()).toEqual([...monitored].sort());
+    for (const entry of allowed) expect(Object.keys(services)).toContain(entry);
+    // Never the monitoring itself.
+    for (const entry of allowed) expect(['prometheus', 'alertmanager', 'node-exporter', 'cadvisor', 'docker-proxy', ...CHECKPOINTS]).not.toContain(entry);
+    // A module's own list, where there is one, is a list of strings.
+    for (const [name, module] of Object.entries(raw.modules)) {
+      if (module.allowed_targets === undefined) continue;
+      expect([name, Array.isArray(module.allowed_targets) && module.allowed_targets.every((entry) => typeof entry === 'string')]).toEqual([name, true]);
+    }
+  });
+
+  test('neither Prometheus nor Alertmanager enables its lifecycle or admin API, and nothing in the stack calls one', () => {
+    for (const name of ['prometheus', 'alertmanager']) {
+      expect([name, commandText(services[name])]).toEqual([name, expect.not.stringMatching(/--web\.enable-(lifecycle|admin-api)/)]);
+    }
+    for (const file of ['scripts/smoke-compose.sh', 'compose.yaml']) {
+      const code = read(file)
+        .split('\n')
+        .filter((line) => !line.trim().startsWith('#'))
+        .join('\n');
+      expect([file, code]).toEqual([file, expect.not.stringMatching(/\/-\/(reload|quit)|\/api\/v1\/admin\//)]);
+    }
+  });
+
+  test('every service names its networks; the checkpoints share none with Alertmanager, and only an internal one of its own with Prometheus', () => {
+    for (const name of Object.keys(services)) expect([name, services[name].networks]).toEqual([name, expect.any(Array)]);
+    expect(Object.keys(compose.networks)).not.toContain('default');
+    const used = new Set(Object.keys(services).flatMap(networksOf));
+    expect([...used].sort()).toEqual(Object.keys(compose.networks).sort());
+    for (const name of CHECKPOINTS) {
+      expect([name, shareNetwork(name, 'alertmanager')]).toEqual([name, []]);
+      const withPrometheus = shareNetwork(name, 'prometheus');
+      expect([name, withPrometheus]).toEqual([name, [expect.any(String)]]);
+      const network = withPrometheus[0];
+      expect([network, compose.networks[network]]).toEqual([network, { internal: true }]);
+      const members = Object.keys(services).filter((service) => networksOf(service).includes(network));
+      expect([network, members.sort()]).toEqual([network, ['prometheus', ...CHECKPOINTS].sort()]);
+    }
+  });
+
+  test('the networks still connect what must talk: Prometheus to what it scrapes, the checkpoints to what they probe, Alertmanager to its smarthost, Grafana to Prometheus', () => {
+    const prometheusTargets = [
+      ...prometheus.scrape_configs.flatMap((job) => (job.static_configs ?? []).flatMap((config) => config.targets)),
+      ...prometheus.scrape_configs.flatMap((job) => (job.http_sd_configs ?? []).map((config) => new URL(config.url).host)),
+      ...(parse(read('prometheus/prometheus.yml')) as { alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] } }).alerting.alertmanagers.flatMap((am) =>
+        am.static_configs.flatMap((config) => config.targets),
+      ),
+    ]
+      .map((address) => address.split(':')[0])
+      .filter((host) => host !== 'localhost');
+    const pairs: [string, string][] = prometheusTargets.map((host) => ['prometheus', host]);
+    const config = checkpointConfig();
+    for (const monitor of config.monitors) {
+      if (config.modules[monitor.module].prober === 'docker') continue;
+      const host = new URL(monitor.target).hostname;
+      if (host !== '127.0.0.1') for (const name of CHECKPOINTS) pairs.push([name, host]);
+    }
+    for (const name of CHECKPOINTS) pairs.push([name, 'docker-proxy']);
+    pairs.push(['alertmanager', interpolate(String(services.alertmanager.environment!.SMTP_SMARTHOST)).split(':')[0]]);
+    const datasources = parse(read('grafana/provisioning/datasources/datasources.yml')) as { datasources: { url: string }[] };
+    for (const source of datasources.datasources) pairs.push(['grafana', new URL(source.url).hostname]);
+    expect(pairs.length).toBeGreaterThan(15);
+    for (const [from, to] of pairs) expect([from, to, shareNetwork(from, to).length > 0]).toEqual([from, to, true]);
+  });
+
+  test('docs/compose.md says how to replace the demo login, and docs/security.md exists', () => {
+    const doc = read('docs/compose.md');
+    expect(doc).toContain('compose/checkpoint-web.yml');
+    expect(doc).toContain('bcryptjs');
+    expect(doc).toContain('CHECKPOINT_WEB_PASSWORD_FILE');
+    expect(existsSync(path.join(ROOT, 'docs/security.md'))).toBe(true);
   });
 });
 

@@ -17,6 +17,7 @@ import path from 'node:path';
 const ROOT = path.join(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'smoke-compose.sh');
 const GRAFANA_PASSWORD = readFileSync(path.join(ROOT, 'compose', 'demo-secrets', 'grafana_admin_password'), 'utf8').trim();
+const CHECKPOINT_PASSWORD = readFileSync(path.join(ROOT, 'compose', 'demo-secrets', 'checkpoint_web_password'), 'utf8').trim();
 
 const FAKE_DOCKER = `#!/usr/bin/env bash
 # Logs each call; "compose" subcommands change the stand-in state the fake curl reads.
@@ -56,6 +57,9 @@ case "$url" in
     echo "{\\"dashboard\\":{\\"uid\\":\\"$uid\\",\\"title\\":\\"Dashboard $uid\\"}}" ;;
   http://127.0.0.1:3000/api/datasources/proxy/uid/prometheus/api/v1/query*)
     echo '{"status":"success","data":{"result":[{"metric":{},"value":[1,"1"]}]}}' ;;
+  http://127.0.0.1:9915/metrics|http://127.0.0.1:9916/metrics)
+    # The checkpoints' web config: 401 without the login.
+    case " $* " in *" -u "*) printf 200 ;; *) printf 401 ;; esac ;;
   http://127.0.0.1:8025/api/v1/messages*)
     subjects='"[FIRING:1] Watchdog"'
     if arrived stopped; then subjects="\\"[FIRING:1] PostgresDown postgres\\", $subjects"; fi
@@ -117,6 +121,11 @@ test('a passing run: up, checks, stop and start postgres, each mail awaited, dow
   const grafana = run.calls.filter((call) => call.includes('127.0.0.1:3000/api/dashboards/uid/'));
   expect(grafana.map((call) => call.split('/').pop())).toEqual(['checkpoint-overview', 'checkpoint-browser', 'checkpoint-databases-mail', 'checkpoint-hosts', 'checkpoint-containers']);
   for (const call of grafana) expect(call).toContain(`-u admin:${GRAFANA_PASSWORD}`);
+  // Both checkpoints are asked without and with the login compose gives Prometheus.
+  const checkpoints = run.calls.filter((call) => /127\.0\.0\.1:991[56]\/metrics/.test(call));
+  expect(checkpoints).toHaveLength(4);
+  expect(checkpoints.filter((call) => call.includes(`-u prometheus:${CHECKPOINT_PASSWORD}`))).toHaveLength(2);
+  expect(run.stderr).toMatch(/ok after \d+s: the checkpoints refuse a request without their login/);
 });
 
 test('a wait that runs out fails with the last check, prints diagnostics, and still runs down -v', () => {

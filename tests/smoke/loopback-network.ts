@@ -25,11 +25,14 @@ export interface NameProxy {
   address: string;
   /** Forwarded requests, by host:port. */
   forwarded: Map<string, number>;
+  /** Forwarded requests by host:port and path (without the query), each with the Authorization headers seen ('' for none). */
+  authorizations: Map<string, Set<string>>;
   close(): Promise<void>;
 }
 
 export async function startNameProxy(names: Map<string, string>): Promise<NameProxy> {
   const forwarded = new Map<string, number>();
+  const authorizations = new Map<string, Set<string>>();
   const server = http.createServer((request, response) => {
     let url: URL;
     try {
@@ -44,6 +47,9 @@ export async function startNameProxy(names: Map<string, string>): Promise<NamePr
       return;
     }
     forwarded.set(url.host, (forwarded.get(url.host) ?? 0) + 1);
+    const key = `${url.host}${url.pathname}`;
+    if (!authorizations.has(key)) authorizations.set(key, new Set());
+    authorizations.get(key)!.add(request.headers.authorization ?? '');
     const [host, port] = upstream.split(':');
     const outgoing = http.request(
       { host, port: Number(port), method: request.method, path: `${url.pathname}${url.search}`, headers: { ...request.headers, host: url.host } },
@@ -62,6 +68,7 @@ export async function startNameProxy(names: Map<string, string>): Promise<NamePr
   return {
     address: `${LOOPBACK}:${(server.address() as AddressInfo).port}`,
     forwarded,
+    authorizations,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -20,13 +20,15 @@
  *   5 checkpoint-b killed: CheckpointDown, and no MonitorDown/PostgresDown for what it probed
  * Waits are bounded polls; nothing is asserted about how fast, only printed.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import bcrypt from 'bcryptjs';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
@@ -41,6 +43,7 @@ import {
   renderPrometheusConfig,
   renderRules,
   scaleAlertmanagerConfig,
+  shippedCheckpointLogin,
   shippedCheckpoints,
   TIME_SCALE,
   type Substitution,
@@ -60,6 +63,19 @@ const DB_MONITOR = 'orders-db';
 const HTTP_MONITOR = 'intranet';
 /** Upper bound of every wait for something to happen; never a measure of speed. */
 const WAIT_MS = 60_000;
+
+/**
+ * Whether the checkpoints run with a web config (--web.config.file: the login the shipped
+ * prometheus.yml sends, as compose.yaml runs them). Prometheus sends the login either way; without
+ * the flag the checkpoints ignore it, and the test shows only that the shipped auth settings load
+ * and send. Read from the built checkpoint's --help, so it switches itself on when the flag lands;
+ * to force it, replace the expression with `true`.
+ */
+const WEB_CONFIG = /--web\.config\.file\b/.test(spawnSync(process.execPath, [CHECKPOINT_MAIN, '--help'], { encoding: 'utf8' }).stdout ?? '');
+/** The checkpoints' web password, and the Authorization header the test's own requests send. */
+const WEB_PASSWORD = randomBytes(12).toString('hex');
+let webAuthorization: Record<string, string> = {};
+let intranetUrl = '';
 
 jest.setTimeout(WAIT_MS * 3);
 
@@ -97,7 +113,7 @@ beforeAll(async () => {
   firewall = await startClientFirewall({ host: LOOPBACK, port: postgres.port });
   intranet = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('intranet home\n'));
   await new Promise<void>((resolve) => intranet?.listen(0, LOOPBACK, resolve));
-  const intranetUrl = `http://${LOOPBACK}:${(intranet.address() as AddressInfo).port}/`;
+  intranetUrl = `http://${LOOPBACK}:${(intranet.address() as AddressInfo).port}/`;
 
   // The same monitors, module names and targets in both checkpoints: one monitor seen from two places.
   const passwordFile = path.join(work, 'orders-db.password');
@@ -130,12 +146,27 @@ monitors:
     labels:
       team: it
 `;
+  // The login the shipped prometheus.yml sends, as compose/checkpoint-web.yml asks for it: the
+  // user's bcrypt hash in a web config, the password in the file Prometheus reads.
+  const login = await shippedCheckpointLogin();
+  const webPasswordFile = path.join(work, 'checkpoint-web.password');
+  await fs.writeFile(webPasswordFile, WEB_PASSWORD, { mode: 0o600 });
+  const webConfigFile = path.join(work, 'checkpoint-web.yml');
+  await fs.writeFile(webConfigFile, `basic_auth_users:\n  ${login.username}: ${JSON.stringify(bcrypt.hashSync(WEB_PASSWORD, 10))}\n`);
+  if (WEB_CONFIG) webAuthorization = { authorization: `Basic ${Buffer.from(`${login.username}:${WEB_PASSWORD}`).toString('base64')}` };
+  const webFlags = WEB_CONFIG ? [`--web.config.file=${webConfigFile}`] : [];
   const shipped = await shippedCheckpoints();
   const nameMap = new Map<string, string>();
   for (const [name, address] of shipped) {
     const configFile = path.join(work, `${name}.yml`);
     await fs.writeFile(configFile, checkpointConfig);
-    const server = await startProcessServer(name, process.execPath, (port) => [CHECKPOINT_MAIN, `--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`], '/-/ready');
+    const server = await startProcessServer(
+      name,
+      process.execPath,
+      (port) => [CHECKPOINT_MAIN, `--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags],
+      '/-/ready',
+      webAuthorization,
+    );
     checkpoints.set(name, server);
     nameMap.set(address, server.address);
   }
@@ -167,7 +198,7 @@ monitors:
   const promDir = path.join(work, 'prometheus');
   substitutions.push(...(await renderRules(path.join(promDir, 'rules'))));
   let promSubstitutions: Substitution[] = [];
-  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address };
+  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address, checkpointPasswordFile: webPasswordFile };
   const firstRender = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
   prometheus = await startPrometheus({
     dir: promDir,
@@ -179,6 +210,12 @@ monitors:
     },
   });
   substitutions.unshift(...promSubstitutions, ...PROMETHEUS_FLAGS.map((flag) => ({ file: 'prometheus command line', where: 'flag', from: '--rules.alert.resend-delay=1m (default)', to: flag })));
+  substitutions.push({
+    file: 'compose.yaml: checkpoint command line',
+    where: '--web.config.file',
+    from: '/etc/checkpoint/web.yml (compose/checkpoint-web.yml)',
+    to: WEB_CONFIG ? `${webConfigFile} (user ${login.username}, a password of this run)` : 'not given: this checkpoint has no --web.config.file yet, so it asks for no login',
+  });
 
   say(`stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
     `${[...checkpoints.values()].map((c) => `${c.name} ${c.address}`).join(', ')}, PostgreSQL ${postgres.address} behind ${firewall.address}, SMTP ${mail.smarthost}`);
@@ -210,7 +247,7 @@ afterAll(async () => {
 // Helpers
 
 /** A server process on a free loopback port, ready when `readyPath` answers 200. */
-function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string): Promise<ProcessServer> {
+function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string, headers: Record<string, string> = {}): Promise<ProcessServer> {
   return onFreePort(async (port) => {
     const spawned = spawnLogged(file, args(port));
     const { child, logs } = spawned;
@@ -223,7 +260,7 @@ function startProcessServer(name: string, file: string, args: (port: number) => 
         throw startFailure(`${name}: ${spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`}:\n${logs()}`, /address already in use|EADDRINUSE/i.test(logs()));
       }
       try {
-        const response = await fetch(`http://${address}${readyPath}`, { signal: AbortSignal.timeout(1000) });
+        const response = await fetch(`http://${address}${readyPath}`, { headers, signal: AbortSignal.timeout(1000) });
         await response.arrayBuffer();
         if (response.ok) break;
       } catch {
@@ -321,6 +358,29 @@ test('1. every monitor is up from both checkpoints, and every dashboard panel th
   scenarioStart = new Date();
   // Prometheus reached each checkpoint by its compose name, so the `checkpoint` label is the shipped one.
   for (const address of (await shippedCheckpoints()).values()) expect(names!.forwarded.get(address)).toBeGreaterThan(0);
+  // Prometheus sent the shipped login on every request to a checkpoint: scrapes of /metrics and
+  // /probe, and the /sd discovery.
+  const login = await shippedCheckpointLogin();
+  const expected = `Basic ${Buffer.from(`${login.username}:${WEB_PASSWORD}`).toString('base64')}`;
+  for (const address of (await shippedCheckpoints()).values()) {
+    for (const endpoint of ['/metrics', '/sd', '/probe']) {
+      expect([address, endpoint, [...(names!.authorizations.get(`${address}${endpoint}`) ?? [])]]).toEqual([address, endpoint, [expected]]);
+    }
+  }
+  // With a web config, the checkpoints refuse a request without the login on every endpoint
+  // Prometheus uses: the monitors above are up because Prometheus sent it.
+  if (WEB_CONFIG) {
+    for (const checkpoint of checkpoints.values()) {
+      for (const endpoint of ['/metrics', '/sd', `/probe?module=http_2xx&target=${encodeURIComponent(intranetUrl)}`]) {
+        const without = await fetch(`http://${checkpoint.address}${endpoint}`, { signal: AbortSignal.timeout(10_000) });
+        await without.arrayBuffer();
+        expect([checkpoint.name, endpoint, without.status]).toEqual([checkpoint.name, endpoint, 401]);
+      }
+    }
+    say('step 1: the checkpoints answer 401 without the login on /metrics, /sd and /probe');
+  } else {
+    say('step 1: the checkpoints ran without --web.config.file (not in this build\'s --help): the login Prometheus sent was not checked');
+  }
   pgDataDir = String((await postgres!.admin('SHOW data_directory'))[0].data_directory);
 
   // rate() over [1m] needs two samples of each counter: a few scrapes after everything is up.

@@ -74,6 +74,16 @@ export interface PrometheusAddresses {
   prometheus: string;
   /** host:port of a node-exporter; without one the node job is dropped. */
   nodeExporter?: string;
+  /** The file with the checkpoints' web password, in place of the compose secret's path. */
+  checkpointPasswordFile: string;
+}
+
+/** The login Prometheus sends to the checkpoints (job checkpoint's basic_auth in the shipped config). */
+export async function shippedCheckpointLogin(): Promise<{ username: string; password_file: string }> {
+  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const auth = config.scrape_configs.find((scrape) => scrape.job_name === 'checkpoint')?.basic_auth;
+  if (!auth?.username || !auth.password_file) throw new Error('prometheus/prometheus.yml: job checkpoint has no basic_auth with username and password_file');
+  return { username: auth.username, password_file: auth.password_file };
 }
 
 /** host:port of every checkpoint in the shipped config (job checkpoint), by its `checkpoint` label. */
@@ -86,7 +96,7 @@ export async function shippedCheckpoints(): Promise<Map<string, string>> {
 }
 
 interface PrometheusConfig {
-  scrape_configs: { job_name: string; static_configs?: { targets: string[]; labels?: Record<string, string> }[] }[];
+  scrape_configs: { job_name: string; basic_auth?: { username?: string; password_file?: string }; static_configs?: { targets: string[]; labels?: Record<string, string> }[] }[];
 }
 
 /** prometheus.yml for the test stack, and the changes made to it. */
@@ -111,17 +121,30 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
     if (!isMap(item)) throw new Error(`${file}: scrape_configs[${index}] is not a map`);
     const name = String(item.get('job_name'));
     const job = (keys: (string | number)[], to: unknown, why: string): void => set(`job ${name}: ${why}`, keys, to, item);
+    // The checkpoints ask for a login: the shipped config sends one on every request to them,
+    // with the password from the compose secret's path, which becomes the test's file.
+    const password = (keys: (string | number)[], why: string): void => {
+      if (!isScalar(item.getIn([...keys, 'username'], true)) || !isScalar(item.getIn([...keys, 'password_file'], true))) {
+        throw new Error(`${file}: job ${name}: ${why} has no basic_auth with username and password_file (the checkpoints ask for a login)`);
+      }
+      job([...keys, 'password_file'], addresses.checkpointPasswordFile, `${why}: the checkpoints' web password`);
+    };
     switch (name) {
       case 'checkpoint':
         job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        password(['basic_auth'], 'scrape');
         break;
       case 'probe': {
         job(['scrape_interval'], INTERVALS.probe.scrape_interval, 'interval');
         job(['scrape_timeout'], INTERVALS.probe.scrape_timeout, 'timeout');
         job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        password(['basic_auth'], 'scrape');
         const sd = item.get('http_sd_configs');
         if (!isSeq(sd)) throw new Error(`${file}: job probe has no http_sd_configs`);
-        sd.items.forEach((_, i) => job(['http_sd_configs', i, 'proxy_url'], proxyUrl, `/sd URL ${i + 1} through the test's proxy`));
+        sd.items.forEach((_, i) => {
+          job(['http_sd_configs', i, 'proxy_url'], proxyUrl, `/sd URL ${i + 1} through the test's proxy`);
+          password(['http_sd_configs', i, 'basic_auth'], `/sd URL ${i + 1}`);
+        });
         break;
       }
       case 'node':
