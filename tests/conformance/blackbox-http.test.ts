@@ -324,7 +324,7 @@ afterAll(async () => {
  */
 function withLocalTargetsAllowed(yaml: string): string {
   const config = parse(yaml) as { modules: Record<string, Record<string, unknown>> };
-  for (const module of Object.values(config.modules)) module.allowed_targets = ['127.0.0.1', 'localhost'];
+  for (const module of Object.values(config.modules)) module.allowed_targets = ['127.0.0.1', 'localhost', 'does-not-exist.invalid'];
   return stringify(config);
 }
 
