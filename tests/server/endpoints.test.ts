@@ -6,6 +6,7 @@ import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
 import { AUTH_PASSWORD, startTargets, type Targets } from '../support/http-targets';
 import { parseMetrics, value } from '../support/metrics-text';
+import { eventually } from '../support/probe-harness';
 
 let pki: TestPki;
 let targets: Targets;
@@ -24,6 +25,11 @@ modules:
   slow:
     prober: http
     timeout: 3s
+    http:
+      preferred_ip_protocol: ip4
+  patient:
+    prober: http
+    timeout: 60s
     http:
       preferred_ip_protocol: ip4
   auth_file:
@@ -132,10 +138,39 @@ describe('/probe', () => {
     ['a malformed target', '/probe?module=http_2xx&target=http%3A%2F%2F', 400, 'is not a URL'],
     ['a scheme the module does not support', '/probe?module=http_2xx&target=ftp%3A%2F%2Ffiles.example', 400, 'target scheme "ftp" is not supported by the http prober'],
     ['credentials in the target', '/probe?module=http_2xx&target=http%3A%2F%2Fu%3Ap%40example.com', 400, 'credentials do not belong in a target'],
+    ...['constructor', '__proto__', 'toString', 'hasOwnProperty'].map((name) => [`the module name ${name}`, `/probe?module=${name}&target=127.0.0.1`, 400, `Unknown module "${name}"`]),
   ])('%s is refused with a clear message', async (_case, url, status, message) => {
     const response = await get(url);
     expect(response.status).toBe(status);
     expect(response.text).toContain(message);
+  });
+
+  test('a target no monitor of a module with a secret declares is refused with 403 and counted', async () => {
+    const undeclared = `${targets.http}/ok`;
+    const requestsBefore = targets.requests.length;
+    const response = await get(`/probe?module=auth_file&target=${encodeURIComponent(undeclared)}`);
+    expect([response.status, response.text]).toEqual([
+      403,
+      'target not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n',
+    ]);
+    expect(value(parseMetrics((await get('/metrics')).text), 'checkpoint_probes_forbidden_total', { module: 'auth_file' })).toBe(1);
+    expect(targets.requests.length).toBe(requestsBefore);
+    // The declared target of the same module is probed.
+    expect((await get(`/probe?module=auth_file&target=${encodeURIComponent(`${targets.http}/auth`)}`)).text).toContain('probe_success 1');
+  });
+
+  test('a probe whose client went away stops, and says so in its log', async () => {
+    const client = new AbortController();
+    const target = `${targets.http}/slow?ms=50000`;
+    const answer = fetch(`${running.url}/probe?module=patient&target=${encodeURIComponent(target)}`, { signal: client.signal }).catch(() => undefined);
+    expect(await eventually(async () => (await get('/metrics')).text.includes('checkpoint_probes_in_flight 1'), 10000)).toBe(true);
+    client.abort();
+    await answer;
+    // Well before the module's 60 s timeout: only the client-gone abort can end it this early.
+    expect(await eventually(() => running.checkpoint.history.list().some((entry) => entry.target === target), 20000)).toBe(true);
+    const entry = running.checkpoint.history.list().find((candidate) => candidate.target === target)!;
+    expect(entry.failure).toEqual({ reason: 'timeout', message: expect.stringContaining('the client went away before the probe finished') });
+    expect(value(parseMetrics((await get('/metrics')).text), 'checkpoint_probes_in_flight')).toBe(0);
   });
 
   test('a malformed scrape timeout header is refused with 400', async () => {
