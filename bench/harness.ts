@@ -145,12 +145,21 @@ export async function startJsonChild<T>(
   args: string[],
   accept: (line: unknown) => T | undefined,
   timeoutMs = 10_000,
+  /** Every JSON line after the accepted one. */
+  onLaterLine?: (line: unknown) => void,
 ): Promise<{ child: Child; value: T }> {
   let resolveValue: (v: T) => void = () => undefined;
   const valueP = new Promise<T>((r) => (resolveValue = r));
   let got = false;
   const child = startChild(name, process.execPath, [path.join(__dirname, script), ...args], (line) => {
-    if (got) return;
+    if (got) {
+      try {
+        onLaterLine?.(JSON.parse(line));
+      } catch {
+        /* ignore non-JSON output */
+      }
+      return;
+    }
     try {
       const v = accept(JSON.parse(line));
       if (v !== undefined) {
@@ -295,7 +304,8 @@ export function fmt(v: number | undefined, digits: number): string {
   return v.toFixed(digits);
 }
 
-export type Better = 'lower' | 'higher';
+/** 'none': a fact worth comparing, with no better side (only the ratio is printed). */
+export type Better = 'lower' | 'higher' | 'none';
 
 export interface Row {
   metric: string;
@@ -313,6 +323,7 @@ export function ratioCell(r: Row): string {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return 'n/a';
   const x = r.abs ? Math.abs(a) : a;
   const y = r.abs ? Math.abs(b) : b;
+  if (r.better === 'none') return y === 0 ? 'n/a' : `${(x / y).toFixed(2)}×`;
   const dir = `${r.better} is better`;
   if (y === 0) return x === 0 ? `= (${dir})` : `∞ (${dir})`;
   const ratio = x / y;
