@@ -5,7 +5,7 @@
  *
  *   npm run bench:hostile
  *   node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096]
- *                                     [--checkpoint-cmd="CMD {config} {port}"] [--blackbox-bin=PATH]
+ *                                     [--kinds=silent,slowHeader,endlessBody] [--checkpoint-cmd="CMD {config} {port}"] [--blackbox-bin=PATH]
  *
  * One run: start the hostile targets (bench/hostile-targets.ts, own process), start both
  * exporters with the same module (http, timeout 5s, no regex) on random free ports, then for
@@ -76,6 +76,8 @@ interface Settings {
   probeClientTimeoutMs: number;
   globalDeadlineMs: number;
   startupTimeoutMs: number;
+  /** Which hostile targets the probes are spread over (default all three). */
+  kinds: Kind[];
 }
 
 function parseArgs(argv: string[]): Settings {
@@ -91,6 +93,7 @@ function parseArgs(argv: string[]): Settings {
     probeClientTimeoutMs: 15_000, // module timeout 5 s (max-timeout 10 s) + slack
     globalDeadlineMs: 240_000,
     startupTimeoutMs: 20_000,
+    kinds: [...KINDS],
   };
   const num = (k: string, v: string, min: number, max: number): number => {
     const n = Number(v);
@@ -117,13 +120,20 @@ function parseArgs(argv: string[]): Settings {
       case '--cap-s':
         cfg.capMs = num(key, v, 1, 120) * 1000;
         break;
+      case '--kinds': {
+        const ks = v.split(',').filter((k) => k.length > 0);
+        const bad = ks.filter((k) => !(KINDS as readonly string[]).includes(k));
+        if (ks.length === 0 || bad.length > 0) throw new Error(`--kinds: expected a comma-separated subset of ${KINDS.join(',')}, got ${v}`);
+        cfg.kinds = ks as Kind[];
+        break;
+      }
       case '--rss-cap-mib':
         cfg.rssCapKb = num(key, v, 64, 65536) * 1024;
         break;
       case '-h':
       case '--help':
         process.stdout.write(
-          'usage: node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096] [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH]\n',
+          'usage: node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096] [--kinds=silent,slowHeader,endlessBody] [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH]\n',
         );
         process.exit(0);
         break;
@@ -295,7 +305,7 @@ async function runRound(
   const t0 = performance.now();
   const health = healthLoop(side, cfg, t0, stop, res.health);
   const probes = Array.from({ length: cfg.probes }, (_, i) => {
-    const kind = KINDS[i % KINDS.length];
+    const kind = cfg.kinds[i % cfg.kinds.length];
     return oneProbe(side, kind, targets[kind], cfg, cap.signal).then((r) => {
       res.lastProbeEndedMs = Math.max(res.lastProbeEndedMs, performance.now() - t0);
       return r;
@@ -461,8 +471,8 @@ async function main(): Promise<void> {
       row('probe_success=1 answers (should be 0)', (s) => outcomes(s, 'success'), 0, 'lower'),
       row('non-200 answers', (s) => outcomes(s, 'non200'), 0, 'lower'),
       row('client timeouts (15 s) / transport errors / cut at cap', (s) => outcomes(s, 'clientTimeout') + outcomes(s, 'transport') + outcomes(s, 'cutAtCap'), 0, 'lower'),
-      ...KINDS.map((k) => row(`median s to answer, ${k}`, (s) => median(answerMs(s, k)) / 1000, 2, 'lower')),
-      ...KINDS.map((k) => row(`max s to answer, ${k}`, (s) => (answerMs(s, k).length ? Math.max(...answerMs(s, k)) / 1000 : undefined), 2, 'lower')),
+      ...cfg.kinds.map((k) => row(`median s to answer, ${k}`, (s) => median(answerMs(s, k)) / 1000, 2, 'lower')),
+      ...cfg.kinds.map((k) => row(`max s to answer, ${k}`, (s) => (answerMs(s, k).length ? Math.max(...answerMs(s, k)) / 1000 : undefined), 2, 'lower')),
       row('s until the last probe ended (max over rounds)', (s) => maxOf(s, (r) => r.lastProbeEndedMs / 1000), 2, 'lower'),
       row('RSS before a round MiB (max)', (s) => maxOf(s, (r) => r.rssBeforeKb / 1024), 1, 'lower'),
       row('peak RSS during a round MiB (sampled 100 ms)', (s) => maxOf(s, (r) => r.peakRssKb / 1024), 1, 'lower'),
@@ -488,7 +498,7 @@ async function main(): Promise<void> {
       `- checkpoint: \`${cp.command.join(' ')}\``,
       `- blackbox_exporter: \`${bb.command.join(' ')}\``,
       `- module: \`${MODULE}\` (prober http, timeout 5s, preferred_ip_protocol ip4, no regex)`,
-      `- per round: ${cfg.probes} /probe requests at once, round-robin over silent / slow-header / endless-body targets (own process), client timeout ${cfg.probeClientTimeoutMs / 1000} s each, round cap ${cfg.capMs / 1000} s; /-/healthy every ${cfg.healthIntervalMs} ms on a new connection, timeout ${cfg.healthTimeoutMs / 1000} s; ${cfg.rounds} rounds per exporter, one exporter under load at a time (A,B,B,A); RSS cap ${cfg.rssCapKb / 1024} MiB`,
+      `- per round: ${cfg.probes} /probe requests at once, round-robin over the ${cfg.kinds.join(' / ')} targets (own process), client timeout ${cfg.probeClientTimeoutMs / 1000} s each, round cap ${cfg.capMs / 1000} s; /-/healthy every ${cfg.healthIntervalMs} ms on a new connection, timeout ${cfg.healthTimeoutMs / 1000} s; ${cfg.rounds} rounds per exporter, one exporter under load at a time (A,B,B,A); RSS cap ${cfg.rssCapKb / 1024} MiB`,
       `- the endless-body target streams as fast as the socket takes it, so it competes with the exporter for the 2 cores; numbers vary by run`,
       `- total bench time: ${totalS.toFixed(1)} s`,
       '',
