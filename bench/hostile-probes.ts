@@ -442,6 +442,9 @@ async function main(): Promise<void> {
     const [cp, bb] = sides;
     const all = <T>(s: Side, pick: (r: RoundResult) => T[]): T[] => s.rounds.flatMap(pick);
     const okHealth = (s: Side): number[] => all(s, (r) => r.health.filter((h) => h.ok).map((h) => h.ms));
+    // Percentiles over every check, a failed one counted at the time it took to fail (the 2 s
+    // client timeout for a stall), so a stall cannot drop out of p99 by failing.
+    const allHealth = (s: Side): number[] => all(s, (r) => r.health.map((h) => h.ms));
     const healthFail = (s: Side): number => all(s, (r) => r.health.filter((h) => !h.ok)).length;
     const outcomes = (s: Side, o: Outcome, kind?: Kind): number =>
       all(s, (r) => r.probes.filter((p) => p.outcome === o && (kind === undefined || p.kind === kind))).length;
@@ -460,9 +463,10 @@ async function main(): Promise<void> {
       better,
     });
     const rows: Row[] = [
-      row('`/-/healthy` p50 ms', (s) => median(okHealth(s)), 1, 'lower'),
-      row('`/-/healthy` p99 ms', (s) => quantile(okHealth(s), 0.99), 1, 'lower'),
-      row('`/-/healthy` max ms', (s) => (okHealth(s).length ? Math.max(...okHealth(s)) : undefined), 1, 'lower'),
+      row('`/-/healthy` p50 ms (a timeout counts as 2000)', (s) => median(allHealth(s)), 1, 'lower'),
+      row('`/-/healthy` p99 ms (a timeout counts as 2000)', (s) => quantile(allHealth(s), 0.99), 1, 'lower'),
+      row('`/-/healthy` max ms (a timeout counts as 2000)', (s) => (allHealth(s).length ? Math.max(...allHealth(s)) : undefined), 1, 'lower'),
+      row('`/-/healthy` checks slower than 100 ms (incl. timeouts)', (s) => allHealth(s).filter((ms) => ms >= 100).length, 0, 'lower'),
       row('`/-/healthy` checks answered 200', (s) => okHealth(s).length, 0, 'higher'),
       row('`/-/healthy` failures (timeout 2 s, error, non-200)', healthFail, 0, 'lower'),
       row('probes sent', sent, 0, 'higher'),
@@ -484,10 +488,10 @@ async function main(): Promise<void> {
     ];
 
     const claim = sides.map((s) => {
-      const h = okHealth(s);
+      const h = allHealth(s);
       const max = h.length ? Math.max(...h) : NaN;
       const pass = h.length > 0 && healthFail(s) === 0 && max < 100;
-      return `- ${s.name}: /-/healthy ${h.length} answered, ${healthFail(s)} failed, p99 ${fmt(quantile(h, 0.99), 1)} ms, max ${fmt(max, 1)} ms → claim "${cfg.probes} concurrent hostile probes leave /-/healthy answering in under 100 ms" ${pass ? 'HOLDS (every check < 100 ms)' : quantile(h, 0.99) < 100 && healthFail(s) === 0 ? 'holds at p99, not at max' : 'DOES NOT HOLD'}`;
+      return `- ${s.name}: /-/healthy ${okHealth(s).length} answered, ${healthFail(s)} failed, p99 ${fmt(quantile(h, 0.99), 1)} ms, max ${fmt(max, 1)} ms → claim "${cfg.probes} concurrent hostile probes leave /-/healthy answering in under 100 ms" ${pass ? 'HOLDS (every check < 100 ms)' : quantile(h, 0.99) < 100 && healthFail(s) === 0 ? 'holds at p99, not at max' : 'DOES NOT HOLD'}`;
     });
     const totalS = (performance.now() - tStart) / 1000;
     const header = [
