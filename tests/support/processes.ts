@@ -32,8 +32,8 @@ export interface LoggedChild {
 }
 
 // Spawns a server with stdout and stderr kept for error messages, and its 'error' event caught (an uncaught one would crash the worker).
-export function spawnLogged(file: string, args: string[], options: { cwd?: string } = {}): LoggedChild {
-  const child = spawn(file, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnLogged(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): LoggedChild {
+  const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const append = (chunk: Buffer): void => {
     if (log.length < MAX_LOG_CHARS) log += chunk.toString('utf8');

@@ -1,0 +1,118 @@
+/**
+ * Attacks on the built checkpoint behind `--web.config.file`: every endpoint without credentials,
+ * with wrong ones and with the right ones; and over TLS that requires a client certificate,
+ * without one, with one of another CA, and with the right one.
+ */
+import bcrypt from 'bcryptjs';
+import { makeTestPki, type TestPki } from '../support/certs';
+import { startCheckpointProcess, type CheckpointProcess } from '../support/checkpoint-process';
+import { request } from '../support/client';
+import { startTargets, type Targets } from '../support/http-targets';
+
+const USER = 'prometheus';
+const PASSWORD = 'web-auth-SECRET-5d1e';
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const RIGHT = basic(USER, PASSWORD);
+
+let pki: TestPki;
+/** A second CA: its client certificate is one the checkpoint's CA never issued. */
+let otherPki: TestPki;
+let targets: Targets;
+let withLogin: CheckpointProcess;
+let withClientCerts: CheckpointProcess;
+
+const CONFIG = 'modules:\n  http_ok:\n    prober: http\n    timeout: 2s\n    http:\n      preferred_ip_protocol: ip4\n';
+
+beforeAll(async () => {
+  [pki, otherPki] = await Promise.all([makeTestPki(), makeTestPki()]);
+  targets = await startTargets(pki);
+  [withLogin, withClientCerts] = await Promise.all([
+    startCheckpointProcess(CONFIG, {
+      flags: ['--web.enable-lifecycle', '--probe.max-timeout=5s'],
+      // Cost 4, bcrypt's lowest: the tests check behaviour, not bcrypt's slowness.
+      webConfigYaml: `basic_auth_users:\n  ${USER}: ${bcrypt.hashSync(PASSWORD, 4)}\n`,
+    }),
+    startCheckpointProcess(CONFIG, {
+      flags: ['--probe.max-timeout=5s'],
+      tls: true,
+      webConfigYaml: `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCertPath}\n`,
+      requestDefaults: { ca: pki.caCert, cert: pki.client.cert, key: pki.client.key },
+    }),
+  ]);
+  // One probe, so that /logs?id=1 exists for the rows below.
+  const probed = await withLogin.get(`/probe?module=http_ok&target=${encodeURIComponent(`${targets.http}/ok`)}`, { headers: { authorization: RIGHT } });
+  expect(probed.status).toBe(200);
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([withLogin?.stop(), withClientCerts?.stop()]);
+  await targets?.close();
+  await Promise.all([pki?.cleanup(), otherPki?.cleanup()]);
+});
+
+const endpoints: [string, string][] = [
+  ['GET', '/probe?module=http_ok&target=http%3A%2F%2F127.0.0.1%3A1%2F'],
+  ['GET', '/metrics'],
+  ['GET', '/sd'],
+  ['GET', '/'],
+  ['GET', '/logs?id=1'],
+  ['GET', '/-/healthy'],
+  ['GET', '/-/ready'],
+  ['POST', '/-/reload'],
+  ['GET', '/probe?module=http_ok&target=x&debug=true'],
+  ['GET', '/no-such-page'],
+];
+
+describe('basic auth on every endpoint', () => {
+  // [attack, Authorization header (undefined: none)]
+  const wrong: [string, string | undefined][] = [
+    ['no credentials', undefined],
+    ['wrong password', basic(USER, 'guess')],
+    ['unknown user', basic('admin', PASSWORD)],
+    ['empty user and password', basic('', '')],
+    ['the right password with a different case of user', basic(USER.toUpperCase(), PASSWORD)],
+    ['a password that is a prefix of the right one', basic(USER, PASSWORD.slice(0, -1))],
+    ['the bcrypt hash itself as the password', basic(USER, '$2b$04$')],
+    ['not base64', 'Basic !!!not-base64!!!'],
+    ['no colon', `Basic ${Buffer.from(USER).toString('base64')}`],
+    ['a bearer token', `Bearer ${PASSWORD}`],
+  ];
+  const cases = wrong.flatMap(([attack, header]) => endpoints.map(([method, path]) => [attack, method, path, header] as const));
+
+  test.each(cases)('%s: %s %s → 401 with WWW-Authenticate: Basic', async (_attack, method, path, header) => {
+    const answer = await withLogin.get(path, { method, headers: header === undefined ? {} : { authorization: header } });
+    expect(answer.status).toBe(401);
+    expect(answer.headers['www-authenticate']).toBe('Basic');
+    // A refusal says nothing about what is behind it.
+    expect(answer.body).not.toMatch(/probe_|checkpoint_|http_ok|Healthy|Ready/);
+  });
+
+  test.each(endpoints.filter(([, path]) => path !== '/no-such-page' && !path.includes('target=x')))('the right credentials: %s %s → 200', async (method, path) => {
+    const answer = await withLogin.get(path, { method, headers: { authorization: RIGHT } });
+    expect(answer.status).toBe(200);
+  });
+});
+
+describe('TLS with client_auth_type: RequireAndVerifyClientCert', () => {
+  test.each([
+    ['no client certificate', {}],
+    ['a client certificate of another CA', { cert: () => otherPki.client.cert, key: () => otherPki.client.key }],
+    ['the server\'s own certificate as a client certificate (not for clientAuth)', { cert: () => pki.server.cert, key: () => pki.server.key }],
+  ])('%s → refused', async (_attack, client: { cert?: () => string; key?: () => string }) => {
+    const attempt = request(`${withClientCerts.url}/-/healthy`, { ca: pki.caCert, cert: client.cert?.(), key: client.key?.() });
+    await expect(attempt).rejects.toThrow();
+  });
+
+  test('plain HTTP to the TLS port → no answer of the checkpoint\'s', async () => {
+    const attempt = request(`${withClientCerts.url.replace('https:', 'http:')}/-/healthy`).then(
+      (answer) => answer.status,
+      () => 'refused',
+    );
+    expect(await attempt).not.toBe(200);
+  });
+
+  test.each(endpoints.filter(([, path]) => path !== '/no-such-page' && !path.includes('target=x') && path !== '/-/reload' && path !== '/logs?id=1'))('the right client certificate: %s %s → 200', async (method, path) => {
+    const answer = await withClientCerts.get(path, { method });
+    expect(answer.status).toBe(200);
+  });
+});
