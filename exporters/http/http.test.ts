@@ -322,6 +322,14 @@ describe('regular expressions', () => {
     expect((await probe(`${targets.http}/body?text=fine`, section)).result.success).toBe(true);
   });
 
+  test('matching is linear in the body: (a+)+$ against a body built to make a backtracking engine hang', async () => {
+    const hostile = encodeURIComponent(`${'a'.repeat(10_000)}!`);
+    const probed = await probe(`${targets.http}/body?text=${hostile}`, `fail_if_body_matches_regexp: ['(a+)+$']`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_failed_due_to_regex')).toBe(0);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(10_001);
+  });
+
   test('(?s) lets a dot cross lines, as in Go', async () => {
     const body = encodeURIComponent('first\nsecond');
     expect((await probe(`${targets.http}/body?text=${body}`, `fail_if_body_not_matches_regexp: ['first.second']`)).reason).toBe('assertion');

@@ -9,7 +9,7 @@ import { BodyReadFailure, readBody } from './body';
 import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
-import { compileGoRegexp } from '../../src/config/go-regexp';
+import { regexpMatches } from '../../src/config/regexp';
 import { readRequestParts, type RequestParts } from './request-parts';
 import { tlsOptions } from '../../src/net/tls-config';
 import { resolveTarget } from '../../src/net/resolve';
@@ -154,7 +154,7 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
     metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
     if (body !== undefined) metrics.uncompressedBodyLength.set(body.length);
     if (body !== undefined && failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
-      const bodyFailure = checkBody(body.toString('utf8'), settings);
+      const bodyFailure = checkBody(body, settings);
       metrics.failedDueToRegex.set(bodyFailure ? 1 : 0);
       if (bodyFailure) {
         log.error(bodyFailure);
@@ -201,19 +201,19 @@ function checkHeaders(headers: IncomingHttpHeaders, settings: HttpSettings): str
       if (rule.allow_missing) continue;
       return `Missing required header ${rule.header}`;
     }
-    const matched = values.some((value) => compileGoRegexp(rule.regexp).test(value));
+    const matched = values.some((value) => regexpMatches(rule.regexp, value));
     if (failOnMatch && matched) return `Header ${rule.header} matched regular expression ${rule.regexp}`;
     if (!failOnMatch && !matched) return `Header ${rule.header} did not match regular expression ${rule.regexp}`;
   }
   return undefined;
 }
 
-function checkBody(body: string, settings: HttpSettings): string | undefined {
+function checkBody(body: Buffer, settings: HttpSettings): string | undefined {
   for (const pattern of settings.fail_if_body_matches_regexp) {
-    if (compileGoRegexp(pattern).test(body)) return `Body matched regular expression ${pattern}`;
+    if (regexpMatches(pattern, body)) return `Body matched regular expression ${pattern}`;
   }
   for (const pattern of settings.fail_if_body_not_matches_regexp) {
-    if (!compileGoRegexp(pattern).test(body)) return `Body did not match regular expression ${pattern}`;
+    if (!regexpMatches(pattern, body)) return `Body did not match regular expression ${pattern}`;
   }
   return undefined;
 }
