@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
-import { BodyReadFailure, readBody } from './body';
+import { BodyReadFailure, readBody, type Body } from './body';
 import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
@@ -140,9 +140,10 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
   }
   if (followedAll) {
     const transferStarted = performance.now();
-    let body: Buffer | undefined;
+    const regexes = settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0;
+    let body: Body | undefined;
     try {
-      body = await readBody(response.body, settings.compression, bodySizeLimitBytes(settings.body_size_limit));
+      body = await readBody(response.body, { compression: settings.compression, limitBytes: bodySizeLimitBytes(settings.body_size_limit), keep: regexes });
     } catch (error) {
       // A body that cannot be read fails the probe, but the answer's other facts (version, TLS)
       // are still reported, as blackbox_exporter does.
@@ -153,8 +154,8 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
     }
     metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
     if (body !== undefined) metrics.uncompressedBodyLength.set(body.length);
-    if (body !== undefined && failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
-      const bodyFailure = checkBody(body, settings);
+    if (body?.bytes !== undefined && failures.length === 0) {
+      const bodyFailure = checkBody(body.bytes, settings);
       metrics.failedDueToRegex.set(bodyFailure ? 1 : 0);
       if (bodyFailure) {
         log.error(bodyFailure);
