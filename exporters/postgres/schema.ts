@@ -19,6 +19,7 @@ export const PostgresSettingsSchema = StrictObject({
   sslmode: StringEnum(SSL_MODES, { default: 'verify-full' }),
   tls_config: Type.Optional(TlsConfigSchema),
   query: Type.String({ minLength: 1, default: 'SELECT 1' }),
+  max_rows: Type.Integer({ minimum: 1, default: 1000, description: 'a query returning more rows fails the probe; it is stopped on the server' }),
   expect_value: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must equal this' })),
   expect_regexp: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must match this (RE2 syntax, as in the http prober)' })),
   server_stats: Type.Boolean({ default: true, description: 'after the query, read version, recovery state, replication lag and connections' }),
