@@ -103,7 +103,7 @@ export async function stopAll(): Promise<void> {
 }
 
 /** Last-resort synchronous kill (process 'exit' handler). */
-export function killAllSync(): void {
+function killAllSync(): void {
   for (const c of children) {
     if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
       try {

@@ -140,10 +140,10 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
   }
   if (followedAll) {
     const transferStarted = performance.now();
-    const regexes = settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0;
+    const bodyRegexes = settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0;
     let body: Body | undefined;
     try {
-      body = await readBody(response.body, { compression: settings.compression, limitBytes: bodySizeLimitBytes(settings.body_size_limit), keep: regexes });
+      body = await readBody(response.body, { compression: settings.compression, limitBytes: bodySizeLimitBytes(settings.body_size_limit), keep: bodyRegexes });
     } catch (error) {
       // A body that cannot be read fails the probe, but the answer's other facts (version, TLS)
       // are still reported, as blackbox_exporter does.
