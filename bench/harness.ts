@@ -178,6 +178,15 @@ export async function startJsonChild<T>(
   throw new Error(`${name} did not start:\n${child.tail()}`);
 }
 
+/** bench/target-server.ts in its own process, on a free port. */
+export async function startTarget(): Promise<{ child: Child; port: number }> {
+  const { child, value } = await startJsonChild('target', 'target-server.js', ['0'], (j) => {
+    const port = (j as { port?: unknown }).port;
+    return typeof port === 'number' ? port : undefined;
+  });
+  return { child, port: value };
+}
+
 export async function waitHealthy(child: Child, port: number, timeoutMs: number, agent: Agent): Promise<number> {
   const t0 = performance.now();
   const deadline = t0 + timeoutMs;

@@ -43,7 +43,7 @@ import {
   runMain,
   splitCmd,
   startChild,
-  startJsonChild,
+  startTarget,
   startedChildren,
   stopAll,
   table,
@@ -691,14 +691,6 @@ async function main(): Promise<void> {
     }
     await Promise.all(agents.map((a) => a.close().catch(() => undefined)));
   }
-}
-
-async function startTarget(): Promise<{ child: Child; port: number }> {
-  const { child, value } = await startJsonChild('target', 'target-server.js', ['0'], (j) => {
-    const port = (j as { port?: unknown }).port;
-    return typeof port === 'number' ? port : undefined;
-  });
-  return { child, port: value };
 }
 
 runMain(main);

@@ -4,6 +4,7 @@
  *
  *   GET /         -> 200, small body
  *   GET /delay50  -> 200 after a fixed 50 ms delay
+ *   GET /big?bytes=N -> 200, N bytes made as they are sent (so this process holds none of them)
  *   anything else -> 404
  *
  * Listens on 127.0.0.1 (port from argv[2], default 0 = random) and prints one
@@ -11,9 +12,17 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 const DELAY_MS = 50;
 const BODY = 'ok\n';
+
+const BLOCK = Buffer.alloc(64 * 1024, 'x');
+
+function* blocksOf(bytes: number): Generator<Buffer> {
+  for (let left = bytes; left > 0; left -= BLOCK.length) yield left >= BLOCK.length ? BLOCK : BLOCK.subarray(0, left);
+}
 
 const server = http.createServer((req, res) => {
   const path = (req.url ?? '/').split('?')[0];
@@ -30,6 +39,11 @@ const server = http.createServer((req, res) => {
     reply(200, BODY);
   } else if (path === '/delay50') {
     setTimeout(() => reply(200, BODY), DELAY_MS);
+  } else if (path === '/big') {
+    const bytes = Number(new URL(req.url ?? '/', 'http://target.invalid').searchParams.get('bytes') ?? '0');
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': bytes });
+    // At the pace the client reads; a client that goes away ends it.
+    pipeline(Readable.from(blocksOf(bytes)), res).catch(() => undefined);
   } else {
     reply(404, 'not found\n');
   }

@@ -13,7 +13,7 @@ import { startCaptureServer, type CaptureServer } from '../../tests/support/capt
 import { startCheckpoint } from '../../tests/support/checkpoint-server';
 import { refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
-import { startWebApp, WEB_PASSWORD, WEB_USER, type WebApp } from '../../tests/support/web-app';
+import { DOWNLOAD_BYTES, startWebApp, WEB_PASSWORD, WEB_USER, type WebApp } from '../../tests/support/web-app';
 import { ArtifactStore } from './artifacts';
 import { browserProber } from './index';
 import { sharedBrowsers } from './shared-browser';
@@ -188,6 +188,23 @@ describe('a login journey', () => {
     expect(probed.reason).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await artifactFiles()).toEqual(before);
+  });
+
+  test('a download a click starts is refused and logged; the journey goes on', async () => {
+    const sentBefore = app.downloadBytesSent();
+    const probed = await probe('/downloads', `steps:\n  - click: {role: link, name: Get the export}\n  - expect_text: Exports`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.logText).toMatch(/msg="Refused a download" url=http:\/\/127\.0\.0\.1:\d+\/download file=export\.bin/);
+    // Cancelled at once: of the 200 MiB offered, no more than socket buffers' worth left the server.
+    expect(app.downloadBytesSent() - sentBefore).toBeLessThan(DOWNLOAD_BYTES / 10);
+  });
+
+  test('a target that is a download fails step 0 with reason navigation, saying downloads are refused', async () => {
+    const sentBefore = app.downloadBytesSent();
+    const probed = await probe('/download');
+    expect(probed.reason).toBe('navigation');
+    expect(probed.result.failure?.message).toMatch(/^step 0-goto: http:\/\/127\.0\.0\.1:\d+\/download is a download, and the browser prober refuses downloads$/);
+    expect(app.downloadBytesSent() - sentBefore).toBeLessThan(DOWNLOAD_BYTES / 10);
   });
 
   test('a page that throws is counted, with its console error, and logged', async () => {

@@ -1,6 +1,6 @@
 /**
  * What the pages of a journey did, watched from outside: requests, failures, bytes, console
- * errors, uncaught exceptions, a main-frame navigation that failed, and the web vitals of the
+ * errors, uncaught exceptions, refused downloads, a main-frame navigation that failed, and the web vitals of the
  * first page, measured in the page by PerformanceObserver and reported through a binding.
  */
 import type { BrowserContext, Page, Request, Response } from 'playwright-core';
@@ -65,6 +65,8 @@ export class PageFacts {
   navigationFailure: string | undefined;
   /** Set when the page's renderer crashed. */
   crashed = false;
+  /** Downloads the pages started, each refused. */
+  private downloads = 0;
   private readonly vitalsByDocument = new Map<string, WebVitals>();
   private firstDocument: string | undefined;
   private readonly sizes: Promise<void>[] = [];
@@ -91,6 +93,10 @@ export class PageFacts {
     });
     page.on('pageerror', (error) => {
       if (facts.counters.pageErrors++ < MAX_LOGGED) log.warn('Uncaught exception in the page', { error: excerpt(scrub(error.message)) });
+    });
+    // The context refuses downloads (acceptDownloads: false): a page must not fill the disk.
+    page.on('download', (download) => {
+      if (facts.downloads++ < MAX_LOGGED) log.warn('Refused a download', { url: excerpt(scrub(download.url())), file: excerpt(download.suggestedFilename()) });
     });
     page.on('crash', () => {
       facts.crashed = true;
@@ -139,7 +145,7 @@ export class PageFacts {
     this.counters.failedRequests++;
     const errorText = request.failure()?.errorText ?? 'failed';
     // A navigation replaced by another one (a redirect by script, a second click) is aborted on purpose.
-    if (this.isMainNavigation(request) && errorText !== 'net::ERR_ABORTED') this.navigationFailure = `${this.scrub(request.url())} failed: ${errorText}`;
+    if (this.isMainNavigation(request) && errorText !== 'net::ERR_ABORTED') this.navigationFailure = `${excerpt(this.scrub(request.url()))} failed: ${errorText}`;
   }
 
   private requestFinished(request: Request): void {
@@ -156,7 +162,7 @@ export class PageFacts {
   private response(response: Response): void {
     if (response.status() < 400) return;
     this.counters.failedRequests++;
-    if (this.isMainNavigation(response.request())) this.navigationFailure = `${this.scrub(response.url())} answered ${response.status()}`;
+    if (this.isMainNavigation(response.request())) this.navigationFailure = `${excerpt(this.scrub(response.url()))} answered ${response.status()}`;
   }
 
   private isMainNavigation(request: Request): boolean {
@@ -169,7 +175,8 @@ export class PageFacts {
   }
 }
 
-function excerpt(text: string): string {
+/** Text from the page, cut to a line of at most 200 characters: the page decides how long it is. */
+export function excerpt(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }

@@ -55,7 +55,7 @@ export async function runJourney(probe: ProbeContext<BrowserSettings>, browsers:
     metrics.slotWait(waited);
     if (waited > 0.001) log.info('Waited for a free journey slot', { wait_seconds: waited, max_concurrent_journeys: settings.max_concurrent_journeys });
 
-    const context = await browsers.newContext(settings.launch, { ignoreHTTPSErrors: settings.ignore_https_errors }, signal, log);
+    const context = await browsers.newContext(settings.launch, { ignoreHTTPSErrors: settings.ignore_https_errors, acceptDownloads: false }, signal, log);
     const journey: Journey = { probe, metrics, target, files, artifacts: new ArtifactStore(settings.artifacts), scrub };
     // The deadline ends the journey at once: closing the context ends every pending step.
     const onAbort = () => void context.close().catch(() => undefined);

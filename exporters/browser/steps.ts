@@ -9,6 +9,7 @@ import { errors, type BrowserContext, type Locator, type Page } from 'playwright
 import { abortable } from '../../src/probe/abortable';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
 import type { LogFields } from '../../src/probe/probe-log';
+import { excerpt } from './page-facts';
 import { firstLine } from './shared-browser';
 import { STEP_KINDS, type LocatorSettings, type Step, type StepKind, type WaitForSettings } from './schema';
 
@@ -117,7 +118,7 @@ export async function runStep(step: Step, run: StepRun): Promise<LogFields> {
       return {};
     case 'expect_url':
       await page.waitForURL(urlMatcher(step.expect_url!, run.target), { timeout, waitUntil: 'commit' });
-      return { url: page.url() };
+      return { url: excerpt(page.url()) };
     case 'expect_title':
       await page.waitForFunction(`document.title.replace(/\\s+/g, ' ').trim() === ${JSON.stringify(step.expect_title!.replace(/\s+/g, ' ').trim())}`, undefined, { timeout });
       return {};
@@ -163,15 +164,15 @@ export async function stepFailure(step: Step, error: unknown, run: StepRun): Pro
       case 'goto':
         return new ProbeFailure('navigation', `${new URL(step.goto!, run.target).href} did not load within ${seconds}s`);
       case 'wait_for':
-        if (step.wait_for!.url !== undefined) return new ProbeFailure('navigation', `the page did not reach ${step.wait_for!.url} within ${seconds}s (it is at ${run.page.url()})`);
+        if (step.wait_for!.url !== undefined) return new ProbeFailure('navigation', `the page did not reach ${step.wait_for!.url} within ${seconds}s (it is at ${excerpt(run.page.url())})`);
         if (step.wait_for!.network_idle) return new ProbeFailure('navigation', `the network did not become idle within ${seconds}s`);
         return new ProbeFailure('not_found', `no element ${describeLocator(step.wait_for!)} became ${step.wait_for!.state ?? 'visible'} within ${seconds}s`);
       case 'expect_text':
         return new ProbeFailure('assertion', `the text ${JSON.stringify(step.expect_text)} did not appear within ${seconds}s`);
       case 'expect_url':
-        return new ProbeFailure('assertion', `the URL is ${run.page.url()}, not ${step.expect_url} (waited ${seconds}s)`);
+        return new ProbeFailure('assertion', `the URL is ${excerpt(run.page.url())}, not ${step.expect_url} (waited ${seconds}s)`);
       case 'expect_title':
-        return new ProbeFailure('assertion', `the title is ${JSON.stringify(await run.page.title().catch(() => '?'))}, not ${JSON.stringify(step.expect_title)} (waited ${seconds}s)`);
+        return new ProbeFailure('assertion', `the title is ${JSON.stringify(excerpt(await run.page.title().catch(() => '?')))}, not ${JSON.stringify(step.expect_title)} (waited ${seconds}s)`);
       case 'script':
         return new ProbeFailure('not_found', `the script ${path.basename(step.script!)} timed out: ${message}`);
       default: {
@@ -180,6 +181,8 @@ export async function stepFailure(step: Step, error: unknown, run: StepRun): Pro
       }
     }
   }
+  // Playwright's words for a navigation that turned into a download, which the context refuses (acceptDownloads: false).
+  if (kind === 'goto' && message.includes('Download is starting')) return new ProbeFailure('navigation', `${excerpt(new URL(step.goto!, run.target).href)} is a download, and the browser prober refuses downloads`);
   const reason: FailureReason = kind === 'goto' ? 'navigation' : 'assertion';
   return new ProbeFailure(reason, kind === 'script' ? `the script ${path.basename(step.script!)} failed: ${message}` : `${kind} failed: ${message}`);
 }

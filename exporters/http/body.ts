@@ -1,19 +1,26 @@
 /**
- * Reads a response body, undoes the module's `compression`, and holds the uncompressed body to
- * blackbox_exporter's `body_size_limit`.
+ * Reads a response body as it arrives: undoes the module's `compression` as a stream, counts the
+ * uncompressed bytes, holds them to blackbox_exporter's `body_size_limit`, and keeps them only when
+ * a regex must read them. A body no regex reads is counted and dropped, so its size costs no memory.
  */
-import { promisify } from 'node:util';
+import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { HttpSettings } from './schema';
 
-type Decode = (data: Buffer, options: zlib.ZlibOptions & zlib.BrotliOptions) => Promise<Buffer>;
+/**
+ * The most body kept for the body regexes when the module sets no `body_size_limit`.
+ * blackbox_exporter reads any size; one hostile or broken target must not take the checkpoint's
+ * memory, and a page a regex should read is far smaller.
+ */
+export const DEFAULT_KEPT_BODY_LIMIT = 16 * 1024 * 1024;
 
-const DECOMPRESS: Partial<Record<HttpSettings['compression'], Decode>> = {
-  gzip: promisify(zlib.gunzip),
-  br: promisify(zlib.brotliDecompress),
-  // Servers disagree on whether "deflate" has the zlib wrapper; accept both.
-  deflate: (data, options) => promisify(zlib.inflate)(data, options).catch(() => promisify(zlib.inflateRaw)(data, options)),
+const DECODERS: Partial<Record<HttpSettings['compression'], (first: Buffer | undefined) => Transform>> = {
+  gzip: () => zlib.createGunzip(),
+  br: () => zlib.createBrotliDecompress(),
+  // Servers disagree on whether "deflate" has the zlib wrapper; its two header bytes tell.
+  deflate: (first) => (first !== undefined && hasZlibHeader(first) ? zlib.createInflate() : zlib.createInflateRaw()),
 };
 
 /** The body could not be read whole; blackbox_exporter still reports the bytes it got until then. */
@@ -27,40 +34,87 @@ export class BodyReadFailure extends ProbeFailure {
   }
 }
 
-/** The whole body, uncompressed; throws BodyReadFailure when it is cut short, too large or not in the expected encoding. */
-export async function readBody(chunks: AsyncIterable<Buffer>, compression: HttpSettings['compression'], limitBytes: number | undefined): Promise<Buffer> {
-  const decode = DECOMPRESS[compression];
-  if (!decode) return readAll(chunks, limitBytes, true);
-  // The limit is on the uncompressed body, as in blackbox_exporter; the compressed one may exceed
-  // it only by the format's few bytes of overhead, so reading it stays bounded too.
-  const raw = await readAll(chunks, limitBytes === undefined ? undefined : limitBytes + Math.ceil(limitBytes / 16384) * 5 + 1024, false);
-  try {
-    return await decode(raw, limitBytes === undefined ? {} : { maxOutputLength: limitBytes });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limitBytes!);
-    throw new BodyReadFailure(`response body is not valid ${compression}: ${(error as Error).message}`, 0);
-  }
+export interface BodyReading {
+  compression: HttpSettings['compression'];
+  /** `body_size_limit` in bytes, when the module sets one. */
+  limitBytes: number | undefined;
+  /** Whether a regex reads the body, so that it must be kept (up to the limit). */
+  keep: boolean;
 }
 
-/** `plain` says whether the bytes read are the uncompressed body, and so worth reporting on failure. */
-async function readAll(chunks: AsyncIterable<Buffer>, limitBytes: number | undefined, plain: boolean): Promise<Buffer> {
-  const parts: Buffer[] = [];
+export interface Body {
+  /** Uncompressed length, for probe_http_uncompressed_body_length. */
+  length: number;
+  /** The uncompressed body, when `keep` asked for it. */
+  bytes?: Buffer;
+}
+
+/** Reads the body to its end; throws BodyReadFailure when it is cut short, too large or not in the expected encoding. */
+export async function readBody(chunks: AsyncIterable<Buffer>, reading: BodyReading): Promise<Body> {
+  const limit = reading.limitBytes ?? (reading.keep ? DEFAULT_KEPT_BODY_LIMIT : undefined);
+  const kept: Buffer[] | undefined = reading.keep ? [] : undefined;
+  let length = 0;
+  const take = (chunk: Buffer) => {
+    length += chunk.length;
+    if (limit !== undefined && length > limit) throw tooLarge(limit, reading.limitBytes !== undefined);
+    kept?.push(chunk);
+  };
+
+  const decoder = DECODERS[reading.compression];
+  if (!decoder) {
+    for await (const chunk of failingClearly(chunks, () => length)) take(chunk);
+  } else {
+    // Bytes read before a failure are reported only when they are the uncompressed body.
+    const [first, all] = await peek(failingClearly(chunks, () => 0));
+    try {
+      await pipeline(all, decoder(first), async (decoded: AsyncIterable<Buffer>) => {
+        for await (const chunk of decoded) take(chunk);
+      });
+    } catch (error) {
+      if (error instanceof ProbeFailure) throw error;
+      throw new BodyReadFailure(`response body is not valid ${reading.compression}: ${(error as Error).message}`, 0);
+    }
+  }
+  return { length, bytes: kept && Buffer.concat(kept, length) };
+}
+
+/** The chunks, with a read error (the server went away in the middle) turned into a BodyReadFailure. */
+async function* failingClearly(chunks: AsyncIterable<Buffer>, reportedBytes: () => number): AsyncGenerator<Buffer> {
   let size = 0;
   try {
     for await (const chunk of chunks) {
       size += chunk.length;
-      if (limitBytes !== undefined && size > limitBytes) throw tooLarge(limitBytes, plain);
-      parts.push(chunk);
+      yield chunk;
     }
   } catch (error) {
-    if (error instanceof ProbeFailure) throw error;
-    // The server went away in the middle of the body: its fault, not ours ('internal').
+    // The server's fault, not ours ('internal').
     const { code, message } = error as NodeJS.ErrnoException;
-    throw new BodyReadFailure(`reading the response body failed after ${size} bytes: ${code ? `${code}: ` : ''}${message}`, plain ? size : 0);
+    throw new BodyReadFailure(`reading the response body failed after ${size} bytes: ${code ? `${code}: ` : ''}${message}`, reportedBytes());
   }
-  return Buffer.concat(parts);
 }
 
-function tooLarge(limitBytes: number, plain = true): BodyReadFailure {
-  return new BodyReadFailure(`response body larger than body_size_limit (${limitBytes} bytes)`, plain ? limitBytes : 0);
+/** The first chunk (undefined for an empty body), and all the chunks again from the start. */
+async function peek(chunks: AsyncIterable<Buffer>): Promise<[Buffer | undefined, AsyncIterable<Buffer>]> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  async function* all(): AsyncGenerator<Buffer> {
+    if (first.done) return;
+    yield first.value;
+    // Delegating (not a loop over next()) passes an early return on, so the body is released.
+    yield* { [Symbol.asyncIterator]: () => iterator };
+  }
+  return [first.done ? undefined : first.value, all()];
+}
+
+/** RFC 1950: compression method 8 in the low nibble, and the two bytes a multiple of 31. */
+function hasZlibHeader(data: Buffer): boolean {
+  return data.length >= 2 && (data[0] & 0x0f) === 8 && data.readUInt16BE(0) % 31 === 0;
+}
+
+/** `configured` says whether the limit is the module's body_size_limit or the default for kept bodies. */
+function tooLarge(limitBytes: number, configured: boolean): BodyReadFailure {
+  const message = configured
+    ? `response body larger than body_size_limit (${limitBytes} bytes)`
+    : `response body larger than ${limitBytes / 2 ** 20} MiB, the most kept for the body regexes when the module sets no body_size_limit`;
+  return new BodyReadFailure(message, limitBytes);
 }

@@ -301,6 +301,49 @@ describe('broken answers', () => {
   });
 });
 
+describe('large bodies', () => {
+  const MiB = 1024 * 1024;
+
+  test('a 64 MiB body no regex reads is counted, not kept, and the probe succeeds', async () => {
+    const probed = await probe(`${targets.http}/large?bytes=${64 * MiB}`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_content_length')).toBe(64 * MiB);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(64 * MiB);
+  });
+
+  test.each(['gzip', 'deflate', 'deflate-raw'])('a 64 MiB %s body is decompressed as it streams and measured uncompressed', async (encoding) => {
+    const compression = encoding.replace(/-raw$/, '');
+    const probed = await probe(`${targets.http}/large?bytes=${64 * MiB}&encoding=${encoding}`, `compression: ${compression}`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_content_length')).toBe(-1);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(64 * MiB);
+  });
+
+  test('body_size_limit still fails a body no regex reads', async () => {
+    const probed = await probe(`${targets.http}/large?bytes=${2 * MiB}&encoding=gzip`, 'compression: gzip\nbody_size_limit: 1MiB');
+    expect(probed.reason).toBe('protocol');
+    expect(probed.result.failure?.message).toBe(`response body larger than body_size_limit (${MiB} bytes)`);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(MiB);
+  });
+
+  test('a body regex with no body_size_limit keeps at most 16 MiB: a larger body fails, naming the limit', async () => {
+    const section = `fail_if_body_not_matches_regexp: ['^x+$']`;
+    const over = await probe(`${targets.http}/large?bytes=${16 * MiB + 1}`, section);
+    expect(over.reason).toBe('protocol');
+    expect(over.result.failure?.message).toBe('response body larger than 16 MiB, the most kept for the body regexes when the module sets no body_size_limit');
+    expect(over.get('probe_http_uncompressed_body_length')).toBe(16 * MiB);
+    expect(over.get('probe_failed_due_to_regex')).toBe(0);
+
+    expect((await probe(`${targets.http}/large?bytes=${16 * MiB}`, section)).result.success).toBe(true);
+  });
+
+  test('a body regex reads past 16 MiB when body_size_limit allows it', async () => {
+    const probed = await probe(`${targets.http}/large?bytes=${20 * MiB}&encoding=gzip`, `compression: gzip\nbody_size_limit: 32MiB\nfail_if_body_matches_regexp: ['y']`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(20 * MiB);
+  });
+});
+
 describe('regular expressions', () => {
   test('fail_if_body_not_matches_regexp passes on a match, Go flags included, and fails on a miss', async () => {
     const section = `fail_if_body_not_matches_regexp: ['(?i)HELLO CHECKPOINT']`;
@@ -320,6 +363,14 @@ describe('regular expressions', () => {
     expect(matched.reason).toBe('assertion');
     expect(matched.get('probe_failed_due_to_regex')).toBe(1);
     expect((await probe(`${targets.http}/body?text=fine`, section)).result.success).toBe(true);
+  });
+
+  test('matching is linear in the body: (a+)+$ against a body built to make a backtracking engine hang', async () => {
+    const hostile = encodeURIComponent(`${'a'.repeat(10_000)}!`);
+    const probed = await probe(`${targets.http}/body?text=${hostile}`, `fail_if_body_matches_regexp: ['(a+)+$']`);
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_failed_due_to_regex')).toBe(0);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(10_001);
   });
 
   test('(?s) lets a dot cross lines, as in Go', async () => {

@@ -5,11 +5,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
-import { BodyReadFailure, readBody } from './body';
+import { BodyReadFailure, readBody, type Body } from './body';
 import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
-import { compileGoRegexp } from '../../src/config/go-regexp';
+import { regexpMatches } from '../../src/config/regexp';
 import { readRequestParts, type RequestParts } from './request-parts';
 import { tlsOptions } from '../../src/net/tls-config';
 import { resolveTarget } from '../../src/net/resolve';
@@ -146,9 +146,10 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
   }
   if (followedAll) {
     const transferStarted = performance.now();
-    let body: Buffer | undefined;
+    const bodyRegexes = settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0;
+    let body: Body | undefined;
     try {
-      body = await readBody(response.body, settings.compression, bodySizeLimitBytes(settings.body_size_limit));
+      body = await readBody(response.body, { compression: settings.compression, limitBytes: bodySizeLimitBytes(settings.body_size_limit), keep: bodyRegexes });
     } catch (error) {
       // A body that cannot be read fails the probe, but the answer's other facts (version, TLS)
       // are still reported, as blackbox_exporter does.
@@ -159,8 +160,8 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
     }
     metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
     if (body !== undefined) metrics.uncompressedBodyLength.set(body.length);
-    if (body !== undefined && failures.length === 0 && (settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0)) {
-      const bodyFailure = checkBody(body.toString('utf8'), settings);
+    if (body?.bytes !== undefined && failures.length === 0) {
+      const bodyFailure = checkBody(body.bytes, settings);
       metrics.failedDueToRegex.set(bodyFailure ? 1 : 0);
       if (bodyFailure) {
         log.error(bodyFailure);
@@ -207,19 +208,19 @@ function checkHeaders(headers: IncomingHttpHeaders, settings: HttpSettings): str
       if (rule.allow_missing) continue;
       return `Missing required header ${rule.header}`;
     }
-    const matched = values.some((value) => compileGoRegexp(rule.regexp).test(value));
+    const matched = values.some((value) => regexpMatches(rule.regexp, value));
     if (failOnMatch && matched) return `Header ${rule.header} matched regular expression ${rule.regexp}`;
     if (!failOnMatch && !matched) return `Header ${rule.header} did not match regular expression ${rule.regexp}`;
   }
   return undefined;
 }
 
-function checkBody(body: string, settings: HttpSettings): string | undefined {
+function checkBody(body: Buffer, settings: HttpSettings): string | undefined {
   for (const pattern of settings.fail_if_body_matches_regexp) {
-    if (compileGoRegexp(pattern).test(body)) return `Body matched regular expression ${pattern}`;
+    if (regexpMatches(pattern, body)) return `Body matched regular expression ${pattern}`;
   }
   for (const pattern of settings.fail_if_body_not_matches_regexp) {
-    if (!compileGoRegexp(pattern).test(body)) return `Body did not match regular expression ${pattern}`;
+    if (!regexpMatches(pattern, body)) return `Body did not match regular expression ${pattern}`;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 /** The http rules a JSON Schema cannot say: regexes must compile, auth methods must not clash. */
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
 import { tlsConfigProblems } from '../../src/net/tls-config';
-import { regexpProblem } from '../../src/config/go-regexp';
+import { regexpProblem } from '../../src/config/regexp';
 import type { HttpSettings } from './schema';
 
 export function validateHttpSettings(settings: HttpSettings, path: ConfigPath): ConfigProblem[] {

@@ -3,7 +3,7 @@
  * server printed it (values are never parsed, so `t`, `2024-01-01 00:00:00+00` and `1.50` compare
  * exactly as psql shows them).
  */
-import { compileGoRegexp } from '../../src/config/go-regexp';
+import { regexpMatches } from '../../src/config/regexp';
 import type { PostgresSettings } from './schema';
 
 /**
@@ -16,7 +16,7 @@ export function expectationFailure(firstValue: string | null | undefined, settin
   if (firstValue === undefined) return 'the query returned no row to check';
   if (firstValue === null) return 'the first value is NULL, which matches no expectation';
   if (expected !== undefined && firstValue !== expected) return `the first value ${quoted(firstValue)} is not the expected ${quoted(expected)}`;
-  if (pattern !== undefined && !compileGoRegexp(pattern).test(firstValue)) return `the first value ${quoted(firstValue)} does not match expect_regexp ${JSON.stringify(pattern)}`;
+  if (pattern !== undefined && !regexpMatches(pattern, firstValue)) return `the first value ${quoted(firstValue)} does not match expect_regexp ${JSON.stringify(pattern)}`;
   return undefined;
 }
 

@@ -157,11 +157,38 @@ describe('a healthy primary', () => {
   });
 
   test('the query\'s rows are counted without being kept, and a command counts the rows it affected', async () => {
-    const selected = await probe(primary.address, section('query: SELECT generate_series(1, 5000)'));
+    const selected = await probe(primary.address, section('query: SELECT generate_series(1, 5000)\nmax_rows: 5000'));
     expect(selected.get('probe_postgres_query_rows')).toBe(5000);
     const updated = await probe(primary.address, section('query: "CREATE TEMP TABLE t AS SELECT 1 AS one; UPDATE t SET one = 2"'));
     expect(updated.result.success).toBe(true);
     expect(updated.get('probe_postgres_query_rows')).toBe(1);
+  });
+});
+
+describe('max_rows', () => {
+  test('a query returning more rows than max_rows (default 1000) fails with reason assertion, naming the limit', async () => {
+    const within = await probe(primary.address, section('query: SELECT generate_series(1, 1000)'));
+    expect(within.result.success).toBe(true);
+    expect(within.get('probe_postgres_query_rows')).toBe(1000);
+
+    const over = await probe(primary.address, section('query: SELECT generate_series(1, 1001)'));
+    expect(over.reason).toBe('assertion');
+    expect(over.result.failure?.message).toBe('the query returned more than max_rows (1000) rows');
+    expect(over.get('probe_postgres_query_rows')).toBe(0);
+  });
+
+  test('a query of millions of rows is not read to its end: the server is told to stop it', async () => {
+    const probed = await probe(primary.address, section(`
+      query: SELECT generate_series(1, 50000000), repeat('x', 100)
+      application_name: checkpoint-flood
+      statement_timeout: 0s
+      max_rows: 10
+    `));
+    expect(probed.reason).toBe('assertion');
+    expect(probed.result.failure?.message).toBe('the query returned more than max_rows (10) rows');
+    expect(probed.logText).toContain('msg="Cancel request delivered"');
+    // Read whole, 50 million rows of 100 bytes would outlast the deadline; the backend is gone at once.
+    expect(await eventually(async () => (await probeSessions(primary, 'checkpoint-flood')) === 0, 3000)).toBe(true);
   });
 });
 

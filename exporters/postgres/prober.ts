@@ -68,7 +68,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
 
     phase = 'query';
     const queryStarted = performance.now();
-    const outcome = await timer.time('query', () => opened.query(settings.query, 'query'), { query: settings.query });
+    const outcome = await timer.time('query', () => opened.query(settings.query, 'query', settings.max_rows), { query: settings.query });
     metrics.queryDurationSeconds.set((performance.now() - queryStarted) / 1000);
     metrics.queryRows.set(outcome.rows);
     const firstValue = outcome.firstRow === undefined ? undefined : outcome.firstRow[0];

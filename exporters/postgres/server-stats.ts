@@ -26,7 +26,7 @@ export const SERVER_STATS_QUERY = `SELECT
 
 /** The stats, read as text (see SERVER_TEXT in session.ts) and converted here. */
 export async function readServerStats(session: PostgresSession): Promise<ServerStats> {
-  const { firstRow } = await session.query(SERVER_STATS_QUERY, 'stats');
+  const { firstRow } = await session.query(SERVER_STATS_QUERY, 'stats', 1);
   if (!firstRow) throw new Error('the stats query returned no row');
   const [versionNum, inRecovery, connections, maxConnections, reservedConnections, lagSeconds, lagBytes] = firstRow;
   return {

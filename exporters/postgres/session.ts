@@ -54,7 +54,8 @@ export interface QueryOutcome {
 export interface PostgresSession {
   /** As the server reported it at startup (`server_version`), e.g. "15.8 (Debian 15.8-0+deb12u1)". */
   serverVersion: string | undefined;
-  query(text: string, stage: 'query' | 'stats'): Promise<QueryOutcome>;
+  /** Runs `text`; more than `maxRows` rows fail it with reason assertion, and the server is told to stop. */
+  query(text: string, stage: 'query' | 'stats', maxRows: number): Promise<QueryOutcome>;
   close(): Promise<void>;
 }
 
@@ -110,18 +111,18 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
   const destroy = () => {
     for (const stream of streams()) stream.destroy();
   };
-  // At the deadline: drop the connection at once, and if a query was running, ask the server to
-  // stop it; close() waits for that request to be delivered.
-  const onAbort = () => {
+  // At the deadline, or when a query returns more rows than it may: drop the connection at once,
+  // and if a query was running, ask the server to stop it; close() waits for that request to be delivered.
+  const abandon = () => {
     destroy();
-    if (queryRunning && backend) cancelling = sendCancelRequest(request.address, request.port, backend, log);
+    if (queryRunning && backend) cancelling ??= sendCancelRequest(request.address, request.port, backend, log);
   };
-  signal.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', abandon, { once: true });
 
   const close = async () => {
     if (closed) return;
     closed = true;
-    signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', abandon);
     if (!signal.aborted && connection.stream.writable) {
       log.info('Closing connection');
       await withinMs(client.end(), CLOSE_WAIT_MS).catch(() => undefined);
@@ -146,13 +147,17 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
   return {
     serverVersion,
     close,
-    async query(text, queryStage) {
+    async query(text, queryStage, maxRows) {
       queryRunning = true;
       try {
-        return await abortable(runQuery(client, text), signal);
+        return await abortable(runQuery(client, text, maxRows), signal);
       } catch (error) {
         if (signal.aborted) {
           throw new ProbeFailure('timeout', `deadline reached in the ${queryStage} phase${backend ? '; the server was asked to cancel the query' : ''}`);
+        }
+        if (error instanceof TooManyRows) {
+          abandon();
+          throw new ProbeFailure('assertion', error.message);
         }
         throw classify(error, queryStage);
       } finally {
@@ -181,11 +186,17 @@ function newClient(request: SessionRequest): Client {
   });
 }
 
+class TooManyRows extends Error {
+  constructor(maxRows: number) {
+    super(`the query returned more than max_rows (${maxRows}) rows`);
+  }
+}
+
 /**
- * Runs `text` without keeping its rows: only the first row and a count, so a module whose query
- * returns a million rows costs the checkpoint no memory for them.
+ * Runs `text` without keeping its rows: only the first row and a count. Past `maxRows` it gives up
+ * (TooManyRows), so a query that returns millions of rows is not read to its end.
  */
-function runQuery(client: Client, text: string): Promise<QueryOutcome> {
+function runQuery(client: Client, text: string, maxRows: number): Promise<QueryOutcome> {
   return new Promise((resolve, reject) => {
     const config: QueryArrayConfig = { text, rowMode: 'array', types: SERVER_TEXT };
     const query = new Query(config);
@@ -193,7 +204,7 @@ function runQuery(client: Client, text: string): Promise<QueryOutcome> {
     let returned = 0;
     query.on('row', (row: (string | null)[]) => {
       firstRow ??= row;
-      returned++;
+      if (++returned > maxRows) reject(new TooManyRows(maxRows));
     });
     query.on('error', reject);
     query.on('end', (results: unknown) => {

@@ -1,7 +1,7 @@
 /** The postgres rules a JSON Schema cannot say: one password source, a regexp that compiles, TLS keys that mean something. */
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
 import { tlsConfigProblems } from '../../src/net/tls-config';
-import { regexpProblem } from '../../src/config/go-regexp';
+import { regexpProblem } from '../../src/config/regexp';
 import type { PostgresSettings } from './schema';
 
 export function validatePostgresSettings(settings: PostgresSettings, path: ConfigPath): ConfigProblem[] {

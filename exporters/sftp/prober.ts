@@ -40,7 +40,7 @@ export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<bool
       log,
       metrics,
     });
-    const files = new RemoteFiles(await session.sftp(), session, signal);
+    const files = new RemoteFiles(await session.sftp(), session, signal, settings.max_entries);
     return await runChecks(probe, { files, metrics, log, signal });
   } catch (error) {
     if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${metrics.phases.current() ?? 'resolve'} phase`);

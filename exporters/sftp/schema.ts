@@ -26,6 +26,7 @@ export const SftpSettingsSchema = StrictObject({
   preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
   ip_protocol_fallback: Type.Boolean({ default: true }),
   directory: Type.String({ minLength: 1, default: '.', description: 'the directory listed on every probe; relative paths start at the login directory' }),
+  max_entries: Type.Integer({ minimum: 1, default: 10000, description: 'a directory listing (directory, freshness, round_trip cleanup) with more entries fails the probe' }),
   round_trip: Type.Optional(
     StrictObject({
       directory: Path('where a small file is written, read back and deleted'),

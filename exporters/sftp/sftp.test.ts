@@ -319,6 +319,24 @@ describe('directories and files', () => {
     expect(probed.get('probe_sftp_directory_entries')).toBe(5);
   });
 
+  test('a listing over max_entries fails with reason assertion, naming the limit; up to it the entries are counted', async () => {
+    // Far more than one READDIR answer holds (OpenSSH sends at most 100 names in one).
+    await fs.mkdir(home('many'));
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => fs.writeFile(home('many', `file-${i}`), '')));
+    try {
+      const over = await probe(target(), section('directory: many\nmax_entries: 999'));
+      expect(over.reason).toBe('assertion');
+      expect(over.result.failure?.message).toBe('list many: more than max_entries (999) entries');
+      expect(over.names.has('probe_sftp_directory_entries')).toBe(false);
+
+      const within = await probe(target(), section('directory: many\nmax_entries: 1000'));
+      expect(within.result.success).toBe(true);
+      expect(within.get('probe_sftp_directory_entries')).toBe(1000);
+    } finally {
+      await fs.rm(home('many'), { recursive: true });
+    }
+  });
+
   test('the round trip writes, reads back and deletes its file, and removes what an earlier probe left an hour ago', async () => {
     const leftover = home('incoming', '.checkpoint-probe-0123456789abcdef');
     const inFlight = home('incoming', '.checkpoint-probe-fedcba9876543210');

@@ -2,6 +2,9 @@
  * The delivery check: after the server accepted the test message, look for it in the mailbox over
  * IMAP until it is there or the deadline passes, then delete it. imapflow cannot be cancelled, so
  * the deadline closes its connection, and every wait on it loses the race against the deadline.
+ * The message is found by a server-side SEARCH on its probe id header and never fetched, so a
+ * mailbox of large messages costs nothing; what the server sends back is held to
+ * `max_response_bytes` (imapflow would read a gigabyte).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
@@ -50,30 +53,34 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
     auth: { user: settings.username, pass: check.password },
     logger: false,
     disableAutoIdle: true,
+    maxLineLength: settings.max_response_bytes,
+    maxLiteralSize: settings.max_response_bytes,
+    maxResponseSize: settings.max_response_bytes,
     clientInfo: { name: 'private-checkpoint' },
   });
-  // imapflow reports a broken connection as an event too; the awaited call rejects with it as well.
-  client.on('error', () => undefined);
+  // imapflow reports a broken connection as an event too; the awaited call rejects with it as well,
+  // except for an answer over max_response_bytes: that is told only here, the call fails as "no connection".
+  let tooLarge: unknown;
+  client.on('error', (error: unknown) => {
+    if (isTooLarge(error)) tooLarge ??= error;
+  });
+  const failed = (step: string, otherwise?: FailureReason) => (error: unknown) => {
+    throw imapFailure(tooLarge ?? error, step, check.password, signal, otherwise);
+  };
   const onAbort = () => client.close();
   signal.addEventListener('abort', onAbort, { once: true });
   let connected = false;
   try {
-    await abortable(client.connect(), signal).catch((error: unknown) => {
-      throw imapFailure(error, 'IMAP login', check.password, signal);
-    });
+    await abortable(client.connect(), signal).catch(failed('IMAP login'));
     connected = true;
-    await abortable(client.mailboxOpen(settings.mailbox), signal).catch((error: unknown) => {
-      throw imapFailure(error, `opening mailbox ${JSON.stringify(settings.mailbox)}`, check.password, signal, 'protocol');
-    });
+    await abortable(client.mailboxOpen(settings.mailbox), signal).catch(failed(`opening mailbox ${JSON.stringify(settings.mailbox)}`, 'protocol'));
     const intervalMs = parseDurationSeconds(settings.poll_interval)! * 1000;
     for (let polls = 1; ; polls++) {
-      const found = await abortable(client.search({ header: { [PROBE_ID_HEADER]: check.probeId } }, { uid: true }), signal).catch((error: unknown) => {
-        throw imapFailure(error, 'IMAP SEARCH', check.password, signal, 'protocol');
-      });
+      const found = await abortable(client.search({ header: { [PROBE_ID_HEADER]: check.probeId } }, { uid: true }), signal).catch(failed('IMAP SEARCH', 'protocol'));
       if (found && found.length > 0) {
         const seconds = (performance.now() - check.acceptedAt) / 1000;
         log.info('Test message found in the mailbox', { polls, delivery_seconds: seconds, uid: found.join(',') });
-        await removeMessages(client, found, signal, check.password);
+        await removeMessages(client, found, signal, failed('deleting the test message', 'protocol'));
         return seconds;
       }
       await delay(intervalMs, undefined, { signal });
@@ -88,23 +95,32 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
 }
 
 /** This probe's message, and any of earlier probes that arrived too late to be found and deleted. */
-async function removeMessages(client: ImapFlow, own: number[], signal: AbortSignal, password: string): Promise<void> {
+async function removeMessages(client: ImapFlow, own: number[], signal: AbortSignal, failed: (error: unknown) => never): Promise<void> {
   const staleBefore = new Date(Date.now() - STALE_AFTER_DAYS * 24 * 3600 * 1000);
   const stale = await abortable(client.search({ header: { [PROBE_ID_HEADER]: true }, before: staleBefore }, { uid: true }), signal).catch(() => []);
   const uids = [...new Set([...own, ...(stale || [])])];
-  await abortable(client.messageDelete(uids, { uid: true }), signal).catch((error: unknown) => {
-    throw imapFailure(error, 'deleting the test message', password, signal, 'protocol');
-  });
+  await abortable(client.messageDelete(uids, { uid: true }), signal).catch(failed);
 }
 
 
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH$)/;
 const CONNECT_CODES = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|NoConnection)$/;
 
+/** imapflow's codes for a response over its size limits. */
+const TOO_LARGE_CODES = new Set(['LineTooLarge', 'LiteralTooLarge', 'ResponseTooLarge']);
+
+function isTooLarge(error: unknown): boolean {
+  return TOO_LARGE_CODES.has((error as { code?: string })?.code ?? '');
+}
+
 /** imapflow's error as a probe failure; its message never carries the password (it is cut out if a server echoes it). */
 function imapFailure(error: unknown, step: string, password: string, signal: AbortSignal, otherwise: FailureReason = 'connect'): unknown {
   if (signal.aborted) return signal.reason;
   if (error instanceof ProbeFailure) return error;
+  if (isTooLarge(error)) {
+    const { maxSize, message } = error as { maxSize: number; message: string };
+    return new ProbeFailure('protocol', `${step} failed: the server's answer is larger than delivery.max_response_bytes (${maxSize} bytes): ${message}`);
+  }
   const err = error as { code?: string; message?: string; authenticationFailed?: boolean; responseText?: string };
   const code = err.code ?? '';
   const reason: FailureReason = err.authenticationFailed || code === 'AUTHENTICATIONFAILED' ? 'auth' : TLS_CODES.test(code) ? 'tls' : CONNECT_CODES.test(code) ? 'connect' : otherwise;

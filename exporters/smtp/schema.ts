@@ -44,6 +44,7 @@ const DeliverySchema = StrictObject({
   ...SecretSource,
   mailbox: Type.String({ minLength: 1, default: 'INBOX' }),
   poll_interval: Duration({ default: '1s' }),
+  max_response_bytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'the largest IMAP response line or literal read; a server sending more fails the probe' }),
   tls_config: Type.Optional(TlsConfigSchema),
 });
 

@@ -21,7 +21,7 @@ import {
 } from '../../tests/support/smtp-targets';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { smtpProber } from './index';
-import { dotStuff } from './message';
+import { dotStuff, PROBE_ID_HEADER } from './message';
 
 let pki: TestPki;
 let dovecot: Dovecot;
@@ -303,6 +303,23 @@ describe('delivery check over IMAP', () => {
     expect(lastPhase(probed)).toBe('delivery');
     expect(probed.names.has('probe_smtp_delivery_duration_seconds')).toBe(false);
     expect(probed.result.durationSeconds).toBeLessThan(5);
+  });
+
+  test('an IMAP answer over max_response_bytes fails with reason protocol, naming the limit', async () => {
+    // 400 test messages of earlier probes, days old: the sweep's SEARCH answer lists them all, over 1 KiB.
+    const stale = new Date(Date.now() - 5 * 24 * 3600 * 1000);
+    for (let i = 0; i < 400; i++) await dovecot.deliver(`${PROBE_ID_HEADER}: stale-${i}\r\nSubject: stale\r\n\r\nold\r\n`, stale);
+    try {
+      const probed = await probe(targets.starttls, delivery('probe@example.test', files.imapPassword, 'max_response_bytes: 1024'));
+      expect(probed.reason).toBe('protocol');
+      expect(probed.result.failure?.message).toMatch(/^deleting the test message failed: the server's answer is larger than delivery\.max_response_bytes \(1024 bytes\)/);
+    } finally {
+      await dovecot.clear();
+    }
+    // With the default limit the same mailbox is swept clean.
+    for (let i = 0; i < 400; i++) await dovecot.deliver(`${PROBE_ID_HEADER}: stale-${i}\r\nSubject: stale\r\n\r\nold\r\n`, stale);
+    expect((await probe(targets.starttls, delivery('probe@example.test', files.imapPassword))).reason).toBeUndefined();
+    expect(await dovecot.messageCount()).toBe(0);
   });
 
   test('a wrong IMAP password fails with reason auth', async () => {

@@ -99,10 +99,14 @@ const INVALID: Record<string, string[]> = {
   ],
   'invalid-postgres-tls-and-regexp.yml': [
     'invalid-postgres-tls-and-regexp.yml:9:31: modules.db.postgres.tls_config.insecure_skip_verify: insecure_skip_verify contradicts sslmode verify-full (use sslmode require to skip verification)',
-    'invalid-postgres-tls-and-regexp.yml:11:22: modules.db.postgres.expect_regexp: invalid regular expression "^(t|f": Unterminated group',
+    'invalid-postgres-tls-and-regexp.yml:11:22: modules.db.postgres.expect_regexp: invalid regular expression "^(t|f": missing closing ): `^(t|f`',
   ],
   'invalid-postgres-unknown-key.yml': ['invalid-postgres-unknown-key.yml:7:7: modules.db.postgres.sslrootcert: unknown key'],
-  'invalid-regex.yml': ['invalid-regex.yml:7:11: modules.web.http.fail_if_body_matches_regexp.1: invalid regular expression "(unclosed": Unterminated group'],
+  'invalid-regex.yml': [
+    'invalid-regex.yml:7:11: modules.web.http.fail_if_body_matches_regexp.1: invalid regular expression "(unclosed": missing closing ): `(unclosed`',
+    'invalid-regex.yml:8:11: modules.web.http.fail_if_body_matches_regexp.2: invalid regular expression "(\\\\w+) \\\\1": invalid escape sequence: `\\1` (RE2 syntax, as blackbox_exporter: no lookaround or backreferences)',
+    'invalid-regex.yml:10:11: modules.web.http.fail_if_body_not_matches_regexp.0: invalid regular expression "(?i)Welcome(?! back)": invalid or unsupported Perl syntax: `(?!` (RE2 syntax, as blackbox_exporter: no lookaround or backreferences)',
+  ],
   'invalid-reserved-label.yml': [
     'invalid-reserved-label.yml:9:7: monitors.0.labels.__address__: label name is reserved',
     'invalid-reserved-label.yml:11:7: monitors.0.labels.job: label name is reserved',

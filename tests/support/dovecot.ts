@@ -32,8 +32,8 @@ export interface Dovecot {
   password: string;
   /** The mailbox's Maildir (INBOX). */
   maildir: string;
-  /** Writes a message into INBOX as a delivery agent would (tmp/, then new/). */
-  deliver(message: Buffer | string): Promise<void>;
+  /** Writes a message into INBOX as a delivery agent would (tmp/, then new/); `receivedAt` backdates its IMAP INTERNALDATE (Maildir's is the file's mtime). */
+  deliver(message: Buffer | string, receivedAt?: Date): Promise<void>;
   /** Number of messages in INBOX (new/ and cur/), read from disk. */
   messageCount(): Promise<number>;
   /** Removes every message from INBOX on disk (a test that leaves one behind on purpose). */
@@ -81,11 +81,12 @@ export async function startDovecot(pki: TestPki): Promise<Dovecot> {
   }
   const { child, port } = started;
 
-  const deliver = async (message: Buffer | string) => {
+  const deliver = async (message: Buffer | string, receivedAt?: Date) => {
     const name = `${Date.now()}.${process.pid}_${randomBytes(6).toString('hex')}.checkpoint-test`;
     const staging = path.join(maildir, 'tmp', name);
     await fs.writeFile(staging, message);
     await fs.chown(staging, uid, gid);
+    if (receivedAt) await fs.utimes(staging, receivedAt, receivedAt);
     await fs.rename(staging, path.join(maildir, 'new', name));
   };
   const messageCount = async () => {

@@ -13,6 +13,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import { Readable, type Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { TestPki } from './certs';
 import { LOOPBACK, refusedPort } from './ports';
@@ -33,6 +35,14 @@ export const AUTH_PASSWORD = 's3cret-pw';
 export const AUTH_BEARER_TOKEN = 'tok-123';
 /** What GET /truncated sends of the 1000 bytes its Content-Length promises, before it drops the connection. */
 export const TRUNCATED_PART = 'only the beginning';
+/** The byte GET /large repeats. */
+export const LARGE_BODY_BYTE = 'x';
+/** The encodings GET /large?encoding= can compress with; `deflate-raw` is deflate without the zlib wrapper. */
+const LARGE_BODY_ENCODERS: Partial<Record<string, () => Transform>> = {
+  gzip: () => zlib.createGzip(),
+  deflate: () => zlib.createDeflate(),
+  'deflate-raw': () => zlib.createDeflateRaw(),
+};
 /** Two pieces of GET /chunked, sent as separate writes. */
 export const CHUNKED_PARTS = ['first chunk\n', 'second chunk\n'] as const;
 
@@ -258,6 +268,10 @@ async function route(req: Req, res: Res, timers: TimerSet): Promise<void> {
       else req.socket.destroy();
     }, 20);
     timers.add(timer);
+  } else if (p === '/large') {
+    const encoding = url.searchParams.get('encoding') ?? '';
+    if (encoding !== '' && !(encoding in LARGE_BODY_ENCODERS)) send(res, 400, `unsupported encoding ${encoding}\n`);
+    else await sendLarge(res, Number(url.searchParams.get('bytes') ?? '0'), encoding);
   } else if (p === '/auth') {
     const auth = req.headers.authorization;
     if (isAuthorized(typeof auth === 'string' ? auth : undefined)) send(res, 200, 'authorized\n');
@@ -265,6 +279,26 @@ async function route(req: Req, res: Res, timers: TimerSet): Promise<void> {
   } else {
     send(res, 404, `no route for ${p}\n`);
   }
+}
+
+/**
+ * GET /large?bytes=N[&encoding=gzip|deflate|deflate-raw]: N bytes of LARGE_BODY_BYTE made as they
+ * are sent, at the pace the client reads them, so the target holds none of the body and a body of
+ * any size costs it no memory. Compressed bodies have no Content-Length, as a server compressing
+ * on the fly sends them.
+ */
+async function sendLarge(res: Res, bytes: number, encoding: string): Promise<void> {
+  const block = Buffer.alloc(64 * 1024, LARGE_BODY_BYTE);
+  function* blocks() {
+    for (let left = bytes; left > 0; left -= block.length) yield left >= block.length ? block : block.subarray(0, left);
+  }
+  const encoder = LARGE_BODY_ENCODERS[encoding];
+  // Both deflate flavours are called deflate on the wire; servers disagree on which they send.
+  const length = encoder ? { 'content-encoding': encoding.replace(/-raw$/, '') } : { 'content-length': bytes };
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...length });
+  const sink = res as unknown as Writable;
+  // A client that stops reading (a probe over its limit) ends the pipeline early: not an error here.
+  await (encoder ? pipeline(Readable.from(blocks()), encoder(), sink) : pipeline(Readable.from(blocks()), sink)).catch(() => undefined);
 }
 
 /** Something with listen/close and 'connection' events: every server kind used here. */

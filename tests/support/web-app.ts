@@ -12,6 +12,8 @@ export const WEB_USER = 'alice';
 export const WEB_PASSWORD = 'correct-horse-battery-staple';
 /** How long /slow-image takes to answer. */
 export const SLOW_IMAGE_MS = 8_000;
+/** What GET /download offers as an attachment: enough to fill a disk slowly if it were saved. */
+export const DOWNLOAD_BYTES = 200 * 1024 * 1024;
 
 export interface WebApp {
   /** http://127.0.0.1:<port> */
@@ -22,6 +24,8 @@ export interface WebApp {
   sessions: Set<string>;
   /** Cookies each request to /home carried, in order. */
   homeCookies: (string | undefined)[];
+  /** Bytes of GET /download the server handed to its sockets, over every request. */
+  downloadBytesSent(): number;
   openConnections(): number;
   close(): Promise<void>;
 }
@@ -47,6 +51,7 @@ export async function startWebApp(): Promise<WebApp> {
   const sockets = new Set<Socket>();
   /** Responses held open on purpose (slow image, hanging script), ended at close(). */
   const held = new Set<http.ServerResponse>();
+  let downloadBytesSent = 0;
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://app');
@@ -110,6 +115,24 @@ export async function startWebApp(): Promise<WebApp> {
         });
         return;
       }
+      case 'GET /downloads':
+        return html(200, page('Exports', '<h1>Exports</h1><a href="/download">Get the export</a>'));
+      case 'GET /download': {
+        // Written at the pace the client reads, so what was sent shows what the browser took.
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="export.bin"', 'content-length': DOWNLOAD_BYTES });
+        const block = Buffer.alloc(64 * 1024);
+        let left = DOWNLOAD_BYTES;
+        const pump = () => {
+          while (left > 0 && !res.destroyed) {
+            left -= block.length;
+            downloadBytesSent += block.length;
+            if (!res.write(block)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       case 'GET /never-loads':
         return html(200, page('Never', '<h1>Loading forever</h1>', '<script src="/hang.js"></script>'));
       case 'GET /hang.js':
@@ -135,6 +158,7 @@ export async function startWebApp(): Promise<WebApp> {
     requests,
     sessions,
     homeCookies,
+    downloadBytesSent: () => downloadBytesSent,
     openConnections: () => sockets.size,
     async close() {
       for (const res of held) res.destroy();
