@@ -70,6 +70,9 @@ async function get(pathAndQuery: string, headers: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
+  // A suite that ran before in this jest worker may still be closing its sockets: wait for them,
+  // so that what afterAll finds is this suite's own.
+  await eventually(() => networkResources().length === 0, 10000);
   expect(networkResources()).toEqual([]);
   pki = await makeTestPki();
   targets = await startTargets(pki);
@@ -85,7 +88,7 @@ afterAll(async () => {
   await pki?.cleanup();
   await rm(secretsDir, { recursive: true, force: true });
   // Nothing a probe opened may outlive it: no socket, no server left behind.
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(() => networkResources().length === 0);
   expect(networkResources()).toEqual([]);
 });
 
