@@ -4,7 +4,7 @@
  * a regex must read them. A body no regex reads is counted and dropped, so its size costs no memory.
  */
 import { pipeline } from 'node:stream/promises';
-import type { Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { HttpSettings } from './schema';
@@ -50,7 +50,7 @@ export interface Body {
 }
 
 /** Reads the body to its end; throws BodyReadFailure when it is cut short, too large or not in the expected encoding. */
-export async function readBody(chunks: AsyncIterable<Buffer>, reading: BodyReading): Promise<Body> {
+export async function readBody(body: Readable, reading: BodyReading): Promise<Body> {
   const limit = reading.limitBytes ?? (reading.keep ? DEFAULT_KEPT_BODY_LIMIT : undefined);
   const kept: Buffer[] | undefined = reading.keep ? [] : undefined;
   let length = 0;
@@ -62,10 +62,10 @@ export async function readBody(chunks: AsyncIterable<Buffer>, reading: BodyReadi
 
   const decoder = DECODERS[reading.compression];
   if (!decoder) {
-    for await (const chunk of failingClearly(chunks, () => length)) take(chunk);
+    await eachChunk(body, take);
   } else {
     // Bytes read before a failure are reported only when they are the uncompressed body.
-    const [first, all] = await peek(failingClearly(chunks, () => 0));
+    const [first, all] = await peek(failingClearly(body, () => 0));
     try {
       await pipeline(all, decoder(first), async (decoded: AsyncIterable<Buffer>) => {
         for await (const chunk of decoded) take(chunk);
@@ -78,6 +78,37 @@ export async function readBody(chunks: AsyncIterable<Buffer>, reading: BodyReadi
   return { length, bytes: kept && Buffer.concat(kept, length) };
 }
 
+/**
+ * Hands each chunk to `take` as it arrives ('data' events). Async iteration would call read(),
+ * which joins every chunk that piled up since the last read into a new buffer: a copy of the whole
+ * body, which profiling showed as the largest cost of a fast endless body. A `take` that throws
+ * (a limit) ends the reading with its error.
+ */
+function eachChunk(body: Readable, take: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const settle = (error?: Error) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      try {
+        take(chunk);
+      } catch (error) {
+        // Stop reading; the exchange's close() destroys the body and its connection.
+        body.pause();
+        settle(error as Error);
+      }
+    };
+    const onEnd = () => settle();
+    const onError = (error: Error) => settle(readFailure(error, size, size));
+    const onClose = () => settle(readFailure(new Error('the response body was closed before its end'), size, size));
+    body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
+}
+
 /** The chunks, with a read error (the server went away in the middle) turned into a BodyReadFailure. */
 async function* failingClearly(chunks: AsyncIterable<Buffer>, reportedBytes: () => number): AsyncGenerator<Buffer> {
   let size = 0;
@@ -87,10 +118,14 @@ async function* failingClearly(chunks: AsyncIterable<Buffer>, reportedBytes: () 
       yield chunk;
     }
   } catch (error) {
-    // The server's fault, not ours ('internal').
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new BodyReadFailure(`reading the response body failed after ${size} bytes: ${code ? `${code}: ` : ''}${message}`, reportedBytes());
+    throw readFailure(error, size, reportedBytes());
   }
+}
+
+/** A read error (the server went away in the middle): the server's fault, not ours ('internal'). */
+function readFailure(error: unknown, size: number, reportedBytes: number): BodyReadFailure {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new BodyReadFailure(`reading the response body failed after ${size} bytes: ${code ? `${code}: ` : ''}${message}`, reportedBytes);
 }
 
 /** The first chunk (undefined for an empty body), and all the chunks again from the start. */

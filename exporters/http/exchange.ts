@@ -26,7 +26,7 @@ export interface HopResponse {
   httpVersion: string;
   tls?: TlsFacts;
   processingSeconds: number;
-  body: AsyncIterable<Buffer>;
+  body: Readable;
   /** Frees the connection; safe to call more than once. */
   close(): Promise<void>;
 }
