@@ -147,11 +147,15 @@ export async function startJsonChild<T>(
   timeoutMs = 10_000,
   /** Every JSON line after the accepted one. */
   onLaterLine?: (line: unknown) => void,
+  /** Run it under `nice -n N` (lower CPU priority than us and the exporters; same PID, nice execs). */
+  nice?: number,
 ): Promise<{ child: Child; value: T }> {
   let resolveValue: (v: T) => void = () => undefined;
   const valueP = new Promise<T>((r) => (resolveValue = r));
   let got = false;
-  const child = startChild(name, process.execPath, [path.join(__dirname, script), ...args], (line) => {
+  const argv = [path.join(__dirname, script), ...args];
+  const [cmd, cmdArgs] = nice ? ['nice', ['-n', String(nice), process.execPath, ...argv]] : [process.execPath, argv];
+  const child = startChild(name, cmd, cmdArgs, (line) => {
     if (got) {
       try {
         onLaterLine?.(JSON.parse(line));

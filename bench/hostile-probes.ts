@@ -5,14 +5,20 @@
  *
  *   npm run bench:hostile
  *   node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096]
- *                                     [--kinds=silent,slowHeader,endlessBody] [--checkpoint-cmd="CMD {config} {port}"] [--blackbox-bin=PATH]
+ *                                     [--kinds=silent,slowHeader,endlessBody] [--nice=10] [--checkpoint-cmd="CMD {config} {port}"] [--blackbox-bin=PATH]
  *
  * One run: start the hostile targets (bench/hostile-targets.ts, own process), start both
  * exporters with the same module (http, timeout 5s, no regex) on random free ports, then for
  * each round and one exporter at a time (A,B,B,A,...): fire --probes /probe requests at once,
  * spread round-robin over the silent, slow-header and endless-body targets, each with its own
- * client timeout, while a separate loop GETs /-/healthy (new connection each) every 50 ms. The
- * round ends when every probe ended or after --cap-s. RSS is sampled every 100 ms; an exporter
+ * client timeout, while a watcher in its own process (bench/health-watch.ts, started before the
+ * burst, stopped by PID after it) GETs /-/healthy with node:http on a new connection every 50 ms,
+ * so this process's own event-loop delays and queues are not in the health latencies. The
+ * round ends when every probe ended or after --cap-s. The hostile targets run under nice 10 and
+ * this load generator drops to nice 10 during the burst (--nice=0: off), so on a small machine
+ * they take CPU only the exporter and the watcher leave (in production they are other hosts);
+ * the exporters and the watcher stay at nice 0. The checkpoint's own event-loop delay during the
+ * burst comes from its /metrics (prom-client, reset by the scrape just before). RSS is sampled every 100 ms; an exporter
  * whose RSS passes --rss-cap-mib is killed by PID and its remaining rounds skipped. Every child
  * is stopped by PID in a finally block (also on Ctrl-C).
  * Results: Markdown table on stdout, plus .bench/hostile-probes.md and .json.
@@ -42,6 +48,7 @@ import {
   startJsonChild,
   startedChildren,
   stopAll,
+  stopChild,
   table,
   treeKb,
   waitHealthy,
@@ -78,6 +85,8 @@ interface Settings {
   startupTimeoutMs: number;
   /** Which hostile targets the probes are spread over (default all three). */
   kinds: Kind[];
+  /** Niceness of the hostile targets' process and, during a burst, of this load generator (0: off). */
+  nice: number;
 }
 
 function parseArgs(argv: string[]): Settings {
@@ -94,6 +103,7 @@ function parseArgs(argv: string[]): Settings {
     globalDeadlineMs: 240_000,
     startupTimeoutMs: 20_000,
     kinds: [...KINDS],
+    nice: 10,
   };
   const num = (k: string, v: string, min: number, max: number): number => {
     const n = Number(v);
@@ -127,13 +137,16 @@ function parseArgs(argv: string[]): Settings {
         cfg.kinds = ks as Kind[];
         break;
       }
+      case '--nice':
+        cfg.nice = Math.round(num(key, v, 0, 19));
+        break;
       case '--rss-cap-mib':
         cfg.rssCapKb = num(key, v, 64, 65536) * 1024;
         break;
       case '-h':
       case '--help':
         process.stdout.write(
-          'usage: node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096] [--kinds=silent,slowHeader,endlessBody] [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH]\n',
+          'usage: node dist/bench/hostile-probes.js [--probes=256] [--rounds=2] [--cap-s=30] [--rss-cap-mib=4096] [--kinds=silent,slowHeader,endlessBody] [--nice=10] [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH]\n',
         );
         process.exit(0);
         break;
@@ -163,7 +176,7 @@ interface ProbeRecord {
 }
 
 interface HealthRecord {
-  atMs: number; // since the burst started
+  atMs: number; // when the check started, since the burst started (watcher's clock: performance.timeOrigin + now)
   ms: number;
   ok: boolean;
   error?: string;
@@ -179,7 +192,19 @@ interface RoundResult {
   exporter: string;
   round: number;
   probes: ProbeRecord[];
+  /** Checks that started during the burst (atMs >= 0, until the last probe ended). */
   health: HealthRecord[];
+  /** Checks between the watcher's start and the burst (idle baseline, not in the table). */
+  healthBefore: HealthRecord[];
+  /** The watcher process's own event-loop delay over the round (ms), to show it did not stall. */
+  watcherLoopDelayMaxMs?: number;
+  watcherCpuSeconds: number;
+  /** The exporter's own event-loop delay during the burst, from its /metrics (prom-client, checkpoint only). */
+  exporterLoopDelayMaxMs?: number;
+  exporterLoopDelayP99Ms?: number;
+  /** CPU s of this load generator process and of the hostile targets' process during the round. */
+  loadGenCpuSeconds: number;
+  targetsCpuSeconds: number;
   lastProbeEndedMs: number;
   capped: boolean;
   cpuSeconds: number;
@@ -187,6 +212,7 @@ interface RoundResult {
   peakRssKb: number;
   rssCapHit: boolean;
   endlessBodyBytes: number;
+  burstStartEpochMs: number;
   /** Connections to the hostile targets still open 1 s after the round, minus those open before it. */
   openAfterRound: number;
   exitedDuringRound: boolean;
@@ -200,6 +226,7 @@ interface Side {
   url: string;
   command: string[];
   agent: Agent;
+  /** For waitHealthy and /metrics only; the round's /-/healthy checks run in bench/health-watch.ts. */
   healthAgent: Agent;
   startupMs: number;
   dead: boolean;
@@ -207,27 +234,56 @@ interface Side {
   vmHwmKb: number;
 }
 
-async function healthLoop(side: Side, cfg: Settings, t0: number, stop: { done: boolean }, out: HealthRecord[]): Promise<void> {
-  while (!stop.done && !run.aborted && out.length < 100_000) {
-    const s = performance.now();
-    const rec: HealthRecord = { atMs: s - t0, ms: 0, ok: false };
-    try {
-      const r = await request(`${side.url}/-/healthy`, {
-        dispatcher: side.healthAgent,
-        reset: true, // a new connection each time, like a health checker
-        headersTimeout: cfg.healthTimeoutMs,
-        bodyTimeout: cfg.healthTimeoutMs,
-        signal: AbortSignal.timeout(cfg.healthTimeoutMs),
-      });
-      await r.body.text();
-      rec.ok = r.statusCode === 200;
-      if (!rec.ok) rec.error = `HTTP ${r.statusCode}`;
-    } catch (err) {
-      rec.error = (err as Error).message;
-    }
-    rec.ms = performance.now() - s;
-    out.push(rec);
-    await sleep(Math.max(0, cfg.healthIntervalMs - rec.ms));
+/**
+ * bench/health-watch.ts in its own process (started at our own priority, which is the normal
+ * one between bursts), checking the exporter's /-/healthy until stopped by PID.
+ */
+async function startWatcher(side: Side, round: number, cfg: Settings): Promise<{ child: Child; lines: unknown[]; done: () => boolean }> {
+  const lines: unknown[] = [];
+  let done = false;
+  const { child } = await startJsonChild(
+    `health-watch-${side.name}-r${round + 1}`,
+    'health-watch.js',
+    [
+      `--url=${side.url}/-/healthy`,
+      `--interval-ms=${cfg.healthIntervalMs}`,
+      `--timeout-ms=${cfg.healthTimeoutMs}`,
+      `--max-s=${Math.ceil(cfg.capMs / 1000) + 30}`,
+      '--max-checks=20000',
+    ],
+    (j) => ((j as { ready?: unknown }).ready === true ? true : undefined),
+    10_000,
+    (j) => {
+      if (lines.length < 25_000) lines.push(j);
+      if ((j as { done?: unknown }).done === true) done = true;
+    },
+  );
+  return { child, lines, done: () => done };
+}
+
+/** The exporter's own event-loop delay from its /metrics (prom-client resets it on every scrape). */
+async function exporterLoopDelay(side: Side): Promise<{ maxMs?: number; p99Ms?: number }> {
+  try {
+    const r = await request(`${side.url}/metrics`, {
+      dispatcher: side.healthAgent,
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = await r.body.text();
+    const max = parseMetric(body, 'nodejs_eventloop_lag_max_seconds');
+    const p99 = parseMetric(body, 'nodejs_eventloop_lag_p99_seconds');
+    return { maxMs: max === undefined ? undefined : max * 1000, p99Ms: p99 === undefined ? undefined : p99 * 1000 };
+  } catch {
+    return {};
+  }
+}
+
+function setOwnPriority(nice: number): void {
+  try {
+    os.setPriority(nice); // this thread (on Linux niceness is per thread): the load generator's event loop
+  } catch (err) {
+    log(`could not set own priority to ${nice}: ${(err as Error).message}`);
   }
 }
 
@@ -265,16 +321,20 @@ async function runRound(
   round: number,
   cfg: Settings,
   targets: Record<Kind, string>,
+  targetsPid: number,
   targetStats: () => Promise<Record<Kind, TargetStats> | undefined>,
 ): Promise<RoundResult> {
   const before = await targetStats();
   const rssBeforeKb = treeKb(side.pid, 'VmRSS');
-  const cpu0 = cpuSeconds(side.pid);
   const res: RoundResult = {
     exporter: side.name,
     round,
     probes: [],
     health: [],
+    healthBefore: [],
+    watcherCpuSeconds: 0,
+    loadGenCpuSeconds: 0,
+    targetsCpuSeconds: 0,
     lastProbeEndedMs: 0,
     capped: false,
     cpuSeconds: 0,
@@ -282,9 +342,50 @@ async function runRound(
     peakRssKb: rssBeforeKb,
     rssCapHit: false,
     endlessBodyBytes: 0,
+    burstStartEpochMs: 0,
     openAfterRound: 0,
     exitedDuringRound: false,
   };
+  // Scrape once to reset the exporter's event-loop delay histogram, then start the watcher and
+  // give it a few idle checks as a baseline.
+  await exporterLoopDelay(side);
+  const watcher = await startWatcher(side, round, cfg);
+  try {
+    await sleep(4 * cfg.healthIntervalMs);
+    await burst(side, cfg, targets, targetsPid, res);
+  } finally {
+    res.watcherCpuSeconds = cpuSeconds(watcher.child.pid);
+    await stopChild(watcher.child.proc); // SIGTERM by PID (SIGKILL after 3 s); it ends the check in flight first
+    for (let i = 0; i < 40 && !watcher.done(); i++) await sleep(50);
+    if (!watcher.done()) log(`health watcher ${watcher.child.pid} did not report done; its last checks may be missing`);
+  }
+  const t0Epoch = res.burstStartEpochMs;
+  for (const j of watcher.lines) {
+    const l = j as { t?: number; ms?: number; ok?: boolean; error?: string; done?: boolean; loopDelayMaxMs?: number };
+    if (l.done) {
+      res.watcherLoopDelayMaxMs = l.loopDelayMaxMs;
+      continue;
+    }
+    if (typeof l.t !== 'number' || typeof l.ms !== 'number') continue;
+    const rec: HealthRecord = { atMs: l.t - t0Epoch, ms: l.ms, ok: l.ok === true };
+    if (l.error) rec.error = l.error;
+    if (rec.atMs < 0) res.healthBefore.push(rec);
+    else if (rec.atMs <= res.lastProbeEndedMs) res.health.push(rec);
+  }
+  await sleep(1000);
+  const after = await targetStats();
+  if (before && after) {
+    res.endlessBodyBytes = after.endlessBody.bytes - before.endlessBody.bytes;
+    res.openAfterRound = KINDS.reduce((a, k) => a + after[k].open - before[k].open, 0);
+  }
+  return res;
+}
+
+/** The burst itself: every probe at once, the load generator at lower priority meanwhile. */
+async function burst(side: Side, cfg: Settings, targets: Record<Kind, string>, targetsPid: number, res: RoundResult): Promise<void> {
+  const cpu0 = cpuSeconds(side.pid);
+  const tgtCpu0 = cpuSeconds(targetsPid);
+  const own0 = process.cpuUsage();
   const cap = new AbortController();
   const capTimer = setTimeout(() => cap.abort(), cfg.capMs);
   const sampler = setInterval(() => {
@@ -301,9 +402,9 @@ async function runRound(
       cap.abort();
     }
   }, 100);
-  const stop = { done: false };
+  if (cfg.nice > 0) setOwnPriority(cfg.nice);
   const t0 = performance.now();
-  const health = healthLoop(side, cfg, t0, stop, res.health);
+  res.burstStartEpochMs = performance.timeOrigin + t0;
   const probes = Array.from({ length: cfg.probes }, (_, i) => {
     const kind = cfg.kinds[i % cfg.kinds.length];
     return oneProbe(side, kind, targets[kind], cfg, cap.signal).then((r) => {
@@ -311,21 +412,24 @@ async function runRound(
       return r;
     });
   });
-  res.probes = await Promise.all(probes);
-  stop.done = true;
-  await health;
-  clearTimeout(capTimer);
-  clearInterval(sampler);
+  try {
+    res.probes = await Promise.all(probes);
+  } finally {
+    if (cfg.nice > 0) setOwnPriority(0); // needs root (CAP_SYS_NICE); otherwise we stay at cfg.nice (logged)
+    clearTimeout(capTimer);
+    clearInterval(sampler);
+  }
   res.capped = cap.signal.aborted;
   res.cpuSeconds = cpuSeconds(side.pid) - cpu0;
+  res.targetsCpuSeconds = cpuSeconds(targetsPid) - tgtCpu0;
+  const own = process.cpuUsage(own0);
+  res.loadGenCpuSeconds = (own.user + own.system) / 1e6;
   res.exitedDuringRound = side.child.exited();
-  await sleep(1000);
-  const after = await targetStats();
-  if (before && after) {
-    res.endlessBodyBytes = after.endlessBody.bytes - before.endlessBody.bytes;
-    res.openAfterRound = KINDS.reduce((a, k) => a + after[k].open - before[k].open, 0);
+  if (side.name === 'checkpoint') {
+    const d = await exporterLoopDelay(side);
+    res.exporterLoopDelayMaxMs = d.maxMs;
+    res.exporterLoopDelayP99Ms = d.p99Ms;
   }
-  return res;
 }
 
 // ---------------------------------------------------------------------------
@@ -335,6 +439,7 @@ async function runRound(
 async function main(): Promise<void> {
   const cfg = parseArgs(process.argv.slice(2));
   const tStart = performance.now();
+  const loadAtStart = os.loadavg();
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const configFile = path.join(OUT_DIR, 'hostile-probes.modules.yml');
   fs.writeFileSync(configFile, MODULE_YAML);
@@ -365,6 +470,7 @@ async function main(): Promise<void> {
         const s = (j as { stats?: Record<Kind, TargetStats> }).stats;
         if (s && statsWaiter) statsWaiter(s);
       },
+      cfg.nice > 0 ? cfg.nice : undefined,
     );
     const targets = Object.fromEntries(KINDS.map((k) => [k, `http://127.0.0.1:${ports[k]}/`])) as Record<Kind, string>;
     log(`hostile targets pid=${target.pid}: ${KINDS.map((k) => `${k} ${targets[k]}`).join(', ')}`);
@@ -422,7 +528,7 @@ async function main(): Promise<void> {
           continue;
         }
         log(`${side.name} round ${round + 1}: ${cfg.probes} probes at once`);
-        const r = await runRound(side, round, cfg, targets, targetStats);
+        const r = await runRound(side, round, cfg, targets, target.pid, targetStats);
         side.rounds.push(r);
         if (r.rssCapHit || side.child.exited()) side.dead = true;
         const hl = r.health.filter((h) => h.ok).map((h) => h.ms);
@@ -431,7 +537,9 @@ async function main(): Promise<void> {
             `outcomes ${JSON.stringify(countOutcomes(r.probes))}; /-/healthy ${hl.length}/${r.health.length} ok, ` +
             `p50 ${fmt(median(hl), 1)} p99 ${fmt(quantile(hl, 0.99), 1)} max ${fmt(Math.max(...hl), 1)} ms; ` +
             `peak RSS ${(r.peakRssKb / 1024).toFixed(1)} MiB; CPU ${r.cpuSeconds.toFixed(2)} s; ` +
-            `endless body ${(r.endlessBodyBytes / 2 ** 20).toFixed(0)} MiB; connections left open ${r.openAfterRound}`,
+            `endless body ${(r.endlessBodyBytes / 2 ** 20).toFixed(0)} MiB; connections left open ${r.openAfterRound}; ` +
+            `own event-loop delay max ${fmt(r.exporterLoopDelayMaxMs, 1)} ms; watcher's ${fmt(r.watcherLoopDelayMaxMs, 1)} ms; ` +
+            `CPU load generator ${r.loadGenCpuSeconds.toFixed(2)} s, targets ${r.targetsCpuSeconds.toFixed(2)} s, watcher ${r.watcherCpuSeconds.toFixed(2)} s`,
         );
         await sleep(500);
       }
@@ -485,6 +593,11 @@ async function main(): Promise<void> {
       row('endless body MiB the target wrote to it per round (mean)', (s) => meanOf(s, (r) => r.endlessBodyBytes / 2 ** 20), 0, 'none'),
       row('target connections left open 1 s after a round (max)', (s) => maxOf(s, (r) => r.openAfterRound), 0, 'lower'),
       row('killed at the RSS cap', (s) => s.rounds.filter((r) => r.rssCapHit).length, 0, 'lower'),
+      row("its own event-loop delay max ms during a burst (prom-client /metrics; Node only)", (s) => maxOf(s, (r) => r.exporterLoopDelayMaxMs ?? NaN), 1, 'lower'),
+      row("its own event-loop delay p99 ms during a burst (max over rounds)", (s) => maxOf(s, (r) => r.exporterLoopDelayP99Ms ?? NaN), 1, 'lower'),
+      row("health watcher's own event-loop delay max ms (max over rounds)", (s) => maxOf(s, (r) => r.watcherLoopDelayMaxMs ?? NaN), 1, 'none'),
+      row('load generator CPU s per round (mean)', (s) => meanOf(s, (r) => r.loadGenCpuSeconds), 2, 'none'),
+      row("hostile targets' CPU s per round (mean)", (s) => meanOf(s, (r) => r.targetsCpuSeconds), 2, 'none'),
     ];
 
     const claim = sides.map((s) => {
@@ -502,7 +615,8 @@ async function main(): Promise<void> {
       `- checkpoint: \`${cp.command.join(' ')}\``,
       `- blackbox_exporter: \`${bb.command.join(' ')}\``,
       `- module: \`${MODULE}\` (prober http, timeout 5s, preferred_ip_protocol ip4, no regex)`,
-      `- per round: ${cfg.probes} /probe requests at once, round-robin over the ${cfg.kinds.join(' / ')} targets (own process), client timeout ${cfg.probeClientTimeoutMs / 1000} s each, round cap ${cfg.capMs / 1000} s; /-/healthy every ${cfg.healthIntervalMs} ms on a new connection, timeout ${cfg.healthTimeoutMs / 1000} s; ${cfg.rounds} rounds per exporter, one exporter under load at a time (A,B,B,A); RSS cap ${cfg.rssCapKb / 1024} MiB`,
+      `- per round: ${cfg.probes} /probe requests at once, round-robin over the ${cfg.kinds.join(' / ')} targets (own process), client timeout ${cfg.probeClientTimeoutMs / 1000} s each, round cap ${cfg.capMs / 1000} s; /-/healthy every ${cfg.healthIntervalMs} ms on a new connection (node:http, agent: false) from its own process (bench/health-watch.ts, started before and stopped after each burst), timeout ${cfg.healthTimeoutMs / 1000} s counted as ${cfg.healthTimeoutMs} ms; ${cfg.rounds} rounds per exporter, one exporter under load at a time (A,B,B,A); RSS cap ${cfg.rssCapKb / 1024} MiB`,
+      `- priority: exporters and health watcher at nice 0; ${cfg.nice > 0 ? `hostile targets' process at nice ${cfg.nice} and the load generator at nice ${cfg.nice} during each burst` : 'everything at nice 0 (--nice=0)'}; load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
       `- the endless-body target streams as fast as the socket takes it, so it competes with the exporter for the 2 cores; numbers vary by run`,
       `- total bench time: ${totalS.toFixed(1)} s`,
       '',
@@ -511,6 +625,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${table(rows)}\n\n${claim.join('\n')}\n`);
     const json = {
       date: new Date().toISOString(),
+      loadAverageAtStart: loadAtStart,
       host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, totalMemBytes: os.totalmem(), node: process.version, clkTck: CLK_TCK },
       settings: cfg,
       moduleYaml: MODULE_YAML,
