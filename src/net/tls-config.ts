@@ -11,7 +11,8 @@ import { readConfigFile } from '../probe/config-files';
 import { SecretFile } from '../config/secrets';
 
 export const TLS_VERSIONS = ['TLS10', 'TLS11', 'TLS12', 'TLS13'] as const;
-const TLS_VERSION_NAMES = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+/** Node's names for the versions. */
+export const TLS_VERSION_NAMES = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 
 export const TlsConfigSchema = StrictObject({
   ca_file: Type.Optional(Type.String({ minLength: 1 })),

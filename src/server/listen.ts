@@ -37,7 +37,8 @@ export type CheckpointServer = http.Server | https.Server;
 
 export async function listen(handler: http.RequestListener, options: ListenOptions): Promise<CheckpointServer> {
   const { webConfig, logger } = options;
-  const guarded = webConfig ? guardRequests(handler, webConfig.source.read, webConfig.file, logger) : handler;
+  const readConfig = webConfig && !webConfig.tls ? warnOfTlsTurnedOn(webConfig, logger) : webConfig?.source.read;
+  const guarded = webConfig && readConfig ? guardRequests(handler, readConfig, webConfig.file, logger) : handler;
   let server: CheckpointServer;
   if (webConfig?.tls) {
     const httpsServer = https.createServer(tlsServerOptions(webConfig.tls), guarded);
@@ -54,4 +55,21 @@ export async function listen(handler: http.RequestListener, options: ListenOptio
   const address = server.address() as AddressInfo;
   logger.info({ address: `${address.address}:${address.port}`, tls: Boolean(webConfig?.tls), basic_auth: Object.keys(webConfig?.config.basic_auth_users ?? {}).length > 0 }, 'Listening');
   return server;
+}
+
+/**
+ * The web config's reads for a plain-HTTP server, which says so when the file turns TLS on: the
+ * server cannot start speaking TLS on its port, so that takes a restart (as with exporter-toolkit).
+ * Once each time TLS goes on, not once per request. (Turning TLS off under an HTTPS server is
+ * refused per connection, see reloadTlsPerConnection.)
+ */
+function warnOfTlsTurnedOn(webConfig: WebConfigAtStart, logger: Logger): () => Promise<WebConfig> {
+  let warned = false;
+  return async () => {
+    const config = await webConfig.source.read();
+    const wanted = tlsWanted(config);
+    if (wanted && !warned) logger.warn({ file: webConfig.file }, 'The web config turns TLS on, but TLS on or off takes a restart: serving plain HTTP until then');
+    warned = wanted;
+    return config;
+  };
 }

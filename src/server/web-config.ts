@@ -7,15 +7,15 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import Ajv, { type ErrorObject } from 'ajv';
+import Ajv from 'ajv';
 import { Type, type Static } from '@sinclair/typebox';
-import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
-import { ConfigError, dottedPath, type ConfigPath, type ConfigProblem } from '../config/problems';
+import { ConfigError, dottedPath, type ConfigProblem } from '../config/problems';
 import { StrictObject, StringEnum } from '../config/schema-helpers';
+import { parseYamlFile } from '../config/yaml-file';
 import { TLS_VERSIONS } from '../net/tls-config';
 
 /** Go's crypto/tls names; RequireClientCert is exporter-toolkit's old name for RequireAnyClientCert. */
-export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'RequireClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'RequireClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 /** The types that check a client certificate against a CA, so they need one. */
 const VERIFYING_CLIENT_AUTH_TYPES: readonly ClientAuthType[] = ['VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'];
@@ -41,6 +41,14 @@ export const GO_CIPHER_SUITES = {
 /** exporter-toolkit's curve names with OpenSSL's. */
 export const GO_CURVES = { CurveP256: 'P-256', CurveP384: 'P-384', CurveP521: 'P-521', X25519: 'X25519' } as const;
 
+/** $2$, $2a$, $2b$ and $2y$ hashes with a cost of 4 to 31: what Go's bcrypt and bcryptjs both read. */
+const BCRYPT_HASH = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+/** Never the value itself in the message: it is a password hash. */
+const NOT_A_BCRYPT_HASH = 'not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d \':\\n\')';
+
+/** The top-level sections that, left empty, are Go's zero value: no TLS, no headers, no users. */
+const SECTIONS = ['tls_server_config', 'http_server_config', 'basic_auth_users'];
+
 /** exporter-toolkit allows only these response headers, and for two of them only these values. */
 const HeadersSchema = StrictObject({
   'Strict-Transport-Security': Type.Optional(Type.String()),
@@ -62,7 +70,7 @@ const TlsServerSchema = StrictObject({
   prefer_server_cipher_suites: Type.Boolean({ default: true }),
 });
 
-export const WebConfigSchema = StrictObject({
+const WebConfigSchema = StrictObject({
   tls_server_config: Type.Optional(TlsServerSchema),
   http_server_config: Type.Optional(
     StrictObject({
@@ -71,7 +79,8 @@ export const WebConfigSchema = StrictObject({
       headers: Type.Optional(HeadersSchema),
     }),
   ),
-  basic_auth_users: Type.Optional(Type.Record(Type.String(), Type.String())),
+  // Every hash problem (a user with no hash at all too) is the schema's, so they come with the others.
+  basic_auth_users: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: BCRYPT_HASH.source }))),
 });
 
 export type WebConfig = Static<typeof WebConfigSchema>;
@@ -83,9 +92,6 @@ const UNSUPPORTED_KEYS: Record<string, string[]> = {
   tls_server_config: ['cert', 'key', 'client_ca', 'client_allowed_sans'],
 };
 
-/** $2$, $2a$, $2b$ and $2y$ hashes with a cost of 4 to 31: what Go's bcrypt and bcryptjs both read. */
-const BCRYPT_HASH = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
-
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validateSchema = ajv.compile<WebConfig>(WebConfigSchema);
 
@@ -94,24 +100,27 @@ const validateSchema = ajv.compile<WebConfig>(WebConfigSchema);
  * Relative paths are taken from the file's directory, as exporter-toolkit does.
  */
 export function parseWebConfig(text: string, file: string): WebConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const locate = (offset: number) => {
-    const { line, col } = lineCounter.linePos(offset);
-    return `${file}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) throw new ConfigError(doc.errors.map((error) => `${locate(error.pos[0])}: invalid YAML: ${error.message.split('\n')[0]}`));
-  // An empty file or an empty section is Go's zero value: no TLS, no users, no headers.
-  const raw = withoutNulls(doc.toJS() ?? {});
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}:1:1: the web config must be a mapping`]);
-
-  const problems = validateSchema(raw) ? ruleProblems(raw) : (validateSchema.errors ?? []).map(problemFromAjv);
-  if (problems.length > 0) {
-    // In the file's order, whichever check found them.
-    const located = problems.map((problem) => ({ offset: offsetOf(doc, problem), problem })).sort((a, b) => a.offset - b.offset);
-    throw new ConfigError(located.map(({ offset, problem }) => `${locate(offset)}: ${dottedPath(problem.path)}: ${problem.message}`));
-  }
-  return resolvePaths(raw, path.dirname(file));
+  const config = parseYamlFile(text, file, {
+    validate: validateSchema,
+    // An empty file is Go's zero value: no TLS, no users, no headers.
+    notAMapping: 'the web config must be a mapping',
+    beforeSchema(raw) {
+      // So is a whole section left empty. Nothing deeper: `alice:` with no hash is a user nobody
+      // can log in as for exporter-toolkit, and here a problem, never a list without that user.
+      for (const section of SECTIONS) if (raw[section] === null) delete raw[section];
+      return [];
+    },
+    describeSchemaError(error, at) {
+      if (at.length === 2 && at[0] === 'basic_auth_users') return { path: at, message: NOT_A_BCRYPT_HASH };
+      if (error.keyword === 'additionalProperties') {
+        const key = error.params.additionalProperty as string;
+        if (UNSUPPORTED_KEYS[dottedPath(at)]?.includes(key)) return { path: [...at, key], message: 'exporter-toolkit key the checkpoint does not support', atKey: true };
+      }
+      return undefined;
+    },
+    afterSchema: ruleProblems,
+  });
+  return resolvePaths(config, path.dirname(file));
 }
 
 /** Whether the config asks for TLS at all (exporter-toolkit's rule: any TLS key set). */
@@ -138,10 +147,6 @@ function ruleProblems(config: WebConfig): ConfigProblem[] {
       problems.push({ path: ['tls_server_config', 'min_version'], message: `${tls.min_version} is above max_version ${tls.max_version}` });
     }
   }
-  for (const [user, hash] of Object.entries(config.basic_auth_users ?? {})) {
-    // Never the value itself in the message: it is a password hash.
-    if (!BCRYPT_HASH.test(hash)) problems.push({ path: ['basic_auth_users', user], message: 'not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d \':\\n\')' });
-  }
   return problems;
 }
 
@@ -150,43 +155,6 @@ function resolvePaths(config: WebConfig, dir: string): WebConfig {
   if (!tls) return config;
   const resolve = (file: string | undefined) => (file === undefined ? undefined : path.resolve(dir, file));
   return { ...config, tls_server_config: { ...tls, cert_file: resolve(tls.cert_file), key_file: resolve(tls.key_file), client_ca_file: resolve(tls.client_ca_file) } };
-}
-
-function problemFromAjv(error: ErrorObject): ConfigProblem {
-  const at: ConfigPath = error.instancePath
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-  switch (error.keyword) {
-    case 'additionalProperties': {
-      const key = error.params.additionalProperty as string;
-      const unsupported = UNSUPPORTED_KEYS[dottedPath(at)]?.includes(key);
-      return { path: [...at, key], message: unsupported ? 'exporter-toolkit key the checkpoint does not support' : 'unknown key', atKey: true };
-    }
-    case 'enum':
-      return { path: at, message: `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
-    default:
-      return { path: at, message: error.message ?? error.keyword };
-  }
-}
-
-/** Where a problem sits: its value, or its key for unknown keys; else the deepest part of its path that exists. */
-function offsetOf(doc: Document, problem: ConfigProblem): number {
-  for (let length = problem.path.length; length > 0; length--) {
-    const parent = length === 1 ? doc.contents : doc.getIn(problem.path.slice(0, length - 1), true);
-    if (!isMap(parent)) continue;
-    const pair = parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(problem.path[length - 1]));
-    if (!pair || !isNode(pair.key)) continue;
-    const node = length === problem.path.length && !problem.atKey && isNode(pair.value) ? pair.value : pair.key;
-    if (node.range) return node.range[0];
-  }
-  return doc.contents?.range?.[0] ?? 0;
-}
-
-function withoutNulls(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)]));
 }
 
 /**

@@ -8,9 +8,8 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/problems';
+import { TLS_VERSION_NAMES } from '../net/tls-config';
 import { GO_CIPHER_SUITES, GO_CURVES, tlsWanted, type ClientAuthType, type TlsServerConfig, type WebConfig } from './web-config';
-
-const NODE_TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 
 export interface TlsServerSettings {
   /** Options for the server's secure context (certificate, key, client CA, versions, suites). */
@@ -23,8 +22,15 @@ export interface TlsServerSettings {
   digest: string;
 }
 
-/** Reads the certificate, key and client CA files; throws a ConfigError naming the web config file. */
+/** Reads the certificate, key and client CA files and checks they load; throws a ConfigError naming the web config file. */
 export function tlsServerSettings(config: WebConfig, file: string): TlsServerSettings {
+  const settings = readTlsSettings(config, file);
+  checkSecureContext(settings, file);
+  return settings;
+}
+
+/** The settings with the files' contents, not yet handed to OpenSSL: cheap enough for every connection. */
+function readTlsSettings(config: WebConfig, file: string): TlsServerSettings {
   if (!tlsWanted(config)) throw new ConfigError([`${file}: tls_server_config: TLS was on at start and cannot be turned off without a restart`]);
   const settings = config.tls_server_config;
   const read = (key: 'cert_file' | 'key_file' | 'client_ca_file') => {
@@ -41,25 +47,30 @@ export function tlsServerSettings(config: WebConfig, file: string): TlsServerSet
     cert,
     key,
     ca,
-    minVersion: NODE_TLS_VERSIONS[settings.min_version],
-    maxVersion: NODE_TLS_VERSIONS[settings.max_version],
+    minVersion: TLS_VERSION_NAMES[settings.min_version],
+    maxVersion: TLS_VERSION_NAMES[settings.max_version],
     honorCipherOrder: settings.prefer_server_cipher_suites,
     ...cipherOptions(settings),
   };
-  try {
-    tls.createSecureContext(context);
-  } catch (error) {
-    // OpenSSL's reason ("key values mismatch", "no start line"): no key material in it.
-    throw new ConfigError([`${file}: tls_server_config: the certificate, key or client CA does not load: ${(error as Error).message}`]);
-  }
   const clientAuth = settings.client_auth_type ?? 'NoClientCert';
   return {
     context,
     requestCert: clientAuth !== 'NoClientCert',
     rejectUnauthorized: clientAuth === 'RequireAndVerifyClientCert',
     clientAuth,
+    // The files' contents included: a rotated certificate is a new digest.
     digest: createHash('sha256').update(JSON.stringify([context, clientAuth])).digest('hex'),
   };
+}
+
+/** What OpenSSL makes of the settings (it parses the key): a ConfigError if they do not load. */
+function checkSecureContext(settings: TlsServerSettings, file: string): void {
+  try {
+    tls.createSecureContext(settings.context);
+  } catch (error) {
+    // OpenSSL's reason ("key values mismatch", "no start line"): no key material in it.
+    throw new ConfigError([`${file}: tls_server_config: the certificate, key or client CA does not load: ${(error as Error).message}`]);
+  }
 }
 
 /** Go's cipher and curve names into OpenSSL's; empty lists keep OpenSSL's defaults, as Go keeps its own. */
@@ -70,7 +81,7 @@ function cipherOptions(settings: TlsServerConfig): tls.SecureContextOptions {
 }
 
 /** Whether a finished handshake meets the client auth type, for the cases Node's two switches do not cover. */
-export function clientCertificateAccepted(socket: tls.TLSSocket, clientAuth: ClientAuthType): boolean {
+function clientCertificateAccepted(socket: tls.TLSSocket, clientAuth: ClientAuthType): boolean {
   const presented = socket.getPeerX509Certificate() !== undefined;
   switch (clientAuth) {
     case 'RequireAnyClientCert':
@@ -93,22 +104,34 @@ export function tlsServerOptions(settings: TlsServerSettings): tls.TlsOptions {
 /**
  * Keeps `server` on the web config's current TLS settings. The check runs before Node wraps a new
  * TCP connection in TLS (so the connection gets the new context) and reads a handful of small
- * files synchronously, as Go's server does per handshake. A broken file refuses new connections,
- * as exporter-toolkit does, rather than serving on with settings the file no longer says.
+ * files synchronously, as Go's server does per handshake; only when what they hold differs from
+ * the current settings does OpenSSL build (and so check) a new context. A broken file refuses new
+ * connections, as exporter-toolkit does, rather than serving on with settings the file no longer says.
  */
 export function reloadTlsPerConnection(server: tls.Server, readConfig: () => WebConfig, file: string, initial: TlsServerSettings, logger: Logger): void {
   let current = initial;
+  /** The settings OpenSSL last refused, so the same broken files are not parsed for every connection. */
+  let refused: { digest: string; error: ConfigError } | undefined;
   let lastError: string | undefined;
   server.prependListener('connection', (socket: import('node:net').Socket) => {
     try {
-      const next = tlsServerSettings(readConfig(), file);
+      const next = readTlsSettings(readConfig(), file);
+      if (next.digest !== current.digest) {
+        if (next.digest === refused?.digest) throw refused.error;
+        try {
+          checkSecureContext(next, file);
+        } catch (error) {
+          if (error instanceof ConfigError) refused = { digest: next.digest, error };
+          throw error;
+        }
+        server.setSecureContext(next.context);
+        // Node reads these two from the server for each new connection; they have no setter.
+        Object.assign(server, { requestCert: next.requestCert, rejectUnauthorized: next.rejectUnauthorized });
+        current = next;
+        refused = undefined;
+        logger.info({ file, client_auth_type: next.clientAuth }, 'TLS settings reloaded from the web config');
+      }
       lastError = undefined;
-      if (next.digest === current.digest) return;
-      server.setSecureContext(next.context);
-      // Node reads these two from the server for each new connection; they have no setter.
-      Object.assign(server, { requestCert: next.requestCert, rejectUnauthorized: next.rejectUnauthorized });
-      current = next;
-      logger.info({ file, client_auth_type: next.clientAuth }, 'TLS settings reloaded from the web config');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // Once per distinct problem, not once per refused connection.

@@ -59,7 +59,7 @@ test('--version and --help', async () => {
   expect(version.stdout).toMatch(/^checkpoint, version \d+\.\d+\.\d+/);
   const help = await checkpoint('--help');
   expect(help.code).toBe(0);
-  for (const flag of ['--config.file', '--web.listen-address', '--web.config.file', '--log.level', '--log.format', '--timeout-offset', '--config.check']) expect(help.stdout).toContain(flag);
+  for (const flag of ['--config.file', '--web.listen-address', '--web.config.file', '--log.level', '--log.format', '--timeout-offset', '--probe.max-timeout', '--web.enable-lifecycle', '--config.check']) expect(help.stdout).toContain(flag);
 });
 
 test('an unknown flag or a bad flag value exits 2 with a message', async () => {
@@ -112,6 +112,8 @@ describe('--web.config.file', () => {
   test.each([
     ['an unknown key', 'tls_server_config:\n  cert_fil: server.pem\n', (file: string) => `${file}:2:3: tls_server_config.cert_fil: unknown key`],
     ['a password that is not a bcrypt hash', 'basic_auth_users:\n  alice: secret\n', (file: string) => `${file}:2:10: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`],
+    // Not an empty list of users, which would let every request in.
+    ['a user whose hash was never pasted', 'basic_auth_users:\n  alice:\n', (file: string) => `${file}:2:9: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`],
     ['a missing certificate file', 'tls_server_config:\n  cert_file: /nonexistent/server.pem\n  key_file: /nonexistent/server-key.pem\n', (file: string) => `${file}: tls_server_config.cert_file: cannot read /nonexistent/server.pem: ENOENT`],
   ])('%s exits 2 with one line naming the file, before anything starts', async (_case, yaml, message) => {
     const file = await webConfig('web-bad.yml', yaml);

@@ -56,6 +56,17 @@ async function start(webConfigYaml: string): Promise<RunningCheckpoint> {
   return running;
 }
 
+/** The server's TLS alert refusing the client's protocol versions, as Node's client reports it. */
+const PROTOCOL_VERSION_ALERT = 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION';
+/** The server's TLS 1.3 alert for a client that sent no certificate where one is required. */
+const CERTIFICATE_REQUIRED_ALERT = 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED';
+/**
+ * The checkpoint closing the connection once the handshake is done (a certificate the client
+ * auth type does not accept): with TLS 1.3 the client has finished its handshake and sent the
+ * request by then, so it sees the connection reset, not an alert.
+ */
+const CLOSED_AFTER_HANDSHAKE = 'ECONNRESET';
+
 /** A TLS block with relative paths, which are read from the web config's directory. */
 function tlsBlock(extra = ''): string {
   return `tls_server_config:\n  cert_file: server.pem\n  key_file: server-key.pem\n${extra}`;
@@ -100,13 +111,16 @@ describe('TLS', () => {
     const response = await get('/-/healthy');
     expect(response).toMatchObject({ status: 200, body: 'Healthy\n' });
     expect(await servedCertificate()).toBe(new X509Certificate(pki.server.cert).fingerprint256);
-    await expect(handshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1' })).rejects.toThrow();
+    // OpenSSL 3 cannot complete TLS 1.0 or 1.1 at its default security level, so the client gets
+    // level 0; the code is of the alert the server sent (a client unable to offer them would fail
+    // with ERR_SSL_NO_PROTOCOLS_AVAILABLE instead, and a closed port with ECONNREFUSED).
+    await expect(handshake({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).rejects.toMatchObject({ code: PROTOCOL_VERSION_ALERT });
     await expect(handshake({ maxVersion: 'TLSv1.2' })).resolves.toBe('TLSv1.2');
   });
 
   test('min_version TLS13 refuses a TLS 1.2 client', async () => {
     await start(tlsBlock('  min_version: TLS13\n'));
-    await expect(handshake({ maxVersion: 'TLSv1.2' })).rejects.toThrow();
+    await expect(handshake({ maxVersion: 'TLSv1.2' })).rejects.toMatchObject({ code: PROTOCOL_VERSION_ALERT });
     await expect(handshake({})).resolves.toBe('TLSv1.3');
   });
 
@@ -116,24 +130,27 @@ describe('TLS', () => {
       'a certificate of another CA': () => ({ cert: otherPki.client.cert, key: otherPki.client.key }),
       'no certificate': () => ({}),
     };
+    // [type, client, admitted: 200, or the error code of the refusal]
     test.each([
-      ['RequireAndVerifyClientCert', 'a certificate of the client CA', true],
-      ['RequireAndVerifyClientCert', 'a certificate of another CA', false],
-      ['RequireAndVerifyClientCert', 'no certificate', false],
-      ['VerifyClientCertIfGiven', 'a certificate of the client CA', true],
-      ['VerifyClientCertIfGiven', 'a certificate of another CA', false],
-      ['VerifyClientCertIfGiven', 'no certificate', true],
-      ['RequireAnyClientCert', 'a certificate of another CA', true],
-      ['RequireAnyClientCert', 'no certificate', false],
-      ['RequestClientCert', 'a certificate of another CA', true],
-      ['RequestClientCert', 'no certificate', true],
-      ['NoClientCert', 'no certificate', true],
-    ] as const)('%s with %s: admitted %s', async (type, what, admitted) => {
+      ['RequireAndVerifyClientCert', 'a certificate of the client CA', 200],
+      ['RequireAndVerifyClientCert', 'a certificate of another CA', CLOSED_AFTER_HANDSHAKE],
+      ['RequireAndVerifyClientCert', 'no certificate', CERTIFICATE_REQUIRED_ALERT],
+      ['RequireClientCert', 'a certificate of another CA', 200],
+      ['VerifyClientCertIfGiven', 'a certificate of the client CA', 200],
+      ['VerifyClientCertIfGiven', 'a certificate of another CA', CLOSED_AFTER_HANDSHAKE],
+      ['VerifyClientCertIfGiven', 'no certificate', 200],
+      ['RequireAnyClientCert', 'a certificate of another CA', 200],
+      ['RequireAnyClientCert', 'no certificate', CLOSED_AFTER_HANDSHAKE],
+      ['RequireClientCert', 'no certificate', CLOSED_AFTER_HANDSHAKE],
+      ['RequestClientCert', 'a certificate of another CA', 200],
+      ['RequestClientCert', 'no certificate', 200],
+      ['NoClientCert', 'no certificate', 200],
+    ] as const)('%s with %s: %s', async (type, what, outcome) => {
       const ca = type === 'NoClientCert' ? '' : `  client_ca_file: ${pki.caCertPath}\n`;
       await start(tlsBlock(`  client_auth_type: ${type}\n${ca}`));
       const response = get('/-/healthy', credentials[what]());
-      if (admitted) expect((await response).status).toBe(200);
-      else await expect(response).rejects.toThrow();
+      if (outcome === 200) expect((await response).status).toBe(200);
+      else await expect(response).rejects.toMatchObject({ code: outcome });
     });
   });
 
@@ -147,25 +164,68 @@ describe('TLS', () => {
     expect(running!.logLines.some((line) => line.includes('TLS settings reloaded'))).toBe(true);
   });
 
+  test('OpenSSL builds a secure context only for files that changed, and refuses broken ones without parsing them again', async () => {
+    await start(tlsBlock());
+    const spy = jest.spyOn(tls, 'createSecureContext');
+    // The server's: the test's client builds one for each request too.
+    const built = () => spy.mock.calls.filter(([options]) => options !== undefined && 'honorCipherOrder' in options).length;
+    try {
+      for (let i = 0; i < 3; i++) expect((await get('/-/healthy')).status).toBe(200);
+      expect(built()).toBe(0);
+      await copyFile(pki.client.keyPath, path.join(dir, 'server-key.pem'));
+      for (let i = 0; i < 3; i++) await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(built()).toBe(1);
+      await copyFile(pki.server.keyPath, path.join(dir, 'server-key.pem'));
+      expect((await get('/-/healthy')).status).toBe(200);
+      expect((await get('/-/healthy')).status).toBe(200);
+      // The same files as at start: their digest is the current one, so nothing to build.
+      expect(built()).toBe(1);
+      await copyFile(otherPki.server.certPath, path.join(dir, 'server.pem'));
+      await copyFile(otherPki.server.keyPath, path.join(dir, 'server-key.pem'));
+      expect((await get('/-/healthy', { ca: otherPki.caCert })).status).toBe(200);
+      expect((await get('/-/healthy', { ca: otherPki.caCert })).status).toBe(200);
+      // Checked, then set on the server: once per change.
+      expect(built()).toBe(3);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a client auth type turned on while running applies to new connections', async () => {
     await start(tlsBlock());
     expect((await get('/-/healthy')).status).toBe(200);
     await writeFile(webConfigFile, tlsBlock(`  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCertPath}\n`));
-    await expect(get('/-/healthy')).rejects.toThrow();
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: CERTIFICATE_REQUIRED_ALERT });
     expect((await get('/-/healthy', { cert: pki.client.cert, key: pki.client.key })).status).toBe(200);
   });
 
   test('a certificate file gone missing refuses new connections and says why, until it is back', async () => {
     await start(tlsBlock());
     await rm(path.join(dir, 'server.pem'));
-    await expect(get('/-/healthy')).rejects.toThrow();
-    await expect(get('/-/healthy')).rejects.toThrow();
+    // Closed before the handshake: not a refused TCP connection, and no TLS alert either.
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
     const errors = running!.logLines.filter((line) => line.includes('refusing new TLS connections'));
     expect(errors).toHaveLength(1); // once per problem, not per connection
     expect(errors[0]).toContain(`tls_server_config.cert_file: cannot read ${path.join(dir, 'server.pem')}: ENOENT`);
     await copyFile(pki.server.certPath, path.join(dir, 'server.pem'));
     expect((await get('/-/healthy')).status).toBe(200);
   });
+});
+
+test('TLS turned on while serving plain HTTP is a warning that it takes a restart, once each time', async () => {
+  await start('basic_auth_users:\n');
+  const warnings = () => running!.logLines.filter((line) => line.includes('level=warn') && line.includes('TLS on or off takes a restart'));
+  await writeFile(webConfigFile, tlsBlock());
+  expect((await get('/-/healthy')).status).toBe(200);
+  expect((await get('/-/healthy')).status).toBe(200);
+  expect(warnings()).toHaveLength(1);
+  await writeFile(webConfigFile, 'basic_auth_users:\n');
+  expect((await get('/-/healthy')).status).toBe(200);
+  await writeFile(webConfigFile, tlsBlock());
+  expect((await get('/-/healthy')).status).toBe(200);
+  expect(warnings()).toHaveLength(2);
+  expect(warnings()[0]).toContain(`file=${webConfigFile}`);
 });
 
 describe('basic auth', () => {
@@ -258,6 +318,20 @@ describe('an invalid web config is refused at start with every problem, each nam
     ]);
   });
 
+  test('a user whose hash was never pasted is no hash either, never a list without that user', async () => {
+    expect(await refusal('basic_auth_users:\n  alice:\n')).toEqual([
+      // Where the hash goes.
+      `${webConfigFile}:2:9: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+    ]);
+    // With the others, whichever check finds them, and with a problem elsewhere in the file.
+    expect(await refusal(`basic_auth_users:\n  alice: ${hash('ok')}\n  bob:\n  carol: secret\n  dave: 42\nhttp_server_config:\n  http2: maybe\n`)).toEqual([
+      `${webConfigFile}:3:7: basic_auth_users.bob: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+      `${webConfigFile}:4:10: basic_auth_users.carol: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+      `${webConfigFile}:5:9: basic_auth_users.dave: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+      `${webConfigFile}:7:10: http_server_config.http2: must be boolean`,
+    ]);
+  });
+
   test('a certificate file that is not there', async () => {
     expect(await refusal('tls_server_config:\n  cert_file: missing.pem\n  key_file: server-key.pem\n')).toEqual([
       `${webConfigFile}: tls_server_config.cert_file: cannot read ${path.join(dir, 'missing.pem')}: ENOENT`,
@@ -288,9 +362,12 @@ describe('an invalid web config is refused at start with every problem, each nam
 
 describe('parsing', () => {
   test('empty sections are Go zero values, relative paths are from the file, defaults as exporter-toolkit', () => {
-    expect(parseWebConfig('basic_auth_users:\nhttp_server_config:\n', '/etc/web.yml')).toEqual({});
-    expect(parseWebConfig('http_server_config:\n  headers:\n', '/etc/web.yml')).toEqual({ http_server_config: { http2: true } });
+    expect(parseWebConfig('basic_auth_users:\nhttp_server_config:\ntls_server_config:\n', '/etc/web.yml')).toEqual({});
     expect(parseWebConfig('', '/etc/web.yml')).toEqual({});
+    expect(parseWebConfig('# nothing yet\n', '/etc/web.yml')).toEqual({});
+    // Only a whole top-level section: an empty value below one is a problem, not an absence.
+    expect(() => parseWebConfig('http_server_config:\n  headers:\n', '/etc/web.yml')).toThrow(new ConfigError(['/etc/web.yml:2:11: http_server_config.headers: must be object']));
+    expect(() => parseWebConfig('rate_limit:\n', '/etc/web.yml')).toThrow(new ConfigError(['/etc/web.yml:1:1: rate_limit: exporter-toolkit key the checkpoint does not support']));
     expect(parseWebConfig('tls_server_config:\n  cert_file: a.pem\n  key_file: /k/b.pem\n', '/etc/checkpoint/web.yml').tls_server_config).toEqual({
       cert_file: '/etc/checkpoint/a.pem',
       key_file: '/k/b.pem',
