@@ -37,6 +37,27 @@ export interface ProbeParams {
 /** What a probe request came to: a probe that ran, or a refusal with its HTTP status. */
 export type ProbeOutcome = { ran: HistoryEntry } | { refused: number; message: string };
 
+/**
+ * Which part of a probe request a restricted module may not reach, if any. `hostname` sets the
+ * Host header and the name TLS verifies, so it is held to the allowed hosts too: otherwise a
+ * certificate for any name would do to receive the module's secret.
+ */
+function outsidePolicy(policy: TargetPolicy, target: string, targetHost: string | undefined, hostname: URL | undefined): 'target' | 'hostname' | undefined {
+  if (!policy.allowsTarget(target, targetHost)) return 'target';
+  if (hostname && !policy.allows(hostname)) return 'hostname';
+  return undefined;
+}
+
+/** `?hostname=` as a URL to check against the allowed hosts; null when it is not a host name. */
+function hostnameAsUrl(hostname: string): URL | null {
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$/.test(hostname)) return null;
+  try {
+    return new URL(`http://${hostname}/`);
+  } catch {
+    return null;
+  }
+}
+
 /** blackbox_exporter's default when `?module=` is left out. */
 export const DEFAULT_MODULE = 'http_2xx';
 
@@ -91,11 +112,14 @@ export class Checkpoint {
     const definition = proberDefinition(module.prober);
     const targetProblem = definition.checkTarget(params.target, proberSettings(module));
     if (targetProblem) return { refused: 400, message: targetProblem };
+    const hostname = params.hostname === undefined ? undefined : hostnameAsUrl(params.hostname);
+    if (hostname === null) return { refused: 400, message: `hostname parameter ${JSON.stringify(params.hostname)} is not a host name (or host:port)` };
     const policy = this.policies.get(moduleName);
-    if (policy && !policy.allowsTarget(params.target, definition.targetHost?.(params.target, proberSettings(module)))) {
+    const refusedPart = policy && outsidePolicy(policy, params.target, definition.targetHost?.(params.target, proberSettings(module)), hostname);
+    if (policy && refusedPart) {
       this.metrics.forbidden.labels(moduleName).inc();
-      this.options.logger.warn({ module: moduleName, target: params.target }, 'Refused a probe of a target outside the module\'s allowed targets');
-      return { refused: 403, message: `target not allowed: ${policy.describe}` };
+      this.options.logger.warn({ module: moduleName, target: params.target, hostname: params.hostname }, 'Refused a probe outside the module\'s allowed targets');
+      return { refused: 403, message: `${refusedPart} not allowed: ${policy.description}` };
     }
     const deadlineSeconds = probeDeadlineSeconds({
       // The schema has already checked the format.

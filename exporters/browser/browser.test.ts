@@ -333,7 +333,7 @@ describe('allowed hosts', () => {
   // Chromium may open a TCP connection to a link's host as the mouse moves over it (a preconnect,
   // no byte sent); what matters is that no request goes there.
   test('a link to a host outside the module\'s allowed targets fails the step with reason forbidden, and no byte reaches that host', async () => {
-    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere}\n  - expect_text: never here');
+    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere, exact: true}\n  - expect_text: never here');
     expect(probed.reason).toBe('forbidden');
     expect(probed.result.failure?.message).toBe(
       `step 1-click: navigation to ${capture.host}:${capture.port} refused: module "under_test" may reach only the targets of its monitors and its allowed_targets (it is a browser module)`,
@@ -349,8 +349,15 @@ describe('allowed hosts', () => {
     expect({ connections: capture.connections, received: capture.received() }).toEqual({ connections: 0, received: '' });
   });
 
+  test('a page opened in a new tab is held to the allowed hosts too', async () => {
+    const probed = await probe(leave(), 'step_timeout: 2s\nsteps:\n  - click: {role: link, name: Elsewhere in a new tab}\n  - expect_text: never here', { deadlineSeconds: 8 });
+    expect(probed.reason).toBe('forbidden');
+    expect(probed.result.failure?.message).toContain(`navigation to ${capture.host}:${capture.port} refused`);
+    expect(capture.received()).toBe('');
+  });
+
   test('allowed_targets admits another host for navigations', async () => {
-    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere}', { moduleKeys: `allowed_targets: [${capture.host}]`, deadlineSeconds: 3 });
+    const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere, exact: true}', { moduleKeys: `allowed_targets: [${capture.host}]`, deadlineSeconds: 3 });
     // The capture server answers nothing: the journey times out there, after the browser connected.
     expect(probed.reason).toBe('timeout');
     expect(capture.connections).toBeGreaterThan(0);

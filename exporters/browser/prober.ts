@@ -46,8 +46,12 @@ export async function runJourney(probe: ProbeContext<BrowserSettings>, browsers:
   try {
     const target = new URL(probe.target);
     const files = await readJourneyFiles(settings.steps);
-    const secrets = [...files.secrets.values()].filter((secret) => secret !== '');
-    scrub = (text) => secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('<secret>'), text);
+    // A form sent with GET puts a typed secret into the URL, encoded: hide its encoded forms too.
+    const forms = [...files.secrets.values()]
+      .filter((secret) => secret !== '')
+      .flatMap((secret) => [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+    const hidden = [...new Set(forms)];
+    scrub = (text) => hidden.reduce((scrubbed, secret) => scrubbed.split(secret).join('<secret>'), text);
 
     const waitStarted = performance.now();
     release = await browsers.slots(settings.launch).acquire(settings.max_concurrent_journeys, signal);

@@ -106,7 +106,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
       throw new ProbeFailure('protocol', `redirect to a ${url.protocol} URL: only http and https redirects are followed`);
     }
     if (probe.destinations && !probe.destinations.allows(url)) {
-      throw new ProbeFailure('forbidden', `redirect to ${url.host} refused: ${probe.destinations.describe}`);
+      throw new ProbeFailure('forbidden', `redirect to ${url.host} refused: ${probe.destinations.description}`);
     }
     if (/^[a-z][a-z0-9+.-]*:/i.test(location)) hostOverride = undefined;
     if (response.status <= 303 && method !== 'HEAD') {

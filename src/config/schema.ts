@@ -19,7 +19,7 @@ export const ModuleSchema = StrictObject({
   prober: StringEnum(PROBER_NAMES),
   timeout: Type.Optional(Duration({ description: 'at most this long per probe; the scrape timeout may cut it shorter' })),
   retries: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'a failed probe is tried again at once, within the same deadline' }),
-  allowed_targets: Type.Optional(AllowedTargets('targets this module may probe besides its monitors\' (src/security/allowed-targets.ts)')),
+  allowed_targets: Type.Optional(AllowedTargets('restricts the module to its monitors\' targets and these (src/security/allowed-targets.ts)')),
   ...proberSections,
 });
 
@@ -33,7 +33,7 @@ export const MonitorSchema = StrictObject({
 });
 
 export const ConfigSchema = StrictObject({
-  allowed_targets: Type.Optional(AllowedTargets('when set, every module without a secret may also probe these, and nothing else')),
+  allowed_targets: Type.Optional(AllowedTargets('when set, restricts every module: one without a secret (and not a browser module) may probe its monitors\' targets, these and its own list')),
   modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), ModuleSchema),
   monitors: Type.Array(MonitorSchema, { default: [] }),
 });

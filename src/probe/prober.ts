@@ -26,7 +26,7 @@ export interface ProbeContext<Settings> {
    * Set when the module may reach only an allowed set of hosts (src/security/allowed-targets.ts):
    * a redirect or navigation elsewhere fails with `forbidden` before anything is sent there.
    */
-  destinations?: { allows(url: URL): boolean; describe: string };
+  destinations?: { allows(url: URL): boolean; description: string };
   /** Records why the probe failed and returns false, so a prober can `return probe.fail(...)`. */
   fail(reason: FailureReason, message: string, fields?: Record<string, string | number>): false;
 }

@@ -50,7 +50,7 @@ export function parseRule(entry: string): Rule | { problem: string } {
   return { problem: `${JSON.stringify(entry)} is not a host name, *.domain, IP address, CIDR or URL prefix` };
 }
 
-export type RestrictionCause = 'secret' | 'browser' | 'allowed_targets';
+type RestrictionCause = 'secret' | 'browser' | 'allowed_targets';
 
 const CAUSE_TEXT: Record<RestrictionCause, string> = {
   secret: 'it carries a secret',
@@ -68,6 +68,12 @@ export class TargetPolicy {
     readonly cause: RestrictionCause,
     monitors: { target: string; host?: string }[],
     private readonly rules: Rule[],
+    /**
+     * Only monitors and URL prefixes admit a target, host rules only redirects and navigations:
+     * a journey that types a secret must start on a page the config names, not on any page of
+     * an allowed host that a caller picks (a page a user of that host wrote, say).
+     */
+    private readonly targetsByUrlOnly = false,
   ) {
     this.monitorTargets = new Set(monitors.map((monitor) => monitor.target));
     this.monitorHosts = new Set(monitors.flatMap((monitor) => (monitor.host ? [normalizeHost(monitor.host)] : [])));
@@ -78,7 +84,7 @@ export class TargetPolicy {
     if (this.monitorTargets.has(target)) return true;
     return this.rules.some((rule) => {
       if (rule.kind === 'url') return asUrl(target)?.startsWith(rule.prefix) === true;
-      return host !== undefined && hostMatches(rule, normalizeHost(host));
+      return !this.targetsByUrlOnly && host !== undefined && hostMatches(rule, normalizeHost(host));
     });
   }
 
@@ -92,7 +98,7 @@ export class TargetPolicy {
   }
 
   /** For messages: which rule holds and why. */
-  get describe(): string {
+  get description(): string {
     return `module "${this.moduleName}" may reach only the targets of its monitors and its allowed_targets (${CAUSE_TEXT[this.cause]})`;
   }
 }
@@ -111,7 +117,7 @@ export function targetPolicies(config: CheckpointConfig): Map<string, TargetPoli
     const monitors = config.monitors
       .filter((monitor) => monitor.module === name)
       .map((monitor) => ({ target: monitor.target, host: definition.targetHost?.(monitor.target, proberSettings(module)) }));
-    policies.set(name, new TargetPolicy(name, cause, monitors, rules));
+    policies.set(name, new TargetPolicy(name, cause, monitors, rules, module.prober === 'browser' && cause === 'secret'));
   }
   return policies;
 }

@@ -152,7 +152,7 @@ ${http('')}
       step_timeout: 5s
       screenshots: false
       steps:
-        - click: {role: link, name: Elsewhere}
+        - click: {role: link, name: Elsewhere, exact: true}
         - expect_text: never here
   browser_value_file:
     prober: browser

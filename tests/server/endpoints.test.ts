@@ -162,6 +162,23 @@ describe('/probe', () => {
     expect((await get(`/probe?module=auth_file&target=${encodeURIComponent(`${targets.http}/auth`)}`)).text).toContain('probe_success 1');
   });
 
+  test('a hostname parameter outside a restricted module\'s allowed hosts is refused: it would set the Host header and the name TLS verifies', async () => {
+    const declared = encodeURIComponent(`${targets.http}/auth`);
+    const requestsBefore = targets.requests.length;
+    const refused = await get(`/probe?module=auth_file&target=${declared}&hostname=evil.example`);
+    expect([refused.status, refused.text]).toEqual([
+      403,
+      'hostname not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n',
+    ]);
+    expect(targets.requests.length).toBe(requestsBefore);
+    expect((await get(`/probe?module=auth_file&target=${declared}&hostname=127.0.0.1`)).text).toContain('probe_success 1');
+  });
+
+  test.each(['evil.example/path', 'a b', 'host\r\nX-Injected: 1', ''])('a hostname parameter %j that is not a host name is refused with 400', async (hostname) => {
+    const response = await get(`/probe?module=http_2xx&target=${encodeURIComponent(`${targets.http}/ok`)}&hostname=${encodeURIComponent(hostname)}`);
+    expect([response.status, response.text]).toEqual([400, `hostname parameter ${JSON.stringify(hostname)} is not a host name (or host:port)\n`]);
+  });
+
   test('a probe whose client went away stops, and says so in its log', async () => {
     const client = new AbortController();
     const target = `${targets.http}/slow?ms=50000`;

@@ -85,7 +85,7 @@ export async function startWebApp(): Promise<WebApp> {
         const bounce = `/bounce?to=${encodeURIComponent(to)}`;
         return html(
           200,
-          page('Leave', `<main><a href="${escapeHtml(to)}">Elsewhere</a><form method="post" action="${escapeHtml(bounce)}"><label>Password <input name="password" type="password"></label><button>Send</button></form></main>`),
+          page('Leave', `<main><a href="${escapeHtml(to)}">Elsewhere</a> <a href="${escapeHtml(to)}" target="_blank">Elsewhere in a new tab</a><form method="post" action="${escapeHtml(bounce)}"><label>Password <input name="password" type="password"></label><button>Send</button></form></main>`),
         );
       }
       case 'GET /bounce':

@@ -64,13 +64,22 @@ modules:
   credential_header: {prober: http, http: {headers: {Authorization: Bearer t}}}
   client_key: {prober: postgres, postgres: {user: u, tls_config: {cert_file: c.pem, key_file: /dev/null}}}
   journey: {prober: browser}
+  login_journey: {prober: browser, allowed_targets: [app.example, 'https://app.example/login'], browser: {steps: [{fill: {label: Password, value_file: /dev/null}}]}}
 `,
       'restricted.yml',
     );
 
   test('without a top-level list: modules with a secret, browser modules and modules with their own list', () => {
     const causes = Object.fromEntries([...targetPolicies(config('')).entries()].map(([name, policy]) => [name, policy.cause]));
-    expect(causes).toEqual({ listed: 'allowed_targets', secret: 'secret', header_secret: 'secret', credential_header: 'secret', client_key: 'secret', journey: 'browser' });
+    expect(causes).toEqual({
+      listed: 'allowed_targets',
+      secret: 'secret',
+      header_secret: 'secret',
+      credential_header: 'secret',
+      client_key: 'secret',
+      journey: 'browser',
+      login_journey: 'secret',
+    });
   });
 
   test('a top-level list restricts every module, and never widens one with a secret', () => {
@@ -80,5 +89,12 @@ modules:
     expect(policies.get('listed')?.allowsTarget('http://a.example/', 'a.example')).toBe(true);
     expect(policies.get('secret')?.allowsTarget('http://wide.example/', 'wide.example')).toBe(false);
     expect(policies.get('journey')?.allowsTarget('http://wide.example/', 'wide.example')).toBe(false);
+  });
+
+  test('a journey that types a secret starts only where a monitor or a URL prefix says; its host rules admit navigations only', () => {
+    const login = targetPolicies(config('')).get('login_journey')!;
+    expect(login.allowsTarget('https://app.example/login?next=/home', 'app.example')).toBe(true);
+    expect(login.allowsTarget('https://app.example/uploads/look-alike.html', 'app.example')).toBe(false);
+    expect(login.allows(new URL('https://app.example/home'))).toBe(true);
   });
 });
