@@ -192,6 +192,44 @@ describe('max_rows', () => {
   });
 });
 
+describe('max_message_bytes', () => {
+  test('a row longer than max_message_bytes (default 1 MiB) fails with reason protocol, naming the limit; a larger limit reads it', async () => {
+    const over = await probe(primary.address, section("query: SELECT repeat('x', 2000000)"));
+    expect(over.reason).toBe('protocol');
+    expect(over.result.failure?.message).toMatch(/^the server sent a message \("D"\) of \d+ bytes, more than max_message_bytes \(1048576\)$/);
+
+    const within = await probe(primary.address, section("query: SELECT repeat('x', 2000000)\nmax_message_bytes: 4194304"));
+    expect(within.result.success).toBe(true);
+  });
+
+  test('a server that declares a 2 GiB message is dropped at its header, before pg buffers it', async () => {
+    const sockets = new Set<net.Socket>();
+    const hostile = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      // After the startup message, a NoticeResponse that claims 0x7ffffff0 bytes, then filler.
+      socket.once('data', () => {
+        const header = Buffer.alloc(5);
+        header.write('N', 0, 'latin1');
+        header.writeUInt32BE(0x7ffffff0, 1);
+        socket.write(header);
+        socket.write(Buffer.alloc(1024 * 1024, 0x41));
+      });
+    });
+    await new Promise<void>((resolve) => hostile.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    try {
+      const { port } = hostile.address() as net.AddressInfo;
+      const probed = await probe(`127.0.0.1:${port}`, 'user: probe\nsslmode: disable\npreferred_ip_protocol: ip4');
+      expect(probed.reason).toBe('protocol');
+      expect(probed.result.failure?.message).toBe(`the server sent a message ("N") of ${0x7ffffff0 - 4} bytes, more than max_message_bytes (1048576)`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => hostile.close(() => resolve()));
+    }
+  });
+});
+
 describe('expectations on the first value', () => {
   test('expect_value compares the value as the server prints it', async () => {
     const probed = await probe(primary.address, section(`

@@ -55,6 +55,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
       sslmode: settings.sslmode,
       applicationName: settings.application_name,
       statementTimeoutMs: statementTimeoutMs(settings.statement_timeout, probe.deadline),
+      maxMessageBytes: settings.max_message_bytes,
       onTls: (facts) => {
         metrics.ssl.set(1);
         if (facts) registerTlsMetrics(probe.registry, facts);

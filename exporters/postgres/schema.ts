@@ -21,6 +21,7 @@ export const PostgresSettingsSchema = StrictObject({
   tls_config: Type.Optional(TlsConfigSchema),
   query: Type.String({ minLength: 1, default: 'SELECT 1' }),
   max_rows: Type.Integer({ minimum: 1, default: 1000, description: 'a query returning more rows fails the probe; it is stopped on the server' }),
+  max_message_bytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'the longest message read from the server (a row, a notice); a longer one fails the probe' }),
   expect_value: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must equal this' })),
   expect_regexp: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must match this (RE2 syntax, as in the http prober)' })),
   server_stats: Type.Boolean({ default: true, description: 'after the query, read version, recovery state, replication lag and connections' }),

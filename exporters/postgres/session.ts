@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 import { TLSSocket, type ConnectionOptions } from 'node:tls';
+import { MessageSizeLimit } from './message-limit';
 import { Client, Query, type CustomTypesConfig, type QueryArrayConfig } from 'pg';
 import { abortable } from '../../src/probe/abortable';
 import { ProbeFailure } from '../../src/probe/failure';
@@ -37,6 +38,8 @@ export interface SessionRequest {
   sslmode: string;
   applicationName: string;
   statementTimeoutMs: number;
+  /** The longest server message read (max_message_bytes); a longer one ends the session. */
+  maxMessageBytes: number;
   /** Called once the handshake is done, so the TLS facts are reported even if the login then fails. */
   onTls(facts: TlsFacts | undefined): void;
   timer: PhaseTimer<PostgresPhase>;
@@ -77,6 +80,8 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
     log.info('Phase auth', { user: request.user, database: request.database });
   };
 
+  const messages = new MessageSizeLimit(request.maxMessageBytes);
+  messages.watch(socket, { sslAnswerFirst: request.tls !== undefined });
   let client: Client;
   try {
     client = newClient(request);
@@ -98,6 +103,7 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
   connection.once('sslconnect', () => {
     const secure = connection.stream;
     if (!(secure instanceof TLSSocket)) return;
+    messages.watch(secure);
     secure.on('error', () => undefined);
     secure.once('secureConnect', () => {
       const facts = readTlsFacts(secure);
@@ -139,7 +145,7 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
     timer.add(stage, (performance.now() - stageStarted) / 1000);
     await close();
     if (signal.aborted) throw new ProbeFailure('timeout', `deadline reached in the ${stage} phase`);
-    throw classify(error, stage);
+    throw messages.failure ?? classify(error, stage);
   }
   timer.add(stage, (performance.now() - stageStarted) / 1000);
   log.info('Authenticated', { server_version: serverVersion ?? 'unknown', backend_pid: backend?.processId ?? 'unknown' });
@@ -158,6 +164,10 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
         if (error instanceof TooManyRows) {
           abandon();
           throw new ProbeFailure('assertion', error.message);
+        }
+        if (messages.failure) {
+          abandon();
+          throw messages.failure;
         }
         throw classify(error, queryStage);
       } finally {
