@@ -67,9 +67,14 @@ function semanticProblems(config: CheckpointConfig, options: ParseOptions): Conf
   const problems: ConfigProblem[] = [];
   problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
   for (const [name, module] of Object.entries(config.modules)) {
-    problems.push(...allowedTargetsProblems(module.allowed_targets, ['modules', name, 'allowed_targets']));
-    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(ModuleSchema, module, ['modules', name])));
     const definition = proberDefinition(module.prober);
+    if (module.allowed_targets !== undefined && !definition.targetHost) {
+      // Its entries would match nothing: a docker target is a container, not a host.
+      problems.push({ path: ['modules', name, 'allowed_targets'], message: `${module.prober} targets are not hosts: declare them as monitors instead`, atKey: true });
+    } else {
+      problems.push(...allowedTargetsProblems(module.allowed_targets, ['modules', name, 'allowed_targets']));
+    }
+    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(ModuleSchema, module, ['modules', name])));
     for (const other of Object.keys(PROBERS) as ProberName[]) {
       if (other !== module.prober && (module as Record<string, unknown>)[other] !== undefined) {
         problems.push({ path: ['modules', name, other], message: `section does not match prober "${module.prober}"`, atKey: true });

@@ -19,6 +19,7 @@ const INVALID: Record<string, string[]> = {
     'invalid-allowed-targets.yml:5:35: modules.web.allowed_targets.1: "*." is not a host name, *.domain, IP address, CIDR or URL prefix',
     'invalid-allowed-targets.yml:5:41: modules.web.allowed_targets.2: "intranet.example.test:443" is not a host name, *.domain, IP address, CIDR or URL prefix',
   ],
+  'invalid-docker-allowed-targets.yml': ['invalid-docker-allowed-targets.yml:4:5: modules.stack.allowed_targets: docker targets are not hosts: declare them as monitors instead'],
   'invalid-empty.yml': ['invalid-empty.yml:1:1: the config file is empty: it must define modules:'],
   'invalid-missing-secret.yml': [
     'invalid-missing-secret.yml:6:22: modules.db.postgres.password_file: cannot read secret file tests/fixtures/config/no-such-secret: ENOENT',
