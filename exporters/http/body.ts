@@ -14,7 +14,7 @@ import type { HttpSettings } from './schema';
  * blackbox_exporter reads any size; one hostile or broken target must not take the checkpoint's
  * memory, and a page a regex should read is far smaller.
  */
-export const DEFAULT_KEPT_BODY_LIMIT = 16 * 1024 * 1024;
+const DEFAULT_KEPT_BODY_LIMIT = 16 * 1024 * 1024;
 
 const DECODERS: Partial<Record<HttpSettings['compression'], (first: Buffer | undefined) => Transform>> = {
   gzip: () => zlib.createGunzip(),
@@ -64,8 +64,7 @@ export async function readBody(body: Readable, reading: BodyReading): Promise<Bo
   if (!decoder) {
     await eachChunk(body, take);
   } else {
-    // Bytes read before a failure are reported only when they are the uncompressed body.
-    const [first, all] = await peek(failingClearly(body, () => 0));
+    const [first, all] = await peek(compressedChunks(body));
     try {
       await pipeline(all, decoder(first), async (decoded: AsyncIterable<Buffer>) => {
         for await (const chunk of decoded) take(chunk);
@@ -109,8 +108,11 @@ function eachChunk(body: Readable, take: (chunk: Buffer) => void): Promise<void>
   });
 }
 
-/** The chunks, with a read error (the server went away in the middle) turned into a BodyReadFailure. */
-async function* failingClearly(chunks: AsyncIterable<Buffer>, reportedBytes: () => number): AsyncGenerator<Buffer> {
+/**
+ * A compressed body's chunks, a read error turned into a BodyReadFailure. It reports no bytes
+ * read: those are what the uncompressed length counts, and compressed bytes are not.
+ */
+async function* compressedChunks(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let size = 0;
   try {
     for await (const chunk of chunks) {
@@ -118,7 +120,7 @@ async function* failingClearly(chunks: AsyncIterable<Buffer>, reportedBytes: () 
       yield chunk;
     }
   } catch (error) {
-    throw readFailure(error, size, reportedBytes());
+    throw readFailure(error, size, 0);
   }
 }
 

@@ -17,7 +17,7 @@ const MARK = 'secret';
 /** On a record (`headers:`): keys whose plain values are secrets all the same. */
 const SECRET_KEYS_MARK = 'secretKeys';
 
-export const HIDDEN = '<secret>';
+const HIDDEN = '<secret>';
 
 /** A secret written in the config itself (blackbox_exporter's inline `password`). */
 export function SecretValue(options: StringOptions = {}) {

@@ -92,7 +92,8 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   }
   if (!success) {
     failure ??= { reason: 'internal', message: 'prober returned false without saying why' };
-    // Whatever the prober saw last (a reset socket, an aborted read), the cause was the deadline.
+    // Whatever the prober saw last (a reset socket, an aborted read), the cause was the abort:
+    // the client leaving, or the deadline.
     if (request.clientGone?.aborted) failure = { reason: 'timeout', message: `the client went away before the probe finished, so it was stopped (${failure.message})` };
     else if (controller.signal.aborted) failure = { reason: 'timeout', message: failure.reason === 'timeout' ? failure.message : `deadline of ${deadlineSeconds}s reached (${failure.message})` };
   }

@@ -1,4 +1,4 @@
-/** The HTTP endpoints of DESIGN.md, thin over `Checkpoint`. */
+/** The HTTP endpoints of docs/design.md, thin over `Checkpoint`. */
 import express, { type Request, type Response } from 'express';
 import type { Checkpoint } from '../checkpoint';
 import { debugOutput } from './debug-output';

@@ -135,13 +135,18 @@ describe('/probe', () => {
     expect(value(metrics, 'probe_duration_seconds')).toBeLessThan(1.9);
   });
 
-  test.each([
+  test.each<[string, string, number, string]>([
     ['an unknown module', '/probe?module=nope&target=127.0.0.1', 400, 'Unknown module "nope"'],
     ['a missing target', '/probe?module=http_2xx', 400, 'Target parameter is missing'],
     ['a malformed target', '/probe?module=http_2xx&target=http%3A%2F%2F', 400, 'is not a URL'],
     ['a scheme the module does not support', '/probe?module=http_2xx&target=ftp%3A%2F%2Ffiles.example', 400, 'target scheme "ftp" is not supported by the http prober'],
     ['credentials in the target', '/probe?module=http_2xx&target=http%3A%2F%2Fu%3Ap%40example.com', 400, 'credentials do not belong in a target'],
-    ...['constructor', '__proto__', 'toString', 'hasOwnProperty'].map((name) => [`the module name ${name}`, `/probe?module=${name}&target=127.0.0.1`, 400, `Unknown module "${name}"`]),
+    ...['constructor', '__proto__', 'toString', 'hasOwnProperty'].map((name): [string, string, number, string] => [
+      `the module name ${name}`,
+      `/probe?module=${name}&target=127.0.0.1`,
+      400,
+      `Unknown module "${name}"`,
+    ]),
   ])('%s is refused with a clear message', async (_case, url, status, message) => {
     const response = await get(url);
     expect(response.status).toBe(status);

@@ -20,7 +20,7 @@
  *   5 checkpoint-b killed: CheckpointDown, and no MonitorDown/PostgresDown for what it probed
  * Waits are bounded polls; nothing is asserted about how fast, only printed.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -64,14 +64,6 @@ const HTTP_MONITOR = 'intranet';
 /** Upper bound of every wait for something to happen; never a measure of speed. */
 const WAIT_MS = 60_000;
 
-/**
- * Whether the checkpoints run with a web config (--web.config.file: the login the shipped
- * prometheus.yml sends, as compose.yaml runs them). Prometheus sends the login either way; without
- * the flag the checkpoints ignore it, and the test shows only that the shipped auth settings load
- * and send. Read from the built checkpoint's --help, so it switches itself on when the flag lands;
- * to force it, replace the expression with `true`.
- */
-const WEB_CONFIG = /--web\.config\.file\b/.test(spawnSync(process.execPath, [CHECKPOINT_MAIN, '--help'], { encoding: 'utf8' }).stdout ?? '');
 /** The checkpoints' web password, and the Authorization header the test's own requests send. */
 const WEB_PASSWORD = randomBytes(12).toString('hex');
 let webAuthorization: Record<string, string> = {};
@@ -153,8 +145,8 @@ monitors:
   await fs.writeFile(webPasswordFile, WEB_PASSWORD, { mode: 0o600 });
   const webConfigFile = path.join(work, 'checkpoint-web.yml');
   await fs.writeFile(webConfigFile, `basic_auth_users:\n  ${login.username}: ${JSON.stringify(bcrypt.hashSync(WEB_PASSWORD, 10))}\n`);
-  if (WEB_CONFIG) webAuthorization = { authorization: `Basic ${Buffer.from(`${login.username}:${WEB_PASSWORD}`).toString('base64')}` };
-  const webFlags = WEB_CONFIG ? [`--web.config.file=${webConfigFile}`] : [];
+  webAuthorization = { authorization: `Basic ${Buffer.from(`${login.username}:${WEB_PASSWORD}`).toString('base64')}` };
+  const webFlags = [`--web.config.file=${webConfigFile}`];
   const shipped = await shippedCheckpoints();
   const nameMap = new Map<string, string>();
   for (const [name, address] of shipped) {
@@ -214,7 +206,7 @@ monitors:
     file: 'compose.yaml: checkpoint command line',
     where: '--web.config.file',
     from: '/etc/checkpoint/web.yml (compose/checkpoint-web.yml)',
-    to: WEB_CONFIG ? `${webConfigFile} (user ${login.username}, a password of this run)` : 'not given: this checkpoint has no --web.config.file yet, so it asks for no login',
+    to: `${webConfigFile} (user ${login.username}, a password of this run)`,
   });
 
   say(`stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
@@ -369,18 +361,14 @@ test('1. every monitor is up from both checkpoints, and every dashboard panel th
   }
   // With a web config, the checkpoints refuse a request without the login on every endpoint
   // Prometheus uses: the monitors above are up because Prometheus sent it.
-  if (WEB_CONFIG) {
-    for (const checkpoint of checkpoints.values()) {
-      for (const endpoint of ['/metrics', '/sd', `/probe?module=http_2xx&target=${encodeURIComponent(intranetUrl)}`]) {
-        const without = await fetch(`http://${checkpoint.address}${endpoint}`, { signal: AbortSignal.timeout(10_000) });
-        await without.arrayBuffer();
-        expect([checkpoint.name, endpoint, without.status]).toEqual([checkpoint.name, endpoint, 401]);
-      }
+  for (const checkpoint of checkpoints.values()) {
+    for (const endpoint of ['/metrics', '/sd', `/probe?module=http_2xx&target=${encodeURIComponent(intranetUrl)}`]) {
+      const without = await fetch(`http://${checkpoint.address}${endpoint}`, { signal: AbortSignal.timeout(10_000) });
+      await without.arrayBuffer();
+      expect([checkpoint.name, endpoint, without.status]).toEqual([checkpoint.name, endpoint, 401]);
     }
-    say('step 1: the checkpoints answer 401 without the login on /metrics, /sd and /probe');
-  } else {
-    say('step 1: the checkpoints ran without --web.config.file (not in this build\'s --help): the login Prometheus sent was not checked');
   }
+  say('step 1: the checkpoints answer 401 without the login on /metrics, /sd and /probe');
   pgDataDir = String((await postgres!.admin('SHOW data_directory'))[0].data_directory);
 
   // rate() over [1m] needs two samples of each counter: a few scrapes after everything is up.

@@ -32,12 +32,14 @@ export interface Probed {
 export async function probeWith(prober: string, target: string, section = '', options: ProbeOptions = {}): Promise<Probed> {
   const body = dedent(section || '{}');
   const moduleYaml = [`prober: ${prober}`, ...(options.moduleKeys ? [dedent(options.moduleKeys)] : []), `${prober}:`, ...body.split('\n').map((line) => `  ${line}`)].join('\n');
-  // A secret file that vanished after the config loaded must still fail cleanly at probe time:
-  // the suites test that path, tests/config the check at load.
   // The target is declared by a monitor, as in production, so that a module restricted to its
   // allowed targets (a secret, a browser) probes it, and its redirects and navigations are held to them.
   const monitor = `monitors:\n  - {name: under_test, module: under_test, target: ${JSON.stringify(target)}}\n`;
-  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n${monitor}`, `${prober}.test.yml`, { checkSecretSources: false });
+  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n${monitor}`, `${prober}.test.yml`, {
+    // A secret file that vanished after the config loaded must still fail cleanly at probe time:
+    // the suites test that path, tests/config the check at load.
+    checkSecretSources: false,
+  });
   const result = await runProbe({
     moduleName: 'under_test',
     module: config.modules.under_test,
