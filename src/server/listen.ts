@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { tlsWanted, webConfigSource, type WebConfig } from './web-config';
+import { tlsWanted, webConfigSource, webConfigStrength, type WebConfig } from './web-config';
 import { guardRequests } from './web-guard';
 import { reloadTlsPerConnection, tlsServerOptions, tlsServerSettings, type TlsServerSettings } from './web-tls';
 
@@ -19,10 +19,14 @@ export interface WebConfigAtStart {
   tls?: TlsServerSettings;
 }
 
-/** Reads and checks the web config and the files it names; throws a ConfigError with every problem. */
+/**
+ * Reads and checks the web config and the files it names; throws a ConfigError with every problem.
+ * An empty file is exporter-toolkit's "no TLS, no auth" and is accepted here; what the file
+ * enforces now is the least it may enforce until a restart (see weakenings in web-config.ts).
+ */
 export function loadWebConfig(file: string): WebConfigAtStart {
-  const source = webConfigSource(file);
-  const config = source.readSync();
+  const config = webConfigSource(file).readSync();
+  const source = webConfigSource(file, webConfigStrength(config));
   return { file, source, config, tls: tlsWanted(config) ? tlsServerSettings(config, file) : undefined };
 }
 

@@ -158,16 +158,70 @@ function resolvePaths(config: WebConfig, dir: string): WebConfig {
 }
 
 /**
- * The file re-read for every use, parsed again only when its text changed: requests and new TLS
- * connections see an edit at once without paying for YAML and the schema each time.
+ * What a web config enforces, as far as a re-read may not lower it while running: a file
+ * truncated and rewritten in place is empty for a moment, and one cut off after `key_file` is a
+ * valid file without client certificates, so either would otherwise serve every request without
+ * the login the checkpoint started with.
  */
-export function webConfigSource(file: string): { read(): Promise<WebConfig>; readSync(): WebConfig } {
+export interface WebConfigStrength {
+  basicAuth: boolean;
+  tls: boolean;
+  /** A client certificate is required to connect at all. */
+  requiresClientCert: boolean;
+  /** A client certificate that is presented is verified against the client CA. */
+  verifiesClientCert: boolean;
+  clientAuth: ClientAuthType;
+}
+
+/** The types that refuse a client without a certificate. */
+const REQUIRING_CLIENT_AUTH_TYPES: readonly ClientAuthType[] = ['RequireAnyClientCert', 'RequireClientCert', 'RequireAndVerifyClientCert'];
+
+export function webConfigStrength(config: WebConfig): WebConfigStrength {
+  const tls = tlsWanted(config);
+  const clientAuth = (tls && config.tls_server_config.client_auth_type) || 'NoClientCert';
+  return {
+    basicAuth: Object.keys(config.basic_auth_users ?? {}).length > 0,
+    tls,
+    requiresClientCert: REQUIRING_CLIENT_AUTH_TYPES.includes(clientAuth),
+    verifiesClientCert: VERIFYING_CLIENT_AUTH_TYPES.includes(clientAuth),
+    clientAuth,
+  };
+}
+
+/**
+ * How `config` falls short of what was enforced at start, one problem each. The client auth types
+ * are ordered by what they refuse, and two properties say it: requiring a certificate and verifying
+ * one; a type that drops either admits a client the start's type refused (RequireAnyClientCert and
+ * VerifyClientCertIfGiven are each weaker than the other). Fewer users, other hashes, another
+ * certificate or client CA are not weaker.
+ */
+export function weakenings(atStart: WebConfigStrength, config: WebConfig): string[] {
+  const now = webConfigStrength(config);
+  const problems: string[] = [];
+  const restart = 'restart the checkpoint to do that';
+  if (atStart.basicAuth && !now.basicAuth) problems.push(`the web config would turn basic auth off; ${restart}`);
+  if (atStart.tls && !now.tls) problems.push(`the web config would turn TLS off; ${restart}`);
+  else if ((atStart.requiresClientCert && !now.requiresClientCert) || (atStart.verifiesClientCert && !now.verifiesClientCert)) {
+    problems.push(`the web config would weaken client_auth_type from ${atStart.clientAuth} to ${now.clientAuth}; ${restart}`);
+  }
+  return problems;
+}
+
+/**
+ * The file re-read for every use, parsed again only when its text changed: requests and new TLS
+ * connections see an edit at once without paying for YAML and the schema each time. With
+ * `atStart`, a file that would enforce less than that is invalid (see weakenings): requests get
+ * 500 and new TLS connections are refused until the file is back to at least that strength.
+ */
+export function webConfigSource(file: string, atStart?: WebConfigStrength): { read(): Promise<WebConfig>; readSync(): WebConfig } {
   let last: { text: string; result: WebConfig | ConfigError } | undefined;
   const parsed = (text: string): WebConfig => {
     if (last?.text !== text) {
       let result: WebConfig | ConfigError;
       try {
         result = parseWebConfig(text, file);
+        const weaker = atStart ? weakenings(atStart, result) : [];
+        if (weaker.length > 0) result = new ConfigError(weaker.map((problem) => `${file}: ${problem}`));
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         result = error;

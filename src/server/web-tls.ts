@@ -106,7 +106,9 @@ export function tlsServerOptions(settings: TlsServerSettings): tls.TlsOptions {
  * TCP connection in TLS (so the connection gets the new context) and reads a handful of small
  * files synchronously, as Go's server does per handshake; only when what they hold differs from
  * the current settings does OpenSSL build (and so check) a new context. A broken file refuses new
- * connections, as exporter-toolkit does, rather than serving on with settings the file no longer says.
+ * connections, as exporter-toolkit does, rather than serving on with settings the file no longer says;
+ * so does one that would turn TLS off or weaken client_auth_type below what it was at start (the
+ * source `readConfig` reads through refuses those: see weakenings in web-config.ts).
  */
 export function reloadTlsPerConnection(server: tls.Server, readConfig: () => WebConfig, file: string, initial: TlsServerSettings, logger: Logger): void {
   let current = initial;

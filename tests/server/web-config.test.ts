@@ -4,13 +4,13 @@
  * (read again per request and per connection, so no restart).
  */
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import bcrypt from 'bcryptjs';
 import { ConfigError } from '../../src/config/problems';
-import { basicCredentials } from '../../src/server/basic-auth';
+import { BasicAuthChecker, basicCredentials, MAX_CHECKS_AT_ONCE } from '../../src/server/basic-auth';
 import { parseWebConfig } from '../../src/server/web-config';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
@@ -280,6 +280,188 @@ describe('basic auth', () => {
     expect(logged[0]).toContain('basic_auth_users.alice: not a bcrypt hash');
     expect(logged[0]).not.toContain('plain-text-password');
     expect(logged[0]).not.toMatch(/\bat .*\.ts:\d+/); // no stack trace
+  });
+});
+
+describe('a web config that would enforce less than at start is invalid until a restart', () => {
+  const users = (...names: string[]) => `basic_auth_users:\n${names.map((name) => `  ${name}: ${hash(`${name}-secret`)}\n`).join('')}`;
+  const as = (name: string) => ({ headers: { authorization: authorization(name, `${name}-secret`) } });
+  const refusals = (what: string) => running!.logLines.filter((line) => line.includes(what));
+
+  test('emptied in place (truncate, then write): 500 with and without a login, one log line, until it is back', async () => {
+    const yaml = users('alice');
+    await start(yaml);
+    expect((await get('/-/healthy', as('alice'))).status).toBe(200);
+    await truncate(webConfigFile, 0);
+    for (const options of [{}, as('alice'), {}, as('alice')]) {
+      expect(await get('/-/healthy', options)).toMatchObject({ status: 500, body: 'Invalid web config, see the checkpoint log\n' });
+    }
+    const logged = refusals('Web config is invalid');
+    expect(logged).toHaveLength(1); // once per distinct problem, not per request
+    expect(logged[0]).toContain(`${webConfigFile}: the web config would turn basic auth off; restart the checkpoint to do that`);
+    await writeFile(webConfigFile, yaml);
+    expect((await get('/-/healthy')).status).toBe(401);
+    expect((await get('/-/healthy', as('alice'))).status).toBe(200);
+  });
+
+  test('`basic_auth_users:` with nothing under it, or the section gone, is no login: 500', async () => {
+    await start(users('alice'));
+    for (const yaml of ['basic_auth_users:\n', 'basic_auth_users: {}\n', 'http_server_config:\n  headers:\n    X-Frame-Options: deny\n']) {
+      await writeFile(webConfigFile, yaml);
+      expect([yaml, (await get('/-/healthy')).status]).toEqual([yaml, 500]);
+      expect([yaml, (await get('/-/healthy', as('alice'))).status]).toEqual([yaml, 500]);
+    }
+  });
+
+  test('users and hashes stay live: added, changed, some removed', async () => {
+    await start(users('alice'));
+    await writeFile(webConfigFile, users('alice', 'bob'));
+    expect((await get('/-/healthy', as('bob'))).status).toBe(200);
+    await writeFile(webConfigFile, users('bob'));
+    expect((await get('/-/healthy', as('alice'))).status).toBe(401);
+    expect((await get('/-/healthy', as('bob'))).status).toBe(200);
+    expect(refusals('Web config is invalid')).toHaveLength(0);
+  });
+
+  test('started with an empty file (exporter-toolkit: no TLS, no auth): open, and a login added later may be taken away again', async () => {
+    await start('');
+    expect((await get('/-/healthy')).status).toBe(200);
+    await writeFile(webConfigFile, users('alice'));
+    expect((await get('/-/healthy')).status).toBe(401);
+    expect((await get('/-/healthy', as('alice'))).status).toBe(200);
+    // Back to what it was at start: no less than that.
+    await truncate(webConfigFile, 0);
+    expect((await get('/-/healthy')).status).toBe(200);
+  });
+
+  test('a weaker client_auth_type refuses new connections, one log line, until it is back; a stronger one applies', async () => {
+    const verified = tlsBlock(`  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCertPath}\n`);
+    const client = { cert: pki.client.cert, key: pki.client.key };
+    await start(verified);
+    expect((await get('/-/healthy', client)).status).toBe(200);
+    // Cut off after key_file: a valid file, with NoClientCert.
+    const weaker = [
+      [tlsBlock(), 'NoClientCert'],
+      [tlsBlock('  client_auth_type: RequireAnyClientCert\n'), 'RequireAnyClientCert'],
+      [tlsBlock(`  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ${pki.caCertPath}\n`), 'VerifyClientCertIfGiven'],
+    ];
+    for (const [yaml, type] of weaker) {
+      await writeFile(webConfigFile, yaml);
+      await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
+      await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET' });
+      const logged = refusals(`weaken client_auth_type from RequireAndVerifyClientCert to ${type}`);
+      expect([type, logged.length]).toEqual([type, 1]);
+      expect(logged[0]).toContain('refusing new TLS connections');
+      expect(logged[0]).toContain('restart the checkpoint to do that');
+    }
+    await writeFile(webConfigFile, verified);
+    expect((await get('/-/healthy', client)).status).toBe(200);
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: CERTIFICATE_REQUIRED_ALERT });
+  });
+
+  test('RequireAnyClientCert at start: VerifyClientCertIfGiven is weaker (no certificate needed), RequireAndVerifyClientCert is not', async () => {
+    const client = { cert: pki.client.cert, key: pki.client.key };
+    await start(tlsBlock('  client_auth_type: RequireAnyClientCert\n'));
+    await writeFile(webConfigFile, tlsBlock(`  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ${pki.caCertPath}\n`));
+    await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await writeFile(webConfigFile, tlsBlock(`  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ${pki.caCertPath}\n`));
+    expect((await get('/-/healthy', client)).status).toBe(200);
+    // Back to the start's type is no weakening either.
+    await writeFile(webConfigFile, tlsBlock('  client_auth_type: RequireAnyClientCert\n'));
+    expect((await get('/-/healthy', { cert: otherPki.client.cert, key: otherPki.client.key })).status).toBe(200);
+  });
+
+  test('emptied under HTTPS with basic auth: new connections refused, TLS and login named once each', async () => {
+    const yaml = `${tlsBlock()}${users('alice')}`;
+    await start(yaml);
+    await writeFile(webConfigFile, '');
+    await expect(get('/-/healthy', as('alice'))).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET' });
+    const logged = refusals('refusing new TLS connections');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('the web config would turn basic auth off');
+    expect(logged[0]).toContain('the web config would turn TLS off');
+    await writeFile(webConfigFile, yaml);
+    expect((await get('/-/healthy', as('alice'))).status).toBe(200);
+  });
+});
+
+describe('bcrypt checks: bounded, and each wrong password paid once', () => {
+  const USERS = { alice: hash('alice-secret'), bob: hash('bob-secret') };
+  /** A stand-in for bcrypt.compare whose checks end when the test says. */
+  function heldCompare() {
+    const calls: { password: string; hash: string; finish: () => void }[] = [];
+    const compare = (password: string, storedHash: string) =>
+      new Promise<boolean>((resolve) => calls.push({ password, hash: storedHash, finish: () => resolve(bcrypt.compareSync(password, storedHash)) }));
+    return { calls, compare };
+  }
+  const login = (user: string, password: string) => ({ user, password });
+
+  test(`at most ${MAX_CHECKS_AT_ONCE} at once; one more is busy at once; the same check again waits for the running one`, async () => {
+    const { calls, compare } = heldCompare();
+    const checker = new BasicAuthChecker(compare);
+    const first = checker.check(USERS, login('alice', 'guess-1'));
+    const second = checker.check(USERS, login('mallory', 'guess-2')); // an unknown user takes a slot too
+    expect(await checker.check(USERS, login('alice', 'guess-3'))).toBe('busy');
+    expect(await checker.check(USERS, login('nobody', 'guess-4'))).toBe('busy');
+    expect(checker.busyCount).toBe(2);
+    const again = checker.check(USERS, login('alice', 'guess-1'));
+    expect(calls.map((call) => call.password)).toEqual(['guess-1', 'guess-2']);
+    // The unknown user is checked against a configured hash: the same cost as a real check.
+    expect(calls[1].hash).toBe(USERS.alice);
+    calls.forEach((call) => call.finish());
+    expect(await Promise.all([first, second, again])).toEqual(['refused', 'refused', 'refused']);
+    // Slots free again.
+    const right = checker.check(USERS, login('bob', 'bob-secret'));
+    calls[2].finish();
+    expect(await right).toBe('accepted');
+  });
+
+  test('the same wrong password, and the same unknown user, cost no second check; the right password stays cheap', async () => {
+    const { calls, compare } = heldCompare();
+    const checker = new BasicAuthChecker(compare);
+    const settle = async (attempt: Promise<string>) => {
+      calls.at(-1)!.finish();
+      return attempt;
+    };
+    expect(await settle(checker.check(USERS, login('alice', 'wrong')))).toBe('refused');
+    expect(await settle(checker.check(USERS, login('mallory', 'alice-secret')))).toBe('refused');
+    expect(await settle(checker.check(USERS, login('alice', 'alice-secret')))).toBe('accepted');
+    expect(calls).toHaveLength(3);
+    // Two checks held open: the limit is reached, yet the remembered answers need none.
+    const held = [checker.check(USERS, login('bob', 'x')), checker.check(USERS, login('bob', 'y'))];
+    expect(await checker.check(USERS, login('alice', 'wrong'))).toBe('refused');
+    expect(await checker.check(USERS, login('mallory', 'alice-secret'))).toBe('refused');
+    expect(await checker.check(USERS, login('alice', 'alice-secret'))).toBe('accepted');
+    expect(await checker.check(USERS, login('alice', 'wrong-2'))).toBe('busy');
+    expect(calls).toHaveLength(5);
+    calls.slice(3).forEach((call) => call.finish());
+    expect(await Promise.all(held)).toEqual(['refused', 'refused']);
+    // A new hash for alice: her old refusal and her old success are checked afresh.
+    const changed = { ...USERS, alice: hash('wrong') };
+    const refreshed = checker.check(changed, login('alice', 'wrong'));
+    calls.at(-1)!.finish();
+    expect(await refreshed).toBe('accepted');
+    expect(calls).toHaveLength(6);
+  });
+
+  test('a flood of wrong passwords gets 429 with Retry-After: 1 beyond the limit and 401 otherwise; a remembered login gets in meanwhile', async () => {
+    // Cost 12: a check takes several of bcryptjs's 100 ms slices, so others arrive while it runs.
+    await start(`basic_auth_users:\n  alice: ${bcrypt.hashSync('alice-secret', 12)}\n`);
+    const right = { headers: { authorization: authorization('alice', 'alice-secret') } };
+    expect((await get('/-/healthy', right)).status).toBe(200);
+    const flood = Array.from({ length: 10 }, (_, i) => get('/-/healthy', { headers: { authorization: authorization(i % 2 ? 'alice' : `user-${i}`, `guess-${i}`) } }));
+    const during = await get('/-/healthy', right);
+    const answers = await Promise.all(flood);
+    expect(during.status).toBe(200);
+    const busy = answers.filter((answer) => answer.status === 429);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(answers.filter((answer) => answer.status !== 429).every((answer) => answer.status === 401)).toBe(true);
+    expect(busy[0].headers['retry-after']).toBe('1');
+    expect(busy[0].body).toBe('Too many login attempts at once, retry in a second\n');
+    const warnings = running!.logLines.filter((line) => line.includes('Too many password checks at once'));
+    expect(warnings).toHaveLength(1); // at most once per 10 s
+    expect(warnings[0]).not.toMatch(/guess|alice|user-/);
   });
 });
 
