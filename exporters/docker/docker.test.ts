@@ -230,7 +230,8 @@ describe('one container by name or id', () => {
     const limit = 8 * 1024 * 1024;
     // The shell keeps the command's output in memory: 64 MiB against an 8 MiB limit without swap.
     const made = await container('oom', ['sh', '-c', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'], { HostConfig: { Memory: limit, MemorySwap: limit } });
-    await until(made, (state) => state.Status === 'exited');
+    // The engine learns of the OOM kill from its own event, which may come after the exit: wait for both.
+    await until(made, (state) => state.Status === 'exited' && state.OOMKilled);
     const probed = await probe('oom');
     expect(probed.reason).toBe('assertion');
     expect(probed.get('probe_docker_container_oom_killed', { container: 'oom' })).toBe(1);
