@@ -18,16 +18,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { OUT_DIR, ROOT, runMain, getFreePort, log, splitCmd, startChild, startTarget, stopAll, stopChild, treeKb, waitHealthy } from './harness';
+import { numberFlag, splitFlag } from './flags';
+import { OUT_DIR, ROOT, runMain, getFreePort, httpModuleYaml, log, splitCmd, startChild, startTarget, stopAll, stopChild, treeKb, waitHealthy } from './harness';
 
 const MODULE = 'http_big';
-const MODULE_YAML = `modules:
-  ${MODULE}:
-    prober: http
-    timeout: 60s
-    http:
-      preferred_ip_protocol: ip4
-`;
+const MODULE_YAML = httpModuleYaml(MODULE, '60s');
 const GOAL_MIB = 20;
 const WARMUP_PROBES = 20;
 
@@ -40,10 +35,10 @@ interface Settings {
 function parseArgs(argv: string[]): Settings {
   const settings: Settings = { bytes: 200_000_000, probes: 3, blackboxBin: '/usr/bin/prometheus-blackbox-exporter' };
   for (const arg of argv) {
-    const [key, value] = arg.split('=', 2);
-    if (key === '--bytes') settings.bytes = Number(value);
-    else if (key === '--probes') settings.probes = Number(value);
-    else if (key === '--blackbox-bin') settings.blackboxBin = value ?? '';
+    const { key, value } = splitFlag(arg);
+    if (key === '--bytes') settings.bytes = Math.round(numberFlag(key, value, 1, 2 ** 40));
+    else if (key === '--probes') settings.probes = Math.round(numberFlag(key, value, 1, 100));
+    else if (key === '--blackbox-bin') settings.blackboxBin = value;
     else throw new Error(`unknown argument: ${arg} (--bytes=N, --probes=N, --blackbox-bin=PATH)`);
   }
   return settings;

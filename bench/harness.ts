@@ -358,6 +358,11 @@ export function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/** The http module both exporters get, side by side: IPv4, no checks beyond a 2xx. */
+export function httpModuleYaml(name: string, timeout: string): string {
+  return ['modules:', `  ${name}:`, '    prober: http', `    timeout: ${timeout}`, '    http:', '      preferred_ip_protocol: ip4', ''].join('\n');
+}
+
 export function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }

@@ -20,6 +20,7 @@
  */
 import * as http from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { numberFlag, splitFlag } from './flags';
 
 interface Opts {
   url: string;
@@ -31,15 +32,9 @@ interface Opts {
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = { url: '', intervalMs: 50, timeoutMs: 2000, maxS: 120, maxChecks: 20_000 };
-  const num = (k: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${k}: expected a number in [${min}, ${max}], got ${v}`);
-    return n;
-  };
+  const num = numberFlag;
   for (const a of argv) {
-    const eq = a.indexOf('=');
-    const key = eq >= 0 ? a.slice(0, eq) : a;
-    const v = eq >= 0 ? a.slice(eq + 1) : '';
+    const { key, value: v } = splitFlag(a);
     if (key === '--url') o.url = v;
     else if (key === '--interval-ms') o.intervalMs = num(key, v, 1, 60_000);
     else if (key === '--timeout-ms') o.timeoutMs = num(key, v, 10, 60_000);

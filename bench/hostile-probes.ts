@@ -36,6 +36,7 @@ import {
   cpuSeconds,
   fmt,
   getFreePort,
+  httpModuleYaml,
   log,
   median,
   parseMetric,
@@ -55,17 +56,10 @@ import {
   type Child,
   type Row,
 } from './harness';
+import { numberFlag, splitFlag } from './flags';
 
 const MODULE = 'http_hostile';
-const MODULE_YAML = [
-  'modules:',
-  `  ${MODULE}:`,
-  '    prober: http',
-  '    timeout: 5s',
-  '    http:',
-  '      preferred_ip_protocol: ip4',
-  '',
-].join('\n');
+const MODULE_YAML = httpModuleYaml(MODULE, '5s');
 const KINDS = ['silent', 'slowHeader', 'endlessBody'] as const;
 type Kind = (typeof KINDS)[number];
 const DEFAULT_CHECKPOINT_CMD =
@@ -105,15 +99,9 @@ function parseArgs(argv: string[]): Settings {
     kinds: [...KINDS],
     nice: 10,
   };
-  const num = (k: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${k}: expected a number in [${min}, ${max}], got ${v}`);
-    return n;
-  };
+  const num = numberFlag;
   for (const a of argv) {
-    const eq = a.indexOf('=');
-    const key = eq >= 0 ? a.slice(0, eq) : a;
-    const v = eq >= 0 ? a.slice(eq + 1) : '';
+    const { key, value: v } = splitFlag(a);
     switch (key) {
       case '--checkpoint-cmd':
         cfg.checkpointCmd = v;

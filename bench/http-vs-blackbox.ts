@@ -34,6 +34,7 @@ import {
   cpuSeconds,
   fmt,
   getFreePort,
+  httpModuleYaml,
   log,
   median,
   parseMetric,
@@ -58,15 +59,7 @@ import {
 // ---------------------------------------------------------------------------
 
 const MODULE = 'http_2xx';
-const MODULE_YAML = [
-  'modules:',
-  `  ${MODULE}:`,
-  '    prober: http',
-  '    timeout: 5s',
-  '    http:',
-  '      preferred_ip_protocol: ip4',
-  '',
-].join('\n');
+const MODULE_YAML = httpModuleYaml(MODULE, '5s');
 
 interface Level {
   concurrency: number;
