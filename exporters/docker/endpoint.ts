@@ -3,6 +3,8 @@
  * `unix:///var/run/docker.sock`, or `tcp://host:port` for a remote engine or a socket proxy
  * (TLS when the module has a `tls_config`, as `docker --tlsverify` does).
  */
+import { unbracketedHost } from '../../src/net/url-host';
+
 export type DockerEndpoint =
   | { kind: 'unix'; path: string }
   /** `host` without the brackets of an IPv6 literal. */
@@ -28,7 +30,7 @@ export function parseDockerEndpoint(host: string, tls: boolean): DockerEndpoint 
   }
   if (url.username || url.password) return { problem: 'credentials do not belong in host: the engine is authenticated by tls_config client certificates' };
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return { problem: `${JSON.stringify(host)}: only tcp://host:port, without a path or parameters` };
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const hostname = unbracketedHost(url.hostname);
   if (hostname === '') return { problem: `${JSON.stringify(host)} has no host` };
   const port = url.port === '' ? (tls ? DEFAULT_PORTS.tls : DEFAULT_PORTS.plain) : Number(url.port);
   if (port === 0) return { problem: 'port 0 cannot be connected to' };

@@ -16,6 +16,7 @@ import { resolveTarget } from '../../src/net/resolve';
 import type { HeaderMatchSettings, HttpSettings } from './schema';
 import { bodySizeLimitBytes } from './size';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
+import { unbracketedHost } from '../../src/net/url-host';
 
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
@@ -63,7 +64,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
   // `?hostname=` or a configured Host header; like Go, kept only while redirects stay relative.
   let hostOverride: string | undefined = probe.hostname ?? parts.headers.host;
   for (let redirects = 0; ; ) {
-    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const host = unbracketedHost(url.hostname);
     log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });
     const resolved = await resolveTarget(host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal);
     log.info('Resolved target address', { host, ip: resolved.address });

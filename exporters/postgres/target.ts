@@ -3,6 +3,8 @@
  * Targets become a label, so credentials and connection parameters are refused: they belong in
  * the module, where secrets come from files and the environment.
  */
+import { unbracketedHost } from '../../src/net/url-host';
+
 export const DEFAULT_PORT = 5432;
 
 export interface PostgresTarget {
@@ -29,7 +31,7 @@ export function parsePostgresTarget(target: string): PostgresTarget | { problem:
   }
   if (url.username || url.password) return { problem: 'credentials do not belong in a target, which becomes a label: use user and password_file in the module' };
   if (url.search || url.hash) return { problem: 'connection parameters do not belong in a target: set sslmode and the rest in the module' };
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = unbracketedHost(url.hostname);
   if (host === '') return { problem: `target ${JSON.stringify(target)} has no host` };
   const port = url.port === '' ? DEFAULT_PORT : Number(url.port);
   if (port === 0) return { problem: 'target port 0 cannot be connected to' };

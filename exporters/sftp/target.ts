@@ -1,4 +1,5 @@
 /** The sftp target: `host`, `host:port` or `sftp://host:port`, port 22 by default; never a user or a path. */
+import { unbracketedHost } from '../../src/net/url-host';
 
 export const DEFAULT_SSH_PORT = 22;
 
@@ -23,5 +24,5 @@ export function parseSftpTarget(target: string): SftpTarget | { problem: string 
   if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) {
     return { problem: 'an sftp target is only host and port: directories to list and check belong in the module (directory, round_trip, freshness)' };
   }
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? DEFAULT_SSH_PORT : Number(url.port) };
+  return { host: unbracketedHost(url.hostname), port: url.port === '' ? DEFAULT_SSH_PORT : Number(url.port) };
 }

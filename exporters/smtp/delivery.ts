@@ -16,6 +16,7 @@ import { resolveTarget } from '../../src/net/resolve';
 import { tlsOptions } from '../../src/net/tls-config';
 import { PROBE_ID_HEADER } from './message';
 import type { DeliverySettings, SmtpSettings } from './schema';
+import { unbracketedHost } from '../../src/net/url-host';
 
 /** Messages of earlier probes that arrived after their probe gave up are deleted once this old (IMAP dates have no time of day). */
 const STALE_AFTER_DAYS = 2;
@@ -35,7 +36,7 @@ export interface DeliveryCheck {
 export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
   const { settings, signal, log } = check;
   const url = new URL(settings.imap);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracketedHost(url.hostname);
   const secure = url.protocol === 'imaps:';
   const port = Number(url.port) || (secure ? 993 : 143);
   const resolved = await resolveTarget(host, check.addressFamily.preferred_ip_protocol, check.addressFamily.ip_protocol_fallback, signal);

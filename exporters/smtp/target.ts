@@ -3,6 +3,8 @@
  * (implicit TLS, port 465). Nothing else: the target becomes a label, so no credentials, paths
  * or parameters.
  */
+import { unbracketedHost } from '../../src/net/url-host';
+
 export interface SmtpTarget {
   /** Without IPv6 brackets, as resolveTarget takes it. */
   host: string;
@@ -27,5 +29,5 @@ export function parseSmtpTarget(target: string): SmtpTarget | string {
   if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return `target ${JSON.stringify(target)} has a path or parameters; an smtp target is only a host and a port`;
   const port = url.port === '' ? DEFAULT_PORTS[url.protocol] : Number(url.port);
   if (port === 0) return `target ${JSON.stringify(target)} has port 0`;
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, implicitTls: url.protocol === 'smtps:' };
+  return { host: unbracketedHost(url.hostname), port, implicitTls: url.protocol === 'smtps:' };
 }

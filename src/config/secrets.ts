@@ -8,7 +8,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { Type, type StringOptions, type TSchema } from '@sinclair/typebox';
-import type { ConfigPath } from './problems';
+import type { ConfigPath, ConfigProblem } from './problems';
 
 export type SecretKind = 'value' | 'file' | 'env';
 
@@ -62,8 +62,8 @@ export function redactSecrets(schema: TSchema, value: unknown): unknown {
 }
 
 /** The secret files that cannot be read and the variables that are not set, as problems. */
-export function missingSecretSources(fields: SecretField[]): { path: ConfigPath; message: string }[] {
-  const problems: { path: ConfigPath; message: string }[] = [];
+export function missingSecretSources(fields: SecretField[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   for (const field of fields) {
     if (field.kind === 'file') {
       try {

@@ -10,6 +10,7 @@ import { BlockList, isIP } from 'node:net';
 import type { CheckpointConfig, ModuleConfig } from '../config/schema';
 import { ModuleSchema, proberSettings } from '../config/schema';
 import { secretFields } from '../config/secrets';
+import { unbracketedHost } from '../net/url-host';
 import { proberDefinition } from '../probers';
 
 /** One `allowed_targets` entry: a host name, `*.` and a domain, an IP address, a CIDR, or a URL prefix. */
@@ -43,7 +44,7 @@ export function parseRule(entry: string): Rule | { problem: string } {
     range.addSubnet(address, bits, family === 4 ? 'ipv4' : 'ipv6');
     return { kind: 'cidr', range };
   }
-  if (isIP(unbracket(entry))) return { kind: 'host', host: normalizeHost(entry) };
+  if (isIP(unbracketedHost(entry))) return { kind: 'host', host: normalizeHost(entry) };
   const host = normalizeHost(entry);
   if (host.startsWith('*.') && HOST_NAME.test(host.slice(2))) return { kind: 'subdomains', suffix: host.slice(1) };
   if (HOST_NAME.test(host)) return { kind: 'host', host };
@@ -146,11 +147,7 @@ function hostMatches(rule: Rule, host: string): boolean {
 }
 
 function normalizeHost(host: string): string {
-  return unbracket(host.toLowerCase()).replace(/\.$/, '');
-}
-
-function unbracket(host: string): string {
-  return host.replace(/^\[(.*)\]$/, '$1');
+  return unbracketedHost(host.toLowerCase()).replace(/\.$/, '');
 }
 
 function asUrl(target: string): string | undefined {
