@@ -14,6 +14,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { Registry } from 'prom-client';
+import { builtInProbers } from '../src/cli/probers';
 import { parseConfig } from '../src/config/load';
 import { proberSettings } from '../src/config/schema';
 import { ProbeLog } from '../src/probe/probe-log';
@@ -69,7 +70,7 @@ function settingsFor(concurrency: number): BrowserSettings {
         - expect_url: /home
         - expect_text: Welcome ${WEB_USER}
 `;
-  return proberSettings(parseConfig(yaml, 'bench.yml').modules.login) as BrowserSettings;
+  return proberSettings(parseConfig(yaml, 'bench.yml', builtInProbers).modules.login) as BrowserSettings;
 }
 
 async function journey(target: string, settings: BrowserSettings, source: BrowserSource): Promise<boolean> {

@@ -10,13 +10,15 @@ import { proberSettings, type CheckpointConfig } from './config/schema';
 import { createSelfMetrics, type SelfMetrics } from './observability/self-metrics';
 import { probeDeadlineSeconds } from './probe/deadline';
 import { ProbeHistory, type HistoryEntry } from './probe/history';
+import type { ProberTable } from './probe/prober-table';
 import { runProbe } from './probe/run';
-import { proberDefinition } from './probers';
 import { parseDurationSeconds } from './config/duration';
 import { targetPolicies, type TargetPolicy } from './security/allowed-targets';
 
 export interface CheckpointOptions {
   configFile: string;
+  /** The probers modules may name (src/cli/probers.ts). */
+  probers: ProberTable;
   timeoutOffsetSeconds: number;
   /** `--probe.max-timeout`: the longest any probe may run. */
   maxTimeoutSeconds: number;
@@ -72,14 +74,14 @@ export class Checkpoint {
     readonly options: CheckpointOptions,
     private current: CheckpointConfig,
   ) {
-    this.policies = targetPolicies(current);
+    this.policies = targetPolicies(current, options.probers);
     this.history = new ProbeHistory(options.historyLimit);
     this.metrics.recordReload(true, current.monitors.length);
   }
 
   /** Loads the config; a ConfigError here is the caller's to print before exiting. */
   static async start(options: CheckpointOptions): Promise<Checkpoint> {
-    return new Checkpoint(options, await loadConfigFile(options.configFile));
+    return new Checkpoint(options, await loadConfigFile(options.configFile, options.probers));
   }
 
   get config(): CheckpointConfig {
@@ -89,8 +91,8 @@ export class Checkpoint {
   /** Re-reads the config file; on any problem the running config stays and the error is returned. */
   async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      const loaded = await loadConfigFile(this.options.configFile);
-      this.policies = targetPolicies(loaded);
+      const loaded = await loadConfigFile(this.options.configFile, this.options.probers);
+      this.policies = targetPolicies(loaded, this.options.probers);
       this.current = loaded;
       this.metrics.recordReload(true, this.current.monitors.length);
       this.options.logger.info({ file: this.options.configFile, modules: Object.keys(this.current.modules).length, monitors: this.current.monitors.length }, 'Loaded config file');
@@ -109,7 +111,7 @@ export class Checkpoint {
     const module = this.current.modules[moduleName];
     if (!module) return { refused: 400, message: `Unknown module ${JSON.stringify(moduleName)}` };
     if (!params.target) return { refused: 400, message: 'Target parameter is missing' };
-    const definition = proberDefinition(module.prober);
+    const definition = this.options.probers.definition(module.prober);
     const targetProblem = definition.checkTarget(params.target, proberSettings(module));
     if (targetProblem) return { refused: 400, message: targetProblem };
     const hostname = params.hostname === undefined ? undefined : hostnameAsUrl(params.hostname);
@@ -137,8 +139,10 @@ export class Checkpoint {
     this.running++;
     this.metrics.inFlight.inc();
     try {
+      // The first probe of a prober imports it; the deadline starts after that one-time cost.
+      const prober = await this.options.probers.prober(module.prober);
       const result = await runProbe(
-        { moduleName, module, target: params.target, hostname: params.hostname, deadlineSeconds, clientGone: params.clientGone, destinations: policy },
+        { moduleName, module, prober, target: params.target, hostname: params.hostname, deadlineSeconds, clientGone: params.clientGone, destinations: policy },
         this.options.logger,
       );
       this.metrics.recordProbe(result);

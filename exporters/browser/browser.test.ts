@@ -15,7 +15,7 @@ import { refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { DOWNLOAD_BYTES, startWebApp, WEB_PASSWORD, WEB_USER, type WebApp } from '../../tests/support/web-app';
 import { ArtifactStore } from './artifacts';
-import { browserProber } from './index';
+import { builtInProbers } from '../../src/cli/probers';
 import { sharedBrowsers } from './shared-browser';
 
 let app: WebApp;
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   signals?.restore();
-  await browserProber.close?.();
+  await builtInProbers.close();
   await app?.close();
   await fs.rm(dir, { recursive: true, force: true });
 });
@@ -417,7 +417,7 @@ describe('artifacts and shutdown', () => {
     await probe('/login');
     const [pid] = ourChromiums();
     expect(ourChromiums()).toEqual([pid]);
-    await browserProber.close!();
+    await builtInProbers.close();
     expect(await eventually(() => ourChromiums().length === 0 && processGroup(pid).length === 0, 5000)).toBe(true);
   });
 });

@@ -1,9 +1,7 @@
-/** The browser prober as the runtime sees it: schema, extra rules, target check, probe function and the shared browser's end. */
+/** The browser prober as the runtime sees it: schema, extra rules and target check; the probe function and the shared browser load on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
 import { urlHost } from '../../src/net/url-host';
-import { probeBrowser } from './prober';
 import { BrowserSettingsSchema } from './schema';
-import { sharedBrowsers } from './shared-browser';
 import { validateBrowserSettings } from './validate';
 
 export const browserProber: ProberDefinition<typeof BrowserSettingsSchema> = {
@@ -11,8 +9,10 @@ export const browserProber: ProberDefinition<typeof BrowserSettingsSchema> = {
   validate: validateBrowserSettings,
   checkTarget,
   targetHost: urlHost,
-  probe: probeBrowser,
-  close: () => sharedBrowsers.close(),
+  load: async () => {
+    const [{ probeBrowser }, { sharedBrowsers }] = await Promise.all([import('./prober'), import('./shared-browser')]);
+    return { probe: probeBrowser, close: () => sharedBrowsers.close() };
+  },
 };
 
 function checkTarget(target: string): string | undefined {

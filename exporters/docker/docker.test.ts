@@ -19,6 +19,7 @@ import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { importBusyboxImage, startDockerd, type Dockerd } from '../../tests/support/dockerd';
 import { LOOPBACK, refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 
 let pki: TestPki;
@@ -348,9 +349,9 @@ describe('targets and modules the config refuses', () => {
     expect(dockerProber.checkTarget('label:', {} as never)).toContain('the label selector is empty');
     expect(dockerProber.checkTarget('label:a=b,=c', {} as never)).toContain('is not key or key=value');
     expect(dockerProber.checkTarget('label:com.docker.compose.project=shop', {} as never)).toBeUndefined();
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: unix:///run/docker.sock\n      tls_config:\n        ca_file: /ca.pem\n', 'd.yml')).toThrow(/tls_config applies to a tcp:\/\/ host/);
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      socket: /run/docker.sock\n', 'd.yml')).toThrow(/socket/);
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: http://localhost:2375\n', 'd.yml')).toThrow(/is not unix:\/\/\/path or tcp:\/\/host:port/);
+    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: unix:///run/docker.sock\n      tls_config:\n        ca_file: /ca.pem\n', 'd.yml', builtInProbers)).toThrow(/tls_config applies to a tcp:\/\/ host/);
+    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      socket: /run/docker.sock\n', 'd.yml', builtInProbers)).toThrow(/socket/);
+    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: http://localhost:2375\n', 'd.yml', builtInProbers)).toThrow(/is not unix:\/\/\/path or tcp:\/\/host:port/);
   });
 });
 

@@ -1,6 +1,5 @@
-/** The docker prober as the runtime sees it: schema, extra rules, target check and probe function. */
+/** The docker prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
-import { probeDocker } from './prober';
 import { DockerSettingsSchema } from './schema';
 import { parseDockerTarget } from './target';
 import { validateDockerSettings } from './validate';
@@ -12,5 +11,5 @@ export const dockerProber: ProberDefinition<typeof DockerSettingsSchema> = {
     const parsed = parseDockerTarget(target);
     return 'problem' in parsed ? parsed.problem : undefined;
   },
-  probe: probeDocker,
+  load: async () => ({ probe: (await import('./prober')).probeDocker }),
 };

@@ -1,7 +1,7 @@
-/** The http prober as the runtime sees it: schema, extra rules, target check and probe function. */
+/** The http prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
 import { urlHost } from '../../src/net/url-host';
-import { probeHttp, withDefaultScheme } from './prober';
+import { withDefaultScheme } from './target';
 import { HttpSettingsSchema } from './schema';
 import { validateHttpSettings } from './validate';
 
@@ -10,7 +10,7 @@ export const httpProber: ProberDefinition<typeof HttpSettingsSchema> = {
   validate: validateHttpSettings,
   checkTarget,
   targetHost: (target) => urlHost(withDefaultScheme(target)),
-  probe: probeHttp,
+  load: async () => ({ probe: (await import('./prober')).probeHttp }),
 };
 
 function checkTarget(target: string): string | undefined {

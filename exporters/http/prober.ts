@@ -17,6 +17,7 @@ import type { HeaderMatchSettings, HttpSettings } from './schema';
 import { bodySizeLimitBytes } from './size';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
 import { unbracketedHost } from '../../src/net/url-host';
+import { withDefaultScheme } from './target';
 
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
@@ -27,10 +28,6 @@ const SENSITIVE_HEADERS = ['www-authenticate', 'cookie2'];
 interface Outcome {
   reason: FailureReason;
   message: string;
-}
-
-export function withDefaultScheme(target: string): string {
-  return /^https?:\/\//i.test(target) ? target : /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
 }
 
 export async function probeHttp(probe: ProbeContext<HttpSettings>): Promise<boolean> {

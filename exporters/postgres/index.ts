@@ -1,6 +1,5 @@
-/** The postgres prober as the runtime sees it: schema, extra rules, target check and probe function. */
+/** The postgres prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
-import { probePostgres } from './prober';
 import { PostgresSettingsSchema } from './schema';
 import { parsePostgresTarget } from './target';
 import { validatePostgresSettings } from './validate';
@@ -16,5 +15,5 @@ export const postgresProber: ProberDefinition<typeof PostgresSettingsSchema> = {
     const parsed = parsePostgresTarget(target);
     return 'problem' in parsed ? undefined : parsed.host;
   },
-  probe: probePostgres,
+  load: async () => ({ probe: (await import('./prober')).probePostgres }),
 };

@@ -15,6 +15,7 @@ import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../../tests/support/postgres-server';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import { postgresProber } from '.';
 
@@ -464,7 +465,7 @@ describe('targets and config', () => {
   });
 
   test('sslmode prefer is refused: a probe must not fall back to plain text', () => {
-    expect(() => parseConfig(`modules:\n  db:\n    prober: postgres\n    postgres:\n      user: probe\n      sslmode: prefer\n`, 'pg.yml')).toThrow(
+    expect(() => parseConfig(`modules:\n  db:\n    prober: postgres\n    postgres:\n      user: probe\n      sslmode: prefer\n`, 'pg.yml', builtInProbers)).toThrow(
       'pg.yml:6:16: modules.db.postgres.sslmode: "prefer" is not one of: disable, require, verify-ca, verify-full',
     );
   });

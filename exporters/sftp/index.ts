@@ -1,6 +1,5 @@
-/** The sftp prober as the runtime sees it: schema, extra rules, target check and probe function. */
+/** The sftp prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
-import { probeSftp } from './prober';
 import { SftpSettingsSchema } from './schema';
 import { parseSftpTarget } from './target';
 import { validateSftpSettings } from './validate';
@@ -16,5 +15,5 @@ export const sftpProber: ProberDefinition<typeof SftpSettingsSchema> = {
     const parsed = parseSftpTarget(target);
     return 'problem' in parsed ? undefined : parsed.host;
   },
-  probe: probeSftp,
+  load: async () => ({ probe: (await import('./prober')).probeSftp }),
 };

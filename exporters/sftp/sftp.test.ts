@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../../src/config/problems';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import { ProbeLog } from '../../src/probe/probe-log';
 import { LOOPBACK, refusedPort } from '../../tests/support/ports';
@@ -456,7 +457,7 @@ describe('configuration', () => {
     const yaml = `modules:\n  backup:\n    prober: sftp\n    sftp:\n${sftpSection.replace(/^/gm, '      ')}\nmonitors:\n  - name: backup\n    module: backup\n    target: "${monitorTarget}"\n`;
     try {
       // The sftp rules only: whether the secret files exist is tests/config's concern.
-      parseConfig(yaml, 'sftp.yml', { checkSecretSources: false });
+      parseConfig(yaml, 'sftp.yml', builtInProbers, { checkSecretSources: false });
       return [];
     } catch (error) {
       if (error instanceof ConfigError) return error.problems;

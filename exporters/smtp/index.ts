@@ -1,6 +1,5 @@
-/** The smtp prober as the runtime sees it: schema, extra rules, target check and probe function. */
+/** The smtp prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
-import { probeSmtp } from './prober';
 import { SmtpSettingsSchema } from './schema';
 import { parseSmtpTarget } from './target';
 import { validateSmtpSettings } from './validate';
@@ -16,5 +15,5 @@ export const smtpProber: ProberDefinition<typeof SmtpSettingsSchema> = {
     const parsed = parseSmtpTarget(target);
     return typeof parsed === 'string' ? undefined : parsed.host;
   },
-  probe: probeSmtp,
+  load: async () => ({ probe: (await import('./prober')).probeSmtp }),
 };

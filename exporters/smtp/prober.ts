@@ -13,7 +13,6 @@ import { resolveTarget } from '../../src/net/resolve';
 import { tlsOptions } from '../../src/net/tls-config';
 import { readTlsFacts, registerTlsMetrics } from '../../src/net/tls-facts';
 import { authenticate } from './auth';
-import { awaitDelivery } from './delivery';
 import { parseExtensions, type Extensions } from './ehlo';
 import { messageForData, newProbeId } from './message';
 import { createSmtpMetrics, type SmtpMetrics } from './metrics';
@@ -87,6 +86,8 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings>): Promise<bool
 
     if (settings.delivery && sent) {
       const delivery = settings.delivery;
+      // The IMAP library loads with the first module that checks delivery, not with every smtp module.
+      const { awaitDelivery } = await import('./delivery');
       const seconds = await metrics.timer.time('delivery', () =>
         awaitDelivery({ settings: delivery, password: deliveryPassword ?? '', probeId: sent.id, acceptedAt: sent.acceptedAt, addressFamily: settings, signal, log }),
       );

@@ -1,8 +1,8 @@
 /** `checkpoint probe`: one probe from the shell, its log on stderr, its metrics on stdout, exit 0 or 1 by probe_success. */
 import { Checkpoint } from '../checkpoint';
+import { builtInProbers } from './probers';
 import { defaultConfigFile } from '../config/default-config';
 import { createLogger } from '../observability/logger';
-import { closeProbers } from '../probers';
 import { helpText, logFormat, logLevel, parseFlags, positiveNumber, timeoutDuration, PROBE_FLAGS, UsageError } from './flags';
 
 export async function runProbeCommand(args: string[]): Promise<number> {
@@ -14,13 +14,14 @@ export async function runProbeCommand(args: string[]): Promise<number> {
   if (!flags.target) throw new UsageError('--target is required');
   const checkpoint = await Checkpoint.start({
     configFile: flags['config.file'] ?? defaultConfigFile(),
+    probers: builtInProbers,
     timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
     maxTimeoutSeconds: timeoutDuration('probe.max-timeout', flags['probe.max-timeout']),
     maxConcurrentProbes: 1,
     historyLimit: 1,
     logger: createLogger(logLevel(flags['log.level']), logFormat(flags['log.format'])),
   });
-  const outcome = await checkpoint.probe({ module: flags.module, target: flags.target, hostname: flags.hostname }).finally(closeProbers);
+  const outcome = await checkpoint.probe({ module: flags.module, target: flags.target, hostname: flags.hostname }).finally(() => builtInProbers.close());
   if ('refused' in outcome) throw new UsageError(outcome.message);
   process.stderr.write(`${outcome.ran.log.toText()}\n`);
   process.stdout.write(await outcome.ran.registry.metrics());

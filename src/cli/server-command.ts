@@ -1,9 +1,9 @@
 /** `checkpoint`: serves /probe, /metrics, /sd and the status page until SIGINT or SIGTERM; SIGHUP reloads. */
 import { Checkpoint } from '../checkpoint';
+import { builtInProbers } from './probers';
 import { defaultConfigFile } from '../config/default-config';
 import { loadConfigFile } from '../config/load';
 import { createLogger } from '../observability/logger';
-import { closeProbers } from '../probers';
 import { createApp } from '../server/app';
 import { listen, loadWebConfig } from '../server/listen';
 import { VERSION } from '../version';
@@ -24,7 +24,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   const webConfigFile = flags['web.config.file'];
   const webConfig = webConfigFile ? loadWebConfig(webConfigFile) : undefined;
   if (flags['config.check']) {
-    const config = await loadConfigFile(configFile);
+    const config = await loadConfigFile(configFile, builtInProbers);
     process.stdout.write(`${configFile}: OK (${Object.keys(config.modules).length} modules, ${config.monitors.length} monitors)\n`);
     if (webConfigFile) process.stdout.write(`${webConfigFile}: OK\n`);
     return 0;
@@ -33,6 +33,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   const logger = createLogger(logLevel(flags['log.level']), logFormat(flags['log.format']));
   const checkpoint = await Checkpoint.start({
     configFile,
+    probers: builtInProbers,
     timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
     maxTimeoutSeconds: timeoutDuration('probe.max-timeout', flags['probe.max-timeout']),
     maxConcurrentProbes: positiveNumber('probe.max-concurrent', flags['probe.max-concurrent'], true),
@@ -46,7 +47,7 @@ export async function runServerCommand(args: string[]): Promise<number> {
   process.on('SIGHUP', () => void checkpoint.reload());
   const stop = (signal: string) => {
     logger.info({ signal }, 'Shutting down');
-    server.close(() => void closeProbers().finally(() => process.exit(0)));
+    server.close(() => void builtInProbers.close().finally(() => process.exit(0)));
     // Probes in flight end at their deadline at the latest; do not wait on keep-alive clients.
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 5000).unref();

@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import Ajv from 'ajv';
-import { proberDefinition, PROBERS, type ProberName } from '../probers';
-import { ConfigSchema, ModuleSchema, proberSettings, type CheckpointConfig } from './schema';
+import Ajv, { type ValidateFunction } from 'ajv';
+import type { ProberTable } from '../probe/prober-table';
+import { configSchema, proberSettings, type CheckpointConfig } from './schema';
 import { ConfigError, type ConfigPath, type ConfigProblem } from './problems';
 import { missingSecretSources, secretFields } from './secrets';
 import { isPlainObject, parseYamlFile } from './yaml-file';
@@ -21,31 +21,41 @@ export interface ParseOptions {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-const validateSchema = ajv.compile<CheckpointConfig>(ConfigSchema);
+/** The compiled schema of each prober table, compiled once. */
+const validators = new WeakMap<ProberTable, ValidateFunction<CheckpointConfig>>();
 
-export async function loadConfigFile(file: string, options: ParseOptions = {}): Promise<CheckpointConfig> {
+function validatorFor(probers: ProberTable): ValidateFunction<CheckpointConfig> {
+  let validate = validators.get(probers);
+  if (!validate) {
+    validate = ajv.compile<CheckpointConfig>(configSchema(probers));
+    validators.set(probers, validate);
+  }
+  return validate;
+}
+
+export async function loadConfigFile(file: string, probers: ProberTable, options: ParseOptions = {}): Promise<CheckpointConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigError([`${file}: cannot read config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
   }
-  return parseConfig(text, path.basename(file), options);
+  return parseConfig(text, path.basename(file), probers, options);
 }
 
 /** `fileLabel` is what error messages call the file. */
-export function parseConfig(text: string, fileLabel: string, options: ParseOptions = {}): CheckpointConfig {
+export function parseConfig(text: string, fileLabel: string, probers: ProberTable, options: ParseOptions = {}): CheckpointConfig {
   const config = parseYamlFile(text, fileLabel, {
-    validate: validateSchema,
+    validate: validatorFor(probers),
     // An empty or half-written file must never replace a running config with one that probes nothing.
     emptyFile: 'the config file is empty: it must define modules:',
     notAMapping: 'the config must be a mapping with modules: and monitors:',
     beforeSchema(raw) {
-      addMissingProberSections(raw);
+      addMissingProberSections(raw, probers);
       if (isPlainObject(raw.modules) && Object.keys(raw.modules).length === 0) return [{ path: ['modules'], message: 'no modules defined: a config must define at least one' }];
       return [];
     },
-    afterSchema: (config) => semanticProblems(config, options),
+    afterSchema: (config) => semanticProblems(config, probers, options),
   });
   // Lookups by a name from a request or a monitor (`constructor`, `__proto__`) find only modules.
   config.modules = Object.assign(Object.create(null) as CheckpointConfig['modules'], config.modules);
@@ -53,30 +63,30 @@ export function parseConfig(text: string, fileLabel: string, options: ParseOptio
 }
 
 /** A module that names its prober but has no section for it gets an empty one, which ajv then fills with defaults. */
-function addMissingProberSections(raw: Record<string, unknown>): void {
+function addMissingProberSections(raw: Record<string, unknown>, probers: ProberTable): void {
   if (!isPlainObject(raw.modules)) return;
   for (const module of Object.values(raw.modules)) {
-    if (isPlainObject(module) && typeof module.prober === 'string' && module.prober in PROBERS && module[module.prober] == null) {
+    if (isPlainObject(module) && typeof module.prober === 'string' && probers.has(module.prober) && module[module.prober] == null) {
       module[module.prober] = {};
     }
   }
 }
 
 /** Rules that need more than one key at a time: the prober's own rules, references, uniqueness. */
-function semanticProblems(config: CheckpointConfig, options: ParseOptions): ConfigProblem[] {
+function semanticProblems(config: CheckpointConfig, probers: ProberTable, options: ParseOptions): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
   for (const [name, module] of Object.entries(config.modules)) {
-    const definition = proberDefinition(module.prober);
+    const definition = probers.definition(module.prober);
     if (module.allowed_targets !== undefined && !definition.targetHost) {
       // Its entries would match nothing: a docker target is a container, not a host.
       problems.push({ path: ['modules', name, 'allowed_targets'], message: `${module.prober} targets are not hosts: declare them as monitors instead`, atKey: true });
     } else {
       problems.push(...allowedTargetsProblems(module.allowed_targets, ['modules', name, 'allowed_targets']));
     }
-    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(ModuleSchema, module, ['modules', name])));
-    for (const other of Object.keys(PROBERS) as ProberName[]) {
-      if (other !== module.prober && (module as Record<string, unknown>)[other] !== undefined) {
+    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(definition.schema, proberSettings(module), ['modules', name, module.prober])));
+    for (const other of probers.names) {
+      if (other !== module.prober && module[other] !== undefined) {
         problems.push({ path: ['modules', name, other], message: `section does not match prober "${module.prober}"`, atKey: true });
       }
     }
@@ -91,7 +101,7 @@ function semanticProblems(config: CheckpointConfig, options: ParseOptions): Conf
       problems.push({ path: ['monitors', index, 'module'], message: `unknown module "${monitor.module}"` });
       return;
     }
-    const targetProblem = proberDefinition(module.prober).checkTarget(monitor.target, proberSettings(module));
+    const targetProblem = probers.definition(module.prober).checkTarget(monitor.target, proberSettings(module));
     if (targetProblem) problems.push({ path: ['monitors', index, 'target'], message: targetProblem });
     for (const label of Object.keys(monitor.labels)) {
       if (label.startsWith('__') || ['monitor', 'module', 'target', 'instance', 'job'].includes(label)) {

@@ -1,27 +1,24 @@
 /**
- * The config file's JSON Schema, the single source of truth: the TypeScript types below are
- * derived from it, and ajv fills its defaults.
+ * The config file's JSON Schema, the single source of truth: ajv validates against it and fills
+ * its defaults, and the TypeScript types below are derived from it. The keys every module has are
+ * fixed here; each prober's own section (`http:`) comes from the prober table the config is
+ * loaded with (src/probe/prober-table.ts), and its type is the prober's own.
  */
-import { Type, type Static, type TOptional } from '@sinclair/typebox';
-import { PROBERS, PROBER_NAMES, type ProberName } from '../probers';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ProberTable } from '../probe/prober-table';
 import { Duration, StrictObject, StringEnum } from './schema-helpers';
-
-type ProberSections = { [Name in ProberName]: TOptional<(typeof PROBERS)[Name]['schema']> };
-/** Each prober's settings live under a key named after it (`http:`), as in blackbox_exporter. */
-const proberSections = Object.fromEntries(Object.entries(PROBERS).map(([name, definition]) => [name, Type.Optional(definition.schema)])) as ProberSections;
 
 /** Host names, `*.domain`, IP addresses, CIDRs or URL prefixes; parsed by src/security/allowed-targets.ts. */
 function AllowedTargets(description: string) {
   return Type.Array(Type.String({ minLength: 1 }), { description });
 }
 
-export const ModuleSchema = StrictObject({
-  prober: StringEnum(PROBER_NAMES),
+/** The keys of a module beside `prober:` and the prober's section. */
+const MODULE_KEYS = {
   timeout: Type.Optional(Duration({ description: 'at most this long per probe; the scrape timeout may cut it shorter' })),
   retries: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'a failed probe is tried again at once, within the same deadline' }),
   allowed_targets: Type.Optional(AllowedTargets('restricts the module to its monitors\' targets and these (src/security/allowed-targets.ts)')),
-  ...proberSections,
-});
+};
 
 const LABEL_NAME = '^[a-zA-Z_][a-zA-Z0-9_]*$';
 
@@ -32,17 +29,28 @@ export const MonitorSchema = StrictObject({
   labels: Type.Record(Type.String({ pattern: LABEL_NAME }), Type.String(), { default: {} }),
 });
 
-export const ConfigSchema = StrictObject({
-  allowed_targets: Type.Optional(AllowedTargets('when set, restricts every module: one without a secret (and not a browser module) may probe its monitors\' targets, these and its own list')),
-  modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), ModuleSchema),
-  monitors: Type.Array(MonitorSchema, { default: [] }),
-});
+function configSchemaWith<Module extends TSchema>(module: Module) {
+  return StrictObject({
+    allowed_targets: Type.Optional(AllowedTargets('when set, restricts every module: one without a secret (and not a browser module) may probe its monitors\' targets, these and its own list')),
+    modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), module),
+    monitors: Type.Array(MonitorSchema, { default: [] }),
+  });
+}
 
-export type ModuleConfig = Static<typeof ModuleSchema>;
+/** The config's schema for the probers of `probers`: `prober:` names one of them, and each may have its section. */
+export function configSchema(probers: ProberTable) {
+  const sections = Object.fromEntries(probers.names.map((name) => [name, Type.Optional(probers.definition(name).schema)]));
+  return configSchemaWith(StrictObject({ prober: StringEnum(probers.names), ...MODULE_KEYS, ...sections }));
+}
+
+const ModuleKeysSchema = StrictObject({ prober: Type.String(), ...MODULE_KEYS });
+
+/** A module as the runtime sees it: the shared keys typed, the prober's section known to its prober only. */
+export type ModuleConfig = Static<typeof ModuleKeysSchema> & { readonly [section: string]: unknown };
 export type MonitorConfig = Static<typeof MonitorSchema>;
-export type CheckpointConfig = Static<typeof ConfigSchema>;
+export type CheckpointConfig = Omit<Static<ReturnType<typeof configSchemaWith<typeof ModuleKeysSchema>>>, 'modules'> & { modules: Record<string, ModuleConfig> };
 
 /** The module's section for its own prober, after validation always present. */
 export function proberSettings(module: ModuleConfig): unknown {
-  return (module as Record<string, unknown>)[module.prober];
+  return module[module.prober];
 }

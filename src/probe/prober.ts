@@ -1,6 +1,9 @@
 /**
- * The contract between the runtime and a protocol: one function per prober, registered in
- * src/probers.ts. A prober gets everything it may touch through `ProbeContext`.
+ * The contract between the runtime and a protocol. A prober is known to the runtime by its
+ * definition (schema, rules, target check: light, for loading a config) and implemented by a
+ * probe function that comes with its protocol library, imported on first use. The table of
+ * definitions is built in src/cli/probers.ts and passed in (src/probe/prober-table.ts). A probe
+ * gets everything it may touch through `ProbeContext`.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
@@ -43,6 +46,14 @@ export interface ProberDefinition<Schema extends TSchema = TSchema, Settings = S
   checkTarget(target: string, settings: Settings): string | undefined;
   /** The host a (checked) target reaches, for allowed_targets; absent when targets are not hosts (containers). */
   targetHost?(target: string, settings: Settings): string | undefined;
+  /**
+   * Imports the probe function with its protocol library (a dynamic import), on the first probe
+   * of a module of this prober: a checkpoint that probes only http never loads Chromium's driver.
+   */
+  load(): Promise<ProberImplementation<Settings>>;
+}
+
+export interface ProberImplementation<Settings> {
   probe: Prober<Settings>;
   /** Releases what the prober keeps between probes (a warm browser); called once as the checkpoint stops. */
   close?(): Promise<void>;

@@ -1,18 +1,20 @@
 /**
  * Runs one probe of a module against a target: a fresh registry, the deadline as an AbortSignal,
- * retries inside that deadline, and the metrics every probe has whatever its prober.
+ * retries inside that deadline, and the metrics every probe has whatever its prober. The probe
+ * function is passed in (loaded from the prober table), so these rules hold for any prober.
  */
 import { Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { proberSettings, type ModuleConfig } from '../config/schema';
-import { proberDefinition } from '../probers';
 import type { FailureReason } from './failure';
 import { ProbeLog } from './probe-log';
-import type { ProbeContext } from './prober';
+import type { ProbeContext, Prober } from './prober';
 
 export interface ProbeRequest {
   moduleName: string;
   module: ModuleConfig;
+  /** The probe function of the module's prober. */
+  prober: Prober<unknown>;
   target: string;
   hostname?: string;
   deadlineSeconds: number;
@@ -38,7 +40,6 @@ export interface ProbeResult {
 
 export async function runProbe(request: ProbeRequest, processLog?: Logger): Promise<ProbeResult> {
   const { module, deadlineSeconds } = request;
-  const definition = proberDefinition(module.prober);
   // A child logger per probe costs CPU on every probe; make one only when its lines would be written.
   const forward = processLog?.isLevelEnabled('debug') ? processLog.child({ module: request.moduleName, target: request.target }) : undefined;
   const log = new ProbeLog(forward);
@@ -77,7 +78,7 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         },
       };
       try {
-        success = await definition.probe(context);
+        success = await request.prober(context);
       } catch (error) {
         // A prober should never throw; if one does, the probe still ends with a reason.
         success = false;

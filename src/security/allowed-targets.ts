@@ -8,10 +8,10 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { CheckpointConfig, ModuleConfig } from '../config/schema';
-import { ModuleSchema, proberSettings } from '../config/schema';
+import { proberSettings } from '../config/schema';
 import { secretFields } from '../config/secrets';
 import { unbracketedHost } from '../net/url-host';
-import { proberDefinition } from '../probers';
+import type { AnyProberDefinition, ProberTable } from '../probe/prober-table';
 
 /** One `allowed_targets` entry: a host name, `*.` and a domain, an IP address, a CIDR, or a URL prefix. */
 type Rule =
@@ -105,16 +105,16 @@ export class TargetPolicy {
 }
 
 /** Each restricted module's policy; a module missing from the map is open, as in blackbox_exporter. */
-export function targetPolicies(config: CheckpointConfig): Map<string, TargetPolicy> {
+export function targetPolicies(config: CheckpointConfig, probers: ProberTable): Map<string, TargetPolicy> {
   const policies = new Map<string, TargetPolicy>();
   const topLevel = config.allowed_targets;
   for (const [name, module] of Object.entries(config.modules)) {
-    const cause = restrictionCause(module, topLevel !== undefined);
+    const definition = probers.definition(module.prober);
+    const cause = restrictionCause(module, definition, topLevel !== undefined);
     if (!cause) continue;
     // A module with a secret keeps it from what the whole checkpoint may reach: only its own list.
     const entries = [...(cause === 'allowed_targets' ? (topLevel ?? []) : []), ...(module.allowed_targets ?? [])];
     const rules = entries.map(parseRule).filter((rule): rule is Rule => !('problem' in rule));
-    const definition = proberDefinition(module.prober);
     const monitors = config.monitors
       .filter((monitor) => monitor.module === name)
       .map((monitor) => ({ target: monitor.target, host: definition.targetHost?.(monitor.target, proberSettings(module)) }));
@@ -123,8 +123,8 @@ export function targetPolicies(config: CheckpointConfig): Map<string, TargetPoli
   return policies;
 }
 
-function restrictionCause(module: ModuleConfig, topLevelSet: boolean): RestrictionCause | undefined {
-  if (secretFields(ModuleSchema, module).length > 0) return 'secret';
+function restrictionCause(module: ModuleConfig, definition: AnyProberDefinition, topLevelSet: boolean): RestrictionCause | undefined {
+  if (secretFields(definition.schema, proberSettings(module)).length > 0) return 'secret';
   if (module.prober === 'browser') return 'browser';
   if (topLevelSet || module.allowed_targets !== undefined) return 'allowed_targets';
   return undefined;

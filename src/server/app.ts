@@ -38,7 +38,7 @@ export function createApp(checkpoint: Checkpoint, options: AppOptions = {}): exp
     }
     const entry = outcome.ran;
     if (queryParam(req, 'debug') === 'true') {
-      res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName]));
+      res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
       return;
     }
     // The hot path: written straight out, without express's content negotiation in send().
@@ -53,7 +53,7 @@ export function createApp(checkpoint: Checkpoint, options: AppOptions = {}): exp
       res.status(404).type('text/plain').send('Probe id not found\n');
       return;
     }
-    res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName]));
+    res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
   });
 
   app.get('/metrics', async (_req: Request, res: Response) => {
@@ -65,7 +65,7 @@ export function createApp(checkpoint: Checkpoint, options: AppOptions = {}): exp
   });
 
   app.get('/', (_req: Request, res: Response) => {
-    res.type('html').send(statusPage(checkpoint.config, checkpoint.history.list()));
+    res.type('html').send(statusPage(checkpoint.config, checkpoint.history.list(), checkpoint.options.probers));
   });
 
   app.get('/-/healthy', (_req: Request, res: Response) => {

@@ -2,13 +2,14 @@
 import { proberSettings, type CheckpointConfig } from '../config/schema';
 import { redactModule } from '../config/redact';
 import type { HistoryEntry } from '../probe/history';
+import type { ProberTable } from '../probe/prober-table';
 import { VERSION } from '../version';
 
-export function statusPage(config: CheckpointConfig, probes: HistoryEntry[]): string {
+export function statusPage(config: CheckpointConfig, probes: HistoryEntry[], probers: ProberTable): string {
   const probeLink = (module: string, target: string, debug: boolean) =>
     `probe?module=${encodeURIComponent(module)}&amp;target=${encodeURIComponent(target)}${debug ? '&amp;debug=true' : ''}`;
   const modules = Object.entries(config.modules).map(
-    ([name, module]) => `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(proberSettings(redactModule(module))))}</code></td></tr>`,
+    ([name, module]) => `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(proberSettings(redactModule(module, probers))))}</code></td></tr>`,
   );
   const monitors = config.monitors.map(
     (monitor) =>

@@ -26,8 +26,10 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parse } from 'yaml';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
-import type { CheckpointConfig } from '../../src/config/schema';
+import { proberSettings, type CheckpointConfig } from '../../src/config/schema';
+import type { BrowserSettings } from '../../exporters/browser/schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -251,8 +253,8 @@ describe('compose.yaml: the checkpoints run confined', () => {
     for (const mount of bindMounts(service)) expect(mount.options).toContain('ro');
     // The browser prober's screenshots go to the tmpfs.
     const config = checkpointConfig();
-    const browser = Object.values(config.modules).find((module) => module.prober === 'browser') as { browser: { artifacts?: { dir?: string } } };
-    expect(browser.browser.artifacts?.dir).toMatch(/^\/tmp\//);
+    const browser = Object.values(config.modules).find((module) => module.prober === 'browser');
+    expect((proberSettings(browser!) as BrowserSettings).artifacts?.dir).toMatch(/^\/tmp\//);
   });
 
   test('the Dockerfile user is the compose user', () => {
@@ -382,7 +384,7 @@ describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
 let cachedConfig: CheckpointConfig | undefined;
 /** compose/checkpoint.yml through the checkpoint's own loader; its secrets live in the containers. */
 function checkpointConfig(): CheckpointConfig {
-  cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml', { checkSecretSources: false });
+  cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml', builtInProbers, { checkSecretSources: false });
   return cachedConfig;
 }
 

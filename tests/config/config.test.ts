@@ -6,7 +6,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultConfigFile } from '../../src/config/default-config';
+import { builtInProbers } from '../../src/cli/probers';
 import { loadConfigFile, parseConfig } from '../../src/config/load';
+import { proberSettings } from '../../src/config/schema';
+import type { HttpSettings } from '../../exporters/http/schema';
 import { ConfigError } from '../../src/config/problems';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
@@ -155,7 +158,7 @@ const INVALID: Record<string, string[]> = {
 
 function problemsOf(file: string): string[] {
   try {
-    parseConfig(readFileSync(path.join(FIXTURES, file), 'utf8'), file);
+    parseConfig(readFileSync(path.join(FIXTURES, file), 'utf8'), file, builtInProbers);
   } catch (error) {
     if (error instanceof ConfigError) return error.problems;
     throw error;
@@ -174,13 +177,13 @@ describe('invalid configs', () => {
   });
 
   test('a file that cannot be read names the file and the cause', async () => {
-    await expect(loadConfigFile('/nonexistent/checkpoint.yml')).rejects.toThrow('/nonexistent/checkpoint.yml: cannot read config file: ENOENT');
+    await expect(loadConfigFile('/nonexistent/checkpoint.yml', builtInProbers)).rejects.toThrow('/nonexistent/checkpoint.yml: cannot read config file: ENOENT');
   });
 });
 
 describe('valid configs', () => {
   test('the schema fills blackbox_exporter defaults into an http module', () => {
-    const config = parseConfig('modules:\n  web:\n    prober: http\n', 'inline.yml');
+    const config = parseConfig('modules:\n  web:\n    prober: http\n', 'inline.yml', builtInProbers);
     expect(config.monitors).toEqual([]);
     expect(config.modules.web).toMatchObject({
       prober: 'http',
@@ -211,7 +214,7 @@ describe('valid configs', () => {
     ].join('\n');
     let problems: string[] = [];
     try {
-      parseConfig(yaml, 'inline.yml');
+      parseConfig(yaml, 'inline.yml', builtInProbers);
     } catch (error) {
       problems = (error as ConfigError).problems;
     }
@@ -221,9 +224,9 @@ describe('valid configs', () => {
   });
 
   test('the default config validates and has blackbox_exporter module names', async () => {
-    const config = await loadConfigFile(defaultConfigFile());
+    const config = await loadConfigFile(defaultConfigFile(), builtInProbers);
     expect(Object.keys(config.modules)).toEqual(expect.arrayContaining(['http_2xx', 'http_post_2xx']));
-    expect(config.modules.http_post_2xx.http?.method).toBe('POST');
+    expect((proberSettings(config.modules.http_post_2xx) as HttpSettings).method).toBe('POST');
   });
 
   test("blackbox_exporter's own example http modules are accepted as they are", () => {
@@ -288,7 +291,7 @@ modules:
       method: GET
       compression: gzip
 `;
-    const config = parseConfig(blackboxStyle, 'blackbox.yml');
+    const config = parseConfig(blackboxStyle, 'blackbox.yml', builtInProbers);
     expect(Object.keys(config.modules)).toHaveLength(5);
   });
 });

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 
 const EXPORTERS = path.join(__dirname, '..', '..', 'exporters');
@@ -44,7 +45,7 @@ describe.each(READMES.map((file) => [path.relative(EXPORTERS, file), file]))('%s
 
   test('its example config loads', () => {
     expect(configs.length).toBeGreaterThan(0);
-    for (const block of configs) expect(() => parseConfig(block, path.basename(file), { checkSecretSources: false })).not.toThrow();
+    for (const block of configs) expect(() => parseConfig(block, path.basename(file), builtInProbers, { checkSecretSources: false })).not.toThrow();
   });
 
   test('its alerting rules pass promtool check rules', async () => {

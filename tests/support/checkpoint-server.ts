@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Checkpoint, type CheckpointOptions } from '../../src/checkpoint';
+import { builtInProbers } from '../../src/cli/probers';
 import { createLogger } from '../../src/observability/logger';
 import { createApp, type AppOptions } from '../../src/server/app';
 import { listen, loadWebConfig } from '../../src/server/listen';
@@ -22,7 +23,7 @@ export interface RunningCheckpoint {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Partial<Omit<CheckpointOptions, 'configFile' | 'logger'>>, AppOptions {
+export interface StartOptions extends Partial<Omit<CheckpointOptions, 'configFile' | 'logger' | 'probers'>>, AppOptions {
   /** A `--web.config.file`; with TLS in it, `url` is https://. */
   webConfigFile?: string;
 }
@@ -44,6 +45,7 @@ export async function startCheckpoint(configYaml: string, startOptions: StartOpt
   const logger = createLogger('debug', 'logfmt', capture);
   const checkpoint = await Checkpoint.start({
     configFile,
+    probers: builtInProbers,
     timeoutOffsetSeconds: 0.5,
     maxTimeoutSeconds: 120,
     maxConcurrentProbes: 64,

@@ -4,6 +4,7 @@
  * text. Also the leak checks every prober suite runs after each test.
  */
 import { getEventListeners } from 'node:events';
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import type { FailureReason } from '../../src/probe/failure';
 import { runProbe, type ProbeResult } from '../../src/probe/run';
@@ -35,7 +36,7 @@ export async function probeWith(prober: string, target: string, section = '', op
   // The target is declared by a monitor, as in production, so that a module restricted to its
   // allowed targets (a secret, a browser) probes it, and its redirects and navigations are held to them.
   const monitor = `monitors:\n  - {name: under_test, module: under_test, target: ${JSON.stringify(target)}}\n`;
-  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n${monitor}`, `${prober}.test.yml`, {
+  const config = parseConfig(`modules:\n  under_test:\n${moduleYaml.replace(/^/gm, '    ')}\n${monitor}`, `${prober}.test.yml`, builtInProbers, {
     // A secret file that vanished after the config loaded must still fail cleanly at probe time:
     // the suites test that path, tests/config the check at load.
     checkSecretSources: false,
@@ -43,10 +44,11 @@ export async function probeWith(prober: string, target: string, section = '', op
   const result = await runProbe({
     moduleName: 'under_test',
     module: config.modules.under_test,
+    prober: await builtInProbers.prober(prober),
     target,
     hostname: options.hostname,
     deadlineSeconds: options.deadlineSeconds ?? 10,
-    destinations: targetPolicies(config).get('under_test'),
+    destinations: targetPolicies(config, builtInProbers).get('under_test'),
   });
   const text = await result.registry.metrics();
   const metrics = parseMetrics(text);

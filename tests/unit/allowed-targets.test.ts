@@ -1,4 +1,5 @@
 /** Which targets and hosts a restricted module may reach: the rules of allowed_targets, and who is restricted. */
+import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import { parseRule, targetPolicies, TargetPolicy } from '../../src/security/allowed-targets';
 
@@ -67,10 +68,11 @@ modules:
   login_journey: {prober: browser, allowed_targets: [app.example, 'https://app.example/login'], browser: {steps: [{fill: {label: Password, value_file: /dev/null}}]}}
 `,
       'restricted.yml',
+      builtInProbers,
     );
 
   test('without a top-level list: modules with a secret, browser modules and modules with their own list', () => {
-    const causes = Object.fromEntries([...targetPolicies(config('')).entries()].map(([name, policy]) => [name, policy.cause]));
+    const causes = Object.fromEntries([...targetPolicies(config(''), builtInProbers).entries()].map(([name, policy]) => [name, policy.cause]));
     expect(causes).toEqual({
       listed: 'allowed_targets',
       secret: 'secret',
@@ -83,7 +85,7 @@ modules:
   });
 
   test('a top-level list restricts every module, and never widens one with a secret', () => {
-    const policies = targetPolicies(config('allowed_targets: [wide.example]'));
+    const policies = targetPolicies(config('allowed_targets: [wide.example]'), builtInProbers);
     expect(policies.get('open')?.allowsTarget('http://wide.example/', 'wide.example')).toBe(true);
     expect(policies.get('open')?.allowsTarget('http://other.example/', 'other.example')).toBe(false);
     expect(policies.get('listed')?.allowsTarget('http://a.example/', 'a.example')).toBe(true);
@@ -92,7 +94,7 @@ modules:
   });
 
   test('a journey that types a secret starts only where a monitor or a URL prefix says; its host rules admit navigations only', () => {
-    const login = targetPolicies(config('')).get('login_journey')!;
+    const login = targetPolicies(config(''), builtInProbers).get('login_journey')!;
     expect(login.allowsTarget('https://app.example/login?next=/home', 'app.example')).toBe(true);
     expect(login.allowsTarget('https://app.example/uploads/look-alike.html', 'app.example')).toBe(false);
     expect(login.allows(new URL('https://app.example/home'))).toBe(true);

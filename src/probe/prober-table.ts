@@ -1,0 +1,61 @@
+/**
+ * The probers a checkpoint knows, by the name a module gives in `prober:`, as blackbox_exporter's
+ * prober table. Built once in src/cli/probers.ts and handed to the config loader and the
+ * checkpoint, so that nothing in the runtime imports a protocol. Each implementation is imported
+ * on its first probe and kept; `close` releases those that were loaded.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import type { Prober, ProberDefinition, ProberImplementation } from './prober';
+
+/** A definition without its specific settings type, for code that handles every prober alike. */
+export type AnyProberDefinition = ProberDefinition<TSchema, unknown>;
+
+export class ProberTable {
+  private readonly definitions: ReadonlyMap<string, AnyProberDefinition>;
+  private readonly loaded = new Map<string, Promise<ProberImplementation<unknown>>>();
+
+  // `any`: each definition's settings type differs, and a table holds them all.
+  constructor(definitions: Record<string, ProberDefinition<any>>) {
+    this.definitions = new Map(Object.entries(definitions) as [string, AnyProberDefinition][]);
+  }
+
+  get names(): string[] {
+    return [...this.definitions.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.definitions.has(name);
+  }
+
+  /** The definition of a prober a validated config names. */
+  definition(name: string): AnyProberDefinition {
+    const definition = this.definitions.get(name);
+    if (!definition) throw new Error(`unknown prober "${name}"`);
+    return definition;
+  }
+
+  /**
+   * The probe function, imported on first use. One that cannot be imported (a package missing
+   * from a broken install) gives a probe that fails with `internal` saying so, and is tried
+   * again on the next probe.
+   */
+  async prober(name: string): Promise<Prober<unknown>> {
+    let loading = this.loaded.get(name);
+    if (!loading) {
+      loading = this.definition(name).load();
+      this.loaded.set(name, loading);
+      loading.catch(() => this.loaded.delete(name));
+    }
+    try {
+      return (await loading).probe;
+    } catch (error) {
+      const message = `the ${name} prober could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
+      return async (probe) => probe.fail('internal', message);
+    }
+  }
+
+  /** Lets every loaded prober release what it keeps between probes. The process is ending: one that fails to close is not retried. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.loaded.values()].map(async (loading) => (await loading).close?.()));
+  }
+}
