@@ -1,14 +1,21 @@
 /**
- * A checkpoint loads a protocol library only when it probes with it: loading a config that names
- * every prober loads none of them, and a prober's first probe loads its own library and no other.
- * Checked in a fresh process of the BUILT checkpoint (npm test builds first), whose module cache
- * says exactly what was loaded.
+ * A checkpoint loads a library only when it needs it: loading a config that names every prober
+ * loads no protocol library, a prober's first probe loads its own and no other, and express
+ * loads with the first page a person opens, not for what Prometheus calls. Checked in a fresh
+ * process of the BUILT checkpoint (npm test builds first), whose module cache says exactly what
+ * was loaded.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'src');
 const HEAVY = ['playwright-core', 'dockerode', 'ssh2', 'pg', 'imapflow', 'undici'];
+/** Lists the packages in the module cache; `-e` scripts below end with it. */
+const PACKAGES_LOADED = `Object.keys(require.cache).map((file) => /node_modules\\/((@[^/]+\\/)?[^/]+)/.exec(file)?.[1]).filter(Boolean)`;
+
+function runScript(script: string): unknown {
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 }));
+}
 
 const EVERY_PROBER = `
 modules:
@@ -51,4 +58,35 @@ test.each([
   ['http', ['undici']],
 ])('the first %s probe loads %p and no other protocol library', (prober, expected) => {
   expect(loadedPackages([prober]).filter((name) => HEAVY.includes(name)).sort()).toEqual(expected);
+});
+
+test('express loads with the first page a person opens, not for /probe, /metrics, /sd or the health checks', () => {
+  const script = `
+    const fs = require('node:fs');
+    const os = require('node:os');
+    const path = require('node:path');
+    const { Checkpoint } = require(${JSON.stringify(path.join(DIST, 'checkpoint'))});
+    const { builtInProbers } = require(${JSON.stringify(path.join(DIST, 'cli', 'probers'))});
+    const { createApp } = require(${JSON.stringify(path.join(DIST, 'server', 'app'))});
+    const { listen } = require(${JSON.stringify(path.join(DIST, 'server', 'listen'))});
+    const { createLogger } = require(${JSON.stringify(path.join(DIST, 'observability', 'logger'))});
+    (async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpoint-lazy-'));
+      const configFile = path.join(dir, 'checkpoint.yml');
+      fs.writeFileSync(configFile, 'modules:\\n  http_2xx: {prober: http}\\n');
+      const logger = createLogger('error', 'logfmt');
+      const checkpoint = await Checkpoint.start({ configFile, probers: builtInProbers, timeoutOffsetSeconds: 0.5, maxTimeoutSeconds: 5, maxConcurrentProbes: 4, historyLimit: 4, logger });
+      const server = await listen(createApp(checkpoint), { host: '127.0.0.1', port: 0, logger });
+      const base = 'http://127.0.0.1:' + server.address().port;
+      const statuses = [];
+      const expressLoaded = () => ${PACKAGES_LOADED}.includes('express');
+      for (const page of ['/probe?target=' + encodeURIComponent(base + '/-/healthy'), '/metrics', '/sd', '/-/healthy', '/-/ready']) statuses.push((await fetch(base + page)).status);
+      const before = expressLoaded();
+      statuses.push((await fetch(base + '/')).status);
+      server.close();
+      fs.rmSync(dir, { recursive: true });
+      process.stdout.write(JSON.stringify({ statuses, before, after: expressLoaded() }));
+    })();
+  `;
+  expect(runScript(script)).toEqual({ statuses: [200, 200, 200, 200, 200, 200], before: false, after: true });
 });

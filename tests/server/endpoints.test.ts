@@ -294,8 +294,20 @@ describe('/metrics and the lifecycle endpoints', () => {
   });
 
   test('/-/healthy and /-/ready answer 200', async () => {
-    expect((await get('/-/healthy')).status).toBe(200);
-    expect((await get('/-/ready')).status).toBe(200);
+    expect(await get('/-/healthy')).toEqual({ status: 200, type: 'text/plain; charset=utf-8', text: 'Healthy\n' });
+    expect(await get('/-/ready')).toEqual({ status: 200, type: 'text/plain; charset=utf-8', text: 'Ready\n' });
+    const head = await fetch(`${running.url}/-/healthy`, { method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+  });
+
+  test('the fast routes answer their exact paths to GET and HEAD only; anything else reaches the pages, which answer 404', async () => {
+    for (const pathAndQuery of ['/probe/', '/PROBE', '/metrics/x', '/nothing-here']) expect((await get(pathAndQuery)).status).toBe(404);
+    const post = await fetch(`${running.url}/probe?target=x`, { method: 'POST' });
+    expect([post.status, (await post.text()).includes('probe_success')]).toEqual([404, false]);
+  });
+
+  test('a repeated query parameter counts as none, as blackbox_exporter refuses it', async () => {
+    expect(await get(`/probe?module=http_2xx&target=${encodeURIComponent(targets.http)}&target=${encodeURIComponent(targets.http)}`)).toMatchObject({ status: 400, text: 'Target parameter is missing\n' });
   });
 
   test('a reload with a broken file keeps the old config and says so in a metric; a good one swaps it', async () => {
