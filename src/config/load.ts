@@ -4,12 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { ProberTable } from '../probe/prober-table';
-import { configSchema, proberSettings, type CheckpointConfig } from './schema';
+import { configShellSchema, proberSettings, type CheckpointConfig } from './schema';
 import { ConfigError, type ConfigPath, type ConfigProblem } from './problems';
 import { missingSecretSources, secretFields } from './secrets';
-import { isPlainObject, parseYamlFile } from './yaml-file';
+import { isPlainObject, parseYamlFile, type SchemaCheck } from './yaml-file';
 import { parseRule } from '../security/allowed-targets';
 
 export interface ParseOptions {
@@ -21,16 +21,53 @@ export interface ParseOptions {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-/** The compiled schema of each prober table, compiled once. */
-const validators = new WeakMap<ProberTable, ValidateFunction<CheckpointConfig>>();
+/** The schema check of each prober table, made once. */
+const validators = new WeakMap<ProberTable, SchemaCheck<CheckpointConfig>>();
 
-function validatorFor(probers: ProberTable): ValidateFunction<CheckpointConfig> {
+function validatorFor(probers: ProberTable): SchemaCheck<CheckpointConfig> {
   let validate = validators.get(probers);
   if (!validate) {
-    validate = ajv.compile<CheckpointConfig>(configSchema(probers));
+    validate = configValidator(probers);
     validators.set(probers, validate);
   }
   return validate;
+}
+
+/**
+ * The config's schema as one check: the config around the prober sections, then each module's
+ * section against its prober's schema, compiled with the first config that has a module of that
+ * prober. Compiling every prober's schema at once took over 200 ms of a start (ajv, measured),
+ * most of it for probers a checkpoint may never use.
+ */
+function configValidator(probers: ProberTable): SchemaCheck<CheckpointConfig> {
+  const shell = ajv.compile<CheckpointConfig>(configShellSchema(probers));
+  const sections = new Map<string, ValidateFunction>();
+  const sectionValidator = (prober: string) => {
+    let validate = sections.get(prober);
+    if (!validate) {
+      validate = ajv.compile(probers.definition(prober).schema);
+      sections.set(prober, validate);
+    }
+    return validate;
+  };
+  const check = ((value: unknown) => {
+    const errors: ErrorObject[] = shell(value) ? [] : [...(shell.errors ?? [])];
+    const modules = isPlainObject(value) && isPlainObject(value.modules) ? value.modules : {};
+    for (const [name, module] of Object.entries(modules)) {
+      if (!isPlainObject(module) || typeof module.prober !== 'string' || !probers.has(module.prober) || module[module.prober] === undefined) continue;
+      const validate = sectionValidator(module.prober);
+      if (validate(module[module.prober])) continue;
+      const sectionPath = `/modules/${jsonPointerPart(name)}/${module.prober}`;
+      errors.push(...(validate.errors ?? []).map((error) => ({ ...error, instancePath: `${sectionPath}${error.instancePath}` })));
+    }
+    check.errors = errors.length > 0 ? errors : null;
+    return errors.length === 0;
+  }) as SchemaCheck<CheckpointConfig>;
+  return check;
+}
+
+function jsonPointerPart(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 export async function loadConfigFile(file: string, probers: ProberTable, options: ParseOptions = {}): Promise<CheckpointConfig> {

@@ -37,9 +37,13 @@ function configSchemaWith<Module extends TSchema>(module: Module) {
   });
 }
 
-/** The config's schema for the probers of `probers`: `prober:` names one of them, and each may have its section. */
-export function configSchema(probers: ProberTable) {
-  const sections = Object.fromEntries(probers.names.map((name) => [name, Type.Optional(probers.definition(name).schema)]));
+/**
+ * The config's schema for the probers of `probers`, but for what is inside each prober's section:
+ * `prober:` names one of them, and each may have its section, whose own schema is the prober's
+ * (checked apart, see load.ts, so that a config compiles only the schemas of the probers it uses).
+ */
+export function configShellSchema(probers: ProberTable) {
+  const sections = Object.fromEntries(probers.names.map((name) => [name, Type.Optional(Type.Unknown())]));
   return configSchemaWith(StrictObject({ prober: StringEnum(probers.names), ...MODULE_KEYS, ...sections }));
 }
 

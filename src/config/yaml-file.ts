@@ -3,14 +3,20 @@
  * once, each as `file:line:column: key.path: message`, in the file's order. Shared by the config
  * file (load.ts) and the web config (server/web-config.ts).
  */
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { ConfigError, dottedPath, type ConfigPath, type ConfigProblem } from './problems';
 import { isSecretSchema } from './secrets';
 
+/** A compiled schema, as ajv's: true when the value holds, else its `errors`. */
+export interface SchemaCheck<T> {
+  (value: unknown): value is T;
+  errors?: ErrorObject[] | null;
+}
+
 export interface YamlFileRules<T> {
   /** The compiled schema; an ajv with `verbose: true` lets enum problems quote the value found. */
-  validate: ValidateFunction<T>;
+  validate: SchemaCheck<T>;
   /** The one problem of a file with no value at all (empty, or comments only); without it such a file is an empty mapping. */
   emptyFile?: string;
   /** The one problem of a file whose value is not a mapping. */
