@@ -44,6 +44,7 @@ import {
   runMain,
   splitCmd,
   startChild,
+  stopChild,
   startTarget,
   startedChildren,
   stopAll,
@@ -77,6 +78,10 @@ interface Settings {
   levels: Level[];
   phaseCapMs: number; // cap for warmup / direct / delay50 phases
   startupTimeoutMs: number;
+  /** Fresh starts of each exporter for startup time and idle memory (medians reported). */
+  starts: number;
+  /** How long an exporter rests after /-/healthy before its idle RSS is read. */
+  idleSettleMs: number;
   globalDeadlineMs: number; // no new probes are started after this (from start)
   requestTimeoutMs: number;
 }
@@ -139,6 +144,8 @@ function parseArgs(argv: string[]): Settings {
     ],
     phaseCapMs: 6_000,
     startupTimeoutMs: 20_000,
+    starts: quick ? 2 : 5,
+    idleSettleMs: 2_000,
     globalDeadlineMs: 170_000,
     requestTimeoutMs: 7_000, // module timeout 5s + 2s slack
   };
@@ -321,7 +328,10 @@ interface SideData {
   command: string[];
   port: number;
   pid: number;
-  startupMs: number;
+  /** Time from spawn to the first 200 from /-/healthy, one per fresh start. */
+  startupsMs: number[];
+  /** VmRSS `idleSettleMs` after /-/healthy, before any probe, one per fresh start (KiB). */
+  idleRssKb: number[];
   warmup?: RunResult;
   levels: RunResult[];
   delay50?: RunResult;
@@ -329,6 +339,20 @@ interface SideData {
   vmHwmKb: number;
   cpuBaselineSeconds: number;
   cpuTotalSeconds: number;
+}
+
+/** One fresh start of an exporter: spawn to /-/healthy, then its RSS after resting; stopped by PID. */
+async function measureFreshStart(name: string, cmd: string, configFile: string, cfg: Settings, agent: Agent): Promise<{ startupMs: number; idleRssKb: number }> {
+  const port = await getFreePort();
+  const [bin, ...args] = splitCmd(cmd, { config: configFile, port: String(port) });
+  const child = startChild(`${name}-start`, bin === 'node' ? process.execPath : bin, args);
+  try {
+    const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, agent);
+    await sleep(cfg.idleSettleMs);
+    return { startupMs, idleRssKb: treeKb(child.pid, 'VmRSS') };
+  } finally {
+    await stopChild(child.proc);
+  }
 }
 
 async function main(): Promise<void> {
@@ -355,17 +379,34 @@ async function main(): Promise<void> {
   let sampler: NodeJS.Timeout | undefined;
 
   try {
+    const specs: [string, string][] = [
+      ['checkpoint', cfg.checkpointCmd],
+      ['blackbox_exporter', `${cfg.blackboxBin} --config.file={config} --web.listen-address=127.0.0.1:{port}`],
+    ];
+
     // --- target ---------------------------------------------------------
     const target = await startTarget();
     const targetBase = `http://127.0.0.1:${target.port}`;
     log(`target server pid=${target.child.pid} on ${targetBase}`);
 
+    // --- startup and idle memory: fresh starts, alternating sides ----------
+    const startups = new Map<string, { startupsMs: number[]; idleRssKb: number[] }>();
+    for (let i = 0; i < cfg.starts; i++) {
+      const order = i % 2 === 0 ? specs : [...specs].reverse();
+      for (const [name, cmd] of order) {
+        const measured = await measureFreshStart(name, cmd, configFile, cfg, mkAgent());
+        const list = startups.get(name) ?? { startupsMs: [], idleRssKb: [] };
+        list.startupsMs.push(measured.startupMs);
+        list.idleRssKb.push(measured.idleRssKb);
+        startups.set(name, list);
+      }
+    }
+    for (const [name, list] of startups) {
+      log(`${name}: startups ${list.startupsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; idle RSS ${list.idleRssKb.map((kb) => (kb / 1024).toFixed(1)).join(', ')} MiB`);
+    }
+
     // --- exporters ------------------------------------------------------
     const sides: { t: Target; d: SideData }[] = [];
-    const specs: [string, string][] = [
-      ['checkpoint', cfg.checkpointCmd],
-      ['blackbox_exporter', `${cfg.blackboxBin} --config.file={config} --web.listen-address=127.0.0.1:{port}`],
-    ];
     for (const [name, cmd] of specs) {
       const port = await getFreePort();
       const argv = splitCmd(cmd, { config: configFile, port: String(port) });
@@ -374,7 +415,7 @@ async function main(): Promise<void> {
       const agent = mkAgent();
       log(`${name}: pid=${child.pid} ${argv.join(' ')}`);
       const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, agent);
-      log(`${name}: healthy after ${startupMs.toFixed(0)} ms`);
+      log(`${name}: healthy after ${startupMs.toFixed(0)} ms (measured apart, in fresh starts)`);
       sides.push({
         t: { name, url: `http://127.0.0.1:${port}`, pid: child.pid, child, agent },
         d: {
@@ -382,7 +423,7 @@ async function main(): Promise<void> {
           command: argv,
           port,
           pid: child.pid,
-          startupMs,
+          ...(startups.get(name) ?? { startupsMs: [], idleRssKb: [] }),
           levels: [],
           peakRssSampledKb: 0,
           vmHwmKb: 0,
@@ -590,7 +631,14 @@ async function main(): Promise<void> {
     }
     rows.push({ metric: 'CPU s / 1000 probes, all levels', checkpoint: cpuPer1k(cp.levels), blackbox: cpuPer1k(bb.levels), digits: 3, better: 'lower' });
     rows.push({ metric: 'CPU s total (whole run incl. warm-up)', checkpoint: cp.cpuTotalSeconds, blackbox: bb.cpuTotalSeconds, digits: 2, better: 'lower' });
-    rows.push({ metric: 'startup to /-/healthy ms', checkpoint: cp.startupMs, blackbox: bb.startupMs, digits: 0, better: 'lower' });
+    rows.push({ metric: `startup to /-/healthy ms (median of ${cfg.starts} fresh starts)`, checkpoint: median(cp.startupsMs), blackbox: median(bb.startupsMs), digits: 0, better: 'lower' });
+    rows.push({
+      metric: `idle RSS MiB (${cfg.idleSettleMs / 1000} s after /-/healthy, no probe yet; median of ${cfg.starts})`,
+      checkpoint: median(cp.idleRssKb) / 1024,
+      blackbox: median(bb.idleRssKb) / 1024,
+      digits: 1,
+      better: 'lower',
+    });
     rows.push({ metric: 'errors: non-200 answers', checkpoint: allErrors(cp, (r) => r.non200), blackbox: allErrors(bb, (r) => r.non200), digits: 0, better: 'lower' });
     rows.push({ metric: 'errors: probe_success=0', checkpoint: allErrors(cp, (r) => r.probeFailed), blackbox: allErrors(bb, (r) => r.probeFailed), digits: 0, better: 'lower' });
     rows.push({ metric: 'errors: transport (timeout/reset)', checkpoint: allErrors(cp, (r) => r.transportErrors), blackbox: allErrors(bb, (r) => r.transportErrors), digits: 0, better: 'lower' });
