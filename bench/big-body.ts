@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const sides: Side[] = [];
     const listen = '--config.file={config} --web.listen-address=127.0.0.1:{port}';
     for (const [name, command] of [
-      ['checkpoint', `node dist/src/cli/main.js ${listen}`],
+      ['checkpoint', `bin/checkpoint ${listen}`],
       ['blackbox_exporter', `${settings.blackboxBin} ${listen}`],
     ] as const) {
       sides.push(await measure(name, command, configFile, targetBase, settings, agent));

@@ -63,7 +63,7 @@ const MODULE_YAML = httpModuleYaml(MODULE, '5s');
 const KINDS = ['silent', 'slowHeader', 'endlessBody'] as const;
 type Kind = (typeof KINDS)[number];
 const DEFAULT_CHECKPOINT_CMD =
-  'node dist/src/cli/main.js --config.file={config} --web.listen-address=127.0.0.1:{port} --probe.max-concurrent=512 --probe.max-timeout=10s';
+  'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port} --probe.max-concurrent=512 --probe.max-timeout=10s';
 
 interface Settings {
   checkpointCmd: string;

@@ -7,7 +7,7 @@
  * Options:
  *   --checkpoint-cmd="CMD ARGS..."  command for the checkpoint side; {config} and
  *                                   {port} are substituted. Default:
- *                                   "node dist/src/cli/main.js --config.file={config}
+ *                                   "bin/checkpoint --config.file={config}
  *                                    --web.listen-address=127.0.0.1:{port}"
  *                                   (the literal word "blackbox" runs blackbox_exporter
  *                                   on both sides: harness self-test)
@@ -87,7 +87,7 @@ interface Settings {
 }
 
 const DEFAULT_CHECKPOINT_CMD =
-  'node dist/src/cli/main.js --config.file={config} --web.listen-address=127.0.0.1:{port}';
+  'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port}';
 
 function parseArgs(argv: string[]): Settings {
   let checkpointCmd = DEFAULT_CHECKPOINT_CMD;

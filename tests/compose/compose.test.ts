@@ -814,14 +814,17 @@ describe('Dockerfile and .dockerignore', () => {
     expect(runtime).toMatch(/HOME=\/tmp/);
   });
 
-  test('runs as a non-root user, exposes 9915, checks /-/healthy, starts the CLI', () => {
+  test('runs as a non-root user, exposes 9915, checks /-/healthy, starts the CLI through its launcher', () => {
     const runtime = stage('runtime');
     const user = /^USER (\d+):(\d+)$/m.exec(runtime);
     expect(Number(user?.[1])).toBeGreaterThan(0);
     expect(runtime).toMatch(/^EXPOSE 9915$/m);
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*http:\/\/127\.0\.0\.1:9915\/-\/healthy/m);
-    expect(runtime).toMatch(/^ENTRYPOINT \[.*"node", "\/app\/dist\/src\/cli\/main\.js"\]$/m);
-    expect(read('package.json')).toContain('"checkpoint": "dist/src/cli/main.js"');
+    expect(runtime).toMatch(/^COPY bin \.\/bin$/m);
+    expect(runtime).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "\/app\/bin\/checkpoint"\]$/m);
+    expect(read('package.json')).toContain('"checkpoint": "bin/checkpoint"');
+    // The launcher runs the compiled CLI that the runtime stage copies.
+    expect(read('bin/checkpoint')).toMatch(/^exec node .*"\$root\/dist\/src\/cli\/main\.js" "\$@"$/m);
   });
 
   test('copies nothing secret, and only what .dockerignore lets into the context', () => {
@@ -861,7 +864,7 @@ describe('scripts/smoke-compose.sh', () => {
 
   test('is valid bash, and shellcheck finds nothing', () => {
     expect(spawnSync('bash', ['-n', path.join(ROOT, 'scripts/smoke-compose.sh')], { encoding: 'utf8' }).stderr).toBe('');
-    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh'], { cwd: ROOT, encoding: 'utf8' });
+    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh', 'bin/checkpoint'], { cwd: ROOT, encoding: 'utf8' });
     expect(shellcheck.error).toBeUndefined();
     expect(shellcheck.stdout).toBe('');
     expect(shellcheck.status).toBe(0);

@@ -52,6 +52,8 @@ import { describePanel, panelQueries, type PanelQuery } from './dashboard-panels
 import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from './loopback-network';
 
 const CHECKPOINT_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/** How users start it: node with the memory flags. */
+const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
@@ -154,8 +156,8 @@ monitors:
     await fs.writeFile(configFile, checkpointConfig);
     const server = await startProcessServer(
       name,
-      process.execPath,
-      (port) => [CHECKPOINT_MAIN, `--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags],
+      CHECKPOINT_BIN,
+      (port) => [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags],
       '/-/ready',
       webAuthorization,
     );

@@ -1,5 +1,6 @@
 /**
- * The BUILT checkpoint (dist/src/cli/main.js) as a child process on 127.0.0.1 and a free port,
+ * The BUILT checkpoint, started as users start it (bin/checkpoint, node with its memory flags, on
+ * dist/src/cli/main.js), as a child process on 127.0.0.1 and a free port,
  * for tests that attack it as an outsider would: over HTTP, with signals, and by rewriting its
  * config file. Unlike checkpoint-server.ts (in-process), a hang or a crash here is the child's,
  * so the test can observe it and still clean up by PID.
@@ -13,6 +14,7 @@ import { request, type GetOptions, type SimpleResponse } from './client';
 import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track, type LoggedChild } from './processes';
 
 export const CHECKPOINT_MAIN = path.join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+export const CHECKPOINT_BIN = path.join(__dirname, '..', '..', 'bin', 'checkpoint');
 /** How long a start may take on a loaded machine before the test gives up. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -66,7 +68,7 @@ export async function startCheckpointProcess(configYaml: string, options: Proces
 
 async function launch(port: number, dir: string, configFile: string, flags: string[], options: ProcessOptions): Promise<CheckpointProcess> {
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const spawned = spawnLogged(process.execPath, [CHECKPOINT_MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, ...flags], {
+  const spawned = spawnLogged(CHECKPOINT_BIN, [`--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, ...flags], {
     env: { ...process.env, ...options.env },
   });
   track(spawned.child);
@@ -111,7 +113,7 @@ export interface CliRun {
 /** The binary run to completion (`--config.check`), bounded so a hang fails the test instead of jest. */
 export function runCheckpoint(args: string[]): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CHECKPOINT_MAIN, ...args], { timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile(CHECKPOINT_BIN, args, { timeout: 20_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
