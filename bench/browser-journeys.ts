@@ -11,9 +11,9 @@
  * RSS (shared pages counted in each process, an overestimate) and of PSS (shared pages split
  * between the processes sharing them, the fair sum). A Markdown table goes to stdout.
  */
+import { ProbeRegistry } from '../src/probe/probe-registry';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { Registry } from 'prom-client';
 import { builtInProbers } from '../src/cli/probers';
 import { parseConfig } from '../src/config/load';
 import { proberSettings } from '../src/config/schema';
@@ -80,7 +80,7 @@ async function journey(target: string, settings: BrowserSettings, source: Browse
   const probe: ProbeContext<BrowserSettings> = {
     target,
     settings,
-    registry: new Registry(),
+    registry: new ProbeRegistry(),
     log,
     signal,
     deadline: Date.now() + DEADLINE_SECONDS * 1000,

@@ -4,7 +4,7 @@
  * and success only for the steps that ran: a step after the failed one is absent, not 0 (a 0
  * would read as "fast" or as "failed"). Navigation timing and web vitals only when measured.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 
 export const NAVIGATION_TIMINGS = ['dns', 'connect', 'tls', 'ttfb', 'dom_content_loaded', 'load'] as const;
 export type NavigationTiming = Partial<Record<(typeof NAVIGATION_TIMINGS)[number], number>>;
@@ -24,8 +24,8 @@ export interface PageCounters {
   pageErrors: number;
 }
 
-export function createBrowserMetrics(registry: Registry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createBrowserMetrics(registry: ProbeRegistry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const stepDuration = gauge('probe_browser_step_duration_seconds', 'How long each step of the journey took, for the steps that ran', ['step']);
   const stepSuccess = gauge('probe_browser_step_success', 'Whether each step of the journey succeeded, for the steps that ran', ['step']);
   const failedStep = gauge('probe_browser_failed_step', 'The index of the step that failed (0 is loading the target), -1 when none did');

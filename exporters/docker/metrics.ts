@@ -6,7 +6,7 @@
  * container appears once it was read, because a 0 there would be a claim about a container we
  * could not see.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeGauge, ProbeRegistry } from '../../src/probe/probe-registry';
 
 export const DOCKER_PHASES = ['resolve', 'connect', 'tls', 'version', 'list', 'inspect', 'stats'] as const;
 export type DockerPhase = (typeof DOCKER_PHASES)[number];
@@ -44,12 +44,12 @@ export interface ContainerUsage {
   memoryBytes: number;
 }
 
-export function createDockerMetrics(registry: Registry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createDockerMetrics(registry: ProbeRegistry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const containers = gauge('probe_docker_containers', 'Containers the target matched: 0 or 1 for a name or id, any number for a label selector');
   containers.set(0);
   // Created on first use, so a probe that never reached a container shows none of them.
-  const perContainer = new Map<string, Gauge>();
+  const perContainer = new Map<string, ProbeGauge>();
   const containerGauge = (name: string, help: string, labelNames: string[] = []) => {
     let series = perContainer.get(name);
     if (!series) perContainer.set(name, (series = gauge(name, help, ['container', ...labelNames])));

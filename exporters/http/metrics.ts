@@ -1,12 +1,12 @@
 /** The metrics every http probe exposes, registered up front as blackbox_exporter does, so a failed probe still reports them. */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
 
 export const HTTP_PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
 export type HttpPhase = (typeof HTTP_PHASES)[number];
 
-export function createHttpMetrics(registry: Registry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createHttpMetrics(registry: ProbeRegistry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const phases = gauge('probe_http_duration_seconds', 'Duration of http request by phase, summed over all redirects', ['phase']);
   for (const phase of HTTP_PHASES) phases.labels(phase).set(0);
   const metrics = {

@@ -3,7 +3,7 @@
  * at 0, as blackbox_exporter does; the server's facts (version, recovery, lag, connections) appear
  * only once read, because a 0 there would be a claim about a server we could not ask.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
 
 export const POSTGRES_PHASES = ['resolve', 'connect', 'tls', 'auth', 'query', 'stats'] as const;
@@ -20,8 +20,8 @@ export interface ServerStats {
   replicationLagBytes: number | null;
 }
 
-export function createPostgresMetrics(registry: Registry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createPostgresMetrics(registry: ProbeRegistry) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const metrics = {
     address: createAddressMetrics(registry),
     ssl: gauge('probe_postgres_ssl', 'Whether the connection used TLS'),

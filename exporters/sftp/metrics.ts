@@ -4,7 +4,7 @@
  * and appears only once it was measured, so a probe that never listed its directory does not
  * claim an empty one.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
 import { createPhaseTimer } from '../../src/probe/phases';
 import type { ProbeLog } from '../../src/probe/probe-log';
@@ -18,8 +18,8 @@ export interface NewestFile {
   sizeBytes: number;
 }
 
-export function createSftpMetrics(registry: Registry, log: ProbeLog) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createSftpMetrics(registry: ProbeRegistry, log: ProbeLog) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const timer = createPhaseTimer(registry, 'sftp', SFTP_PHASES, log);
   return {
     phases: timer,

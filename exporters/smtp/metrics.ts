@@ -4,7 +4,7 @@
  * when known: the EHLO extensions, the SIZE limit, the TLS facts and the delivery time (a 0 there
  * would read as "fast", not as "never arrived").
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
 import { createPhaseTimer } from '../../src/probe/phases';
 import type { ProbeLog } from '../../src/probe/probe-log';
@@ -15,8 +15,8 @@ export type SmtpPhase = (typeof SMTP_PHASES)[number];
 /** A bound on the info metric's series: a server listing hundreds of keywords must not blow up the answer. */
 const MAX_EXTENSIONS = 50;
 
-export function createSmtpMetrics(registry: Registry, log: ProbeLog) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+export function createSmtpMetrics(registry: ProbeRegistry, log: ProbeLog) {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   const timer = createPhaseTimer(registry, 'smtp', SMTP_PHASES, log);
   const metrics = {
     timer,

@@ -2,15 +2,15 @@
  * blackbox_exporter's facts about the address a probe went to. Registered at 0 up front, as
  * blackbox_exporter does, so a probe that failed before resolving still has the series.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from '../probe/probe-registry';
 import { ipAddressHash, type ResolvedAddress } from './resolve';
 
 export interface AddressMetrics {
   report(resolved: ResolvedAddress): void;
 }
 
-export function createAddressMetrics(registry: Registry): AddressMetrics {
-  const gauge = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+export function createAddressMetrics(registry: ProbeRegistry): AddressMetrics {
+  const gauge = (name: string, help: string) => registry.gauge(name, help);
   const ipProtocol = gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6');
   const dnsLookupSeconds = gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds');
   const ipAddrHash = gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes.");

@@ -3,7 +3,7 @@
  * front at 0 so a probe that fails early still shows every phase, and the broken one is the
  * last that grew. Each phase's start is written to the probe log.
  */
-import { Gauge, type Registry } from 'prom-client';
+import type { ProbeRegistry } from './probe-registry';
 import type { LogFields, ProbeLog } from './probe-log';
 
 export interface PhaseTimer<Phase extends string> {
@@ -15,13 +15,8 @@ export interface PhaseTimer<Phase extends string> {
   current(): Phase | undefined;
 }
 
-export function createPhaseTimer<Phase extends string>(registry: Registry, protocol: string, phases: readonly Phase[], log: ProbeLog): PhaseTimer<Phase> {
-  const gauge = new Gauge({
-    name: `probe_${protocol}_duration_seconds`,
-    help: `Duration of the ${protocol} probe by phase`,
-    labelNames: ['phase'],
-    registers: [registry],
-  });
+export function createPhaseTimer<Phase extends string>(registry: ProbeRegistry, protocol: string, phases: readonly Phase[], log: ProbeLog): PhaseTimer<Phase> {
+  const gauge = registry.gauge(`probe_${protocol}_duration_seconds`, `Duration of the ${protocol} probe by phase`, ['phase']);
   for (const phase of phases) gauge.labels(phase).set(0);
   const add = (phase: Phase, seconds: number) => gauge.labels(phase).inc(seconds);
   let current: Phase | undefined;

@@ -6,7 +6,7 @@
  * gets everything it may touch through `ProbeContext`.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { Registry } from 'prom-client';
+import type { ProbeRegistry } from './probe-registry';
 import type { ConfigPath, ConfigProblem } from '../config/problems';
 import type { FailureReason } from './failure';
 import type { ProbeLog } from './probe-log';
@@ -17,7 +17,7 @@ export interface ProbeContext<Settings> {
   /** The module's section for this prober (`modules.<name>.<prober>`), validated, defaults filled. */
   settings: Settings;
   /** This probe's own registry: nothing in it outlives the probe. */
-  registry: Registry;
+  registry: ProbeRegistry;
   log: ProbeLog;
   /** Fires at the deadline; every network call must take it, and close what it opened when it fires. */
   signal: AbortSignal;

@@ -3,7 +3,7 @@
  * retries inside that deadline, and the metrics every probe has whatever its prober. The probe
  * function is passed in (loaded from the prober table), so these rules hold for any prober.
  */
-import { Gauge, Registry } from 'prom-client';
+import { ProbeRegistry } from './probe-registry';
 import type { Logger } from 'pino';
 import { proberSettings, type ModuleConfig } from '../config/schema';
 import type { FailureReason } from './failure';
@@ -35,7 +35,7 @@ export interface ProbeResult {
   attempts: number;
   log: ProbeLog;
   /** The last attempt's metrics with the runtime's own added. */
-  registry: Registry;
+  registry: ProbeRegistry;
 }
 
 export async function runProbe(request: ProbeRequest, processLog?: Logger): Promise<ProbeResult> {
@@ -53,14 +53,14 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   const started = performance.now();
   log.info('Beginning probe', { probe: module.prober, timeout_seconds: deadlineSeconds });
 
-  let registry = new Registry();
+  let registry = new ProbeRegistry();
   let success = false;
   let failure: ProbeResult['failure'];
   let attempts = 0;
   try {
     while (attempts <= module.retries && !controller.signal.aborted) {
       attempts++;
-      registry = new Registry();
+      registry = new ProbeRegistry();
       failure = undefined;
       const context: ProbeContext<unknown> = {
         target: request.target,
@@ -105,8 +105,8 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   return { moduleName: request.moduleName, prober: module.prober, target: request.target, startedAt, success, failure, durationSeconds, attempts, log, registry };
 }
 
-function addRuntimeMetrics(registry: Registry, facts: { success: boolean; durationSeconds: number; deadlineSeconds: number; attempts: number; reason?: FailureReason }): void {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: [registry] });
+function addRuntimeMetrics(registry: ProbeRegistry, facts: { success: boolean; durationSeconds: number; deadlineSeconds: number; attempts: number; reason?: FailureReason }): void {
+  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
   gauge('probe_success', 'Displays whether or not the probe was a success').set(facts.success ? 1 : 0);
   gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds').set(facts.durationSeconds);
   gauge('probe_timeout_seconds', 'The deadline this probe ran under, in seconds').set(facts.deadlineSeconds);

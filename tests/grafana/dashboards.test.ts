@@ -168,16 +168,17 @@ function sourceFiles(dir: string): string[] {
 const TYPES: Record<string, MetricType> = { Gauge: 'gauge', Counter: 'counter', Histogram: 'histogram', Summary: 'summary' };
 
 /**
- * The metrics one source file registers with prom-client: `new Gauge({ name: '...' })` and the
- * like, calls of the file's helpers that wrap one (`gauge('probe_x', ...)`, a helper calling a
- * helper with its `name`), and phase timers (`createPhaseTimer(registry, 'sftp', ...)` registers
- * probe_sftp_duration_seconds).
+ * The metrics one source file registers: with prom-client (`new Gauge({ name: '...' })` and the
+ * like), in a probe's registry (`registry.gauge('...')`), calls of the file's helpers that wrap
+ * one (`gauge('probe_x', ...)`, a helper calling a helper with its `name`), and phase timers
+ * (`createPhaseTimer(registry, 'sftp', ...)` registers probe_sftp_duration_seconds).
  */
 function registeredMetrics(source: string): Map<string, MetricType> {
   const found = new Map<string, MetricType>();
   for (const m of source.matchAll(/new\s+(Gauge|Counter|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{\s*name:\s*['"]([A-Za-z_:][\w:]*)['"]/g)) {
     found.set(m[2] as string, TYPES[m[1] as string] as MetricType);
   }
+  for (const m of source.matchAll(/\.gauge\(\s*['"]([A-Za-z_:][\w:]*)['"]/g)) found.set(m[1] as string, 'gauge');
   for (const m of source.matchAll(/createPhaseTimer\s*\(\s*[\w.]+\s*,\s*['"](\w+)['"]/g)) found.set(`probe_${m[1]}_duration_seconds`, 'gauge');
 
   // Helpers: functions with a `name` parameter that pass it to a metric constructor or to another helper.
@@ -190,8 +191,9 @@ function registeredMetrics(source: string): Map<string, MetricType> {
     for (const { helper, body } of definitions) {
       if (helpers.has(helper)) continue;
       const direct = /new\s+(Gauge|Counter|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{\s*name\s*[,}]/.exec(body);
-      const viaHelper = [...body.matchAll(/\b(\w+)\(\s*name\b/g)].map((m) => helpers.get(m[1] as string)).find(Boolean);
-      const type = direct ? TYPES[direct[1] as string] : viaHelper;
+      const probeGauge = /\.gauge\(\s*name\b/.test(body);
+      const viaHelper = [...body.matchAll(/(?<!\.)\b(\w+)\(\s*name\b/g)].map((m) => helpers.get(m[1] as string)).find(Boolean);
+      const type = direct ? TYPES[direct[1] as string] : probeGauge ? 'gauge' : viaHelper;
       if (type) {
         helpers.set(helper, type);
         changed = true;

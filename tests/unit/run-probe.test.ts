@@ -3,7 +3,6 @@
  * deadline, the deadline and a departed client as `timeout`, a throwing prober as `internal`,
  * and the runtime's own metrics. Driven with tiny probers written here, no protocol needed.
  */
-import { Gauge } from 'prom-client';
 import type { ModuleConfig } from '../../src/config/schema';
 import type { Prober } from '../../src/probe/prober';
 import { runProbe, type ProbeResult } from '../../src/probe/run';
@@ -59,7 +58,7 @@ test('a failed attempt is retried up to `retries` times; the last attempt\'s own
   const { result, metrics } = await run(
     async (probe) => {
       attempts++;
-      new Gauge({ name: `fake_attempt_${attempts}`, help: 'which attempt wrote this registry', registers: [probe.registry] }).set(1);
+      probe.registry.gauge(`fake_attempt_${attempts}`, 'which attempt wrote this registry').set(1);
       if (attempts < 3) return probe.fail('connect', `refused on attempt ${attempts}`);
       return true;
     },

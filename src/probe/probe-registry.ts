@@ -1,0 +1,93 @@
+/**
+ * One probe's metrics: gauges, as in every blackbox_exporter answer, written once as Prometheus
+ * text (the same text prom-client writes). prom-client's Registry and Gauge cost about 36 µs of
+ * CPU per probe for the http prober's twenty series, this about 7 (measured side by side); the
+ * checkpoint's own long-lived metrics stay in prom-client (src/observability/self-metrics.ts).
+ */
+export const TEXT_EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface GaugeSeries {
+  set(value: number): void;
+  inc(by?: number): void;
+}
+
+export class ProbeGauge implements GaugeSeries {
+  /** By label values joined with NUL, in the order first set: the order they are written. */
+  readonly series = new Map<string, { labelValues: string[]; value: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {
+    // As in prom-client: a gauge without labels is one series, 0 until set.
+    if (labelNames.length === 0) this.series.set('', { labelValues: [], value: 0 });
+  }
+
+  set(value: number): void {
+    this.labels().set(value);
+  }
+
+  inc(by = 1): void {
+    this.labels().inc(by);
+  }
+
+  /** The series of these label values, in `labelNames` order, made at 0 on first use. */
+  labels(...values: (string | number)[]): GaugeSeries {
+    if (values.length !== this.labelNames.length) throw new Error(`${this.name} has labels ${JSON.stringify(this.labelNames)}, got ${values.length} values`);
+    const labelValues = values.map(String);
+    const key = labelValues.join('\0');
+    let series = this.series.get(key);
+    if (!series) {
+      series = { labelValues, value: 0 };
+      this.series.set(key, series);
+    }
+    const target = series;
+    return {
+      set: (value) => {
+        target.value = value;
+      },
+      inc: (by = 1) => {
+        target.value += by;
+      },
+    };
+  }
+}
+
+export class ProbeRegistry {
+  readonly contentType = TEXT_EXPOSITION;
+  private readonly gauges = new Map<string, ProbeGauge>();
+
+  gauge(name: string, help: string, labelNames: readonly string[] = []): ProbeGauge {
+    if (this.gauges.has(name)) throw new Error(`A metric with the name ${name} has already been registered.`);
+    const gauge = new ProbeGauge(name, help, labelNames);
+    this.gauges.set(name, gauge);
+    return gauge;
+  }
+
+  /** The text exposition format, metrics in the order registered, a blank line between them (as prom-client writes it). */
+  metrics(): string {
+    const families: string[] = [];
+    for (const gauge of this.gauges.values()) {
+      const lines = [`# HELP ${gauge.name} ${escape(gauge.help)}`, `# TYPE ${gauge.name} gauge`];
+      for (const { labelValues, value } of gauge.series.values()) {
+        const labels = labelValues.map((labelValue, index) => `${gauge.labelNames[index]}="${escape(labelValue).replace(/"/g, '\\"')}"`);
+        lines.push(`${gauge.name}${labels.length > 0 ? `{${labels.join(',')}}` : ''} ${valueText(value)}`);
+      }
+      families.push(lines.join('\n'));
+    }
+    return `${families.join('\n\n')}\n`;
+  }
+}
+
+function escape(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** Go's ParseFloat reads these; prom-client writes NaN as "Nan", and so do we. */
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
