@@ -6,16 +6,18 @@
 
 ARG NODE_IMAGE=node:20.18.1-bookworm-slim
 
-# --- build: dev dependencies and tsc, exactly as `npm run build` on a workstation -------------
+# --- build: dev dependencies, tsc and the bundle, exactly as `npm run build` on a workstation --
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 # playwright-core never downloads a browser; the variable keeps any tool that might from trying.
 ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-# tsconfig.json compiles src, exporters and bench (and the test helpers they import); only
-# dist/src, dist/exporters and dist/package.json go into the image.
+# tsconfig.json compiles src, exporters and bench (and the test helpers they import), and
+# scripts/bundle.js makes dist/checkpoint.js of what the checkpoint runs: only that file goes into
+# the image (the protocol libraries and express load from node_modules).
 COPY tsconfig.json ./
+COPY scripts/bundle.js ./scripts/bundle.js
 COPY src ./src
 COPY exporters ./exporters
 COPY bench ./bench
@@ -47,9 +49,7 @@ COPY package.json package-lock.json ./
 # optional native bindings (they need a compiler this image does not have; ssh2 works without
 # them) and protobufjs' postinstall (a version notice for its CLI, which is not used).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /src/dist/package.json ./dist/package.json
-COPY --from=build /src/dist/src ./dist/src
-COPY --from=build /src/dist/exporters ./dist/exporters
+COPY --from=build /src/dist/checkpoint.js ./dist/checkpoint.js
 # The launcher: node with the memory settings chosen by measurement (see the script).
 COPY bin ./bin
 # The default config (used when --config.file is not given), as `npm start` uses it.

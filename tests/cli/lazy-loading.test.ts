@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { startCheckpointProcess } from '../support/checkpoint-process';
 
 const DIST = path.join(__dirname, '..', '..', 'dist', 'src');
 const HEAVY = ['playwright-core', 'dockerode', 'ssh2', 'pg', 'imapflow', 'undici'];
@@ -89,4 +90,21 @@ test('express loads with the first page a person opens, not for /probe, /metrics
     })();
   `;
   expect(runScript(script)).toEqual({ statuses: [200, 200, 200, 200, 200, 200], before: false, after: true });
+});
+
+test('the checkpoint users run (bin/checkpoint, the bundle) loads only what it uses too', async () => {
+  // Node names every module it loads from disk under NODE_DEBUG=module; inside the bundle nothing is loaded.
+  const checkpoint = await startCheckpointProcess(EVERY_PROBER, { env: { NODE_DEBUG: 'module', SFTP_PASSWORD: 'unused' } });
+  try {
+    const loadedFromDisk = () => new Set([...checkpoint.output().matchAll(/node_modules\/((?:@[^/]+\/)?[^/"]+)/g)].map((m) => m[1]));
+    expect((await checkpoint.get('/-/healthy')).status).toBe(200);
+    expect((await checkpoint.get('/metrics')).status).toBe(200);
+    const probed = await checkpoint.get(`/probe?module=web&target=${encodeURIComponent(`${checkpoint.url}/-/healthy`)}`);
+    expect(probed.body).toContain('probe_success 1');
+    expect([...loadedFromDisk()].filter((name) => [...HEAVY, 'express'].includes(name))).toEqual(['undici']);
+    expect((await checkpoint.get('/')).status).toBe(200);
+    expect(loadedFromDisk().has('express')).toBe(true);
+  } finally {
+    await checkpoint.stop();
+  }
 });

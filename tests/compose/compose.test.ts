@@ -794,16 +794,14 @@ describe('Dockerfile and .dockerignore', () => {
   const stages = dockerfile.split(/^(?=FROM )/m).slice(1);
   const stage = (name: string) => stages.find((text) => new RegExp(`^FROM \\S+ AS ${name}$`, 'm').test(text))!;
 
-  test('two stages: build (dev dependencies, tsc) and runtime (production dependencies, dist)', () => {
+  test('two stages: build (dev dependencies, tsc, bundle) and runtime (production dependencies, the bundle)', () => {
     expect(stages).toHaveLength(2);
     expect(stage('build')).toMatch(/^RUN npm ci\b(?!.*--omit)/m);
     expect(stage('build')).toMatch(/^RUN npm run build$/m);
     const runtime = stage('runtime');
     expect(runtime).toBe(stages[1]);
     expect(runtime).toMatch(/^RUN npm ci --omit=dev\b/m);
-    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/src \.\/dist\/src$/m);
-    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/exporters \.\/dist\/exporters$/m);
-    expect(runtime).toMatch(/^COPY --from=build \/src\/dist\/package\.json \.\/dist\/package\.json$/m);
+    expect([...runtime.matchAll(/^COPY --from=build (.+)$/gm)].map((m) => m[1])).toEqual(['/src/dist/checkpoint.js ./dist/checkpoint.js']);
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/m);
   });
 
@@ -824,7 +822,7 @@ describe('Dockerfile and .dockerignore', () => {
     expect(runtime).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "\/app\/bin\/checkpoint"\]$/m);
     expect(read('package.json')).toContain('"checkpoint": "bin/checkpoint"');
     // The launcher runs the compiled CLI that the runtime stage copies.
-    expect(read('bin/checkpoint')).toMatch(/^exec node .*"\$root\/dist\/src\/cli\/main\.js" "\$@"$/m);
+    expect(read('bin/checkpoint')).toMatch(/^exec node .*"\$root\/dist\/checkpoint\.js" "\$@"$/m);
   });
 
   test('copies nothing secret, and only what .dockerignore lets into the context', () => {
@@ -842,7 +840,7 @@ describe('Dockerfile and .dockerignore', () => {
     }
   });
 
-  test("the build stage's tsc compiles what the Dockerfile copies, to the paths the runtime stage takes", () => {
+  test("the build stage's tsc and bundle build what the Dockerfile copies, to the path the runtime stage takes", () => {
     const build = stage('build');
     const copied = [...build.matchAll(/^COPY (.+) (\S+)$/gm)].flatMap((m) => m[1].split(' '));
     const context = mkdtempSync(path.join(os.tmpdir(), 'compose-image-build-'));
@@ -852,7 +850,10 @@ describe('Dockerfile and .dockerignore', () => {
       const tsc = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: context, encoding: 'utf8' });
       expect(tsc.stdout + tsc.stderr).toBe('');
       expect(tsc.status).toBe(0);
-      for (const output of ['dist/src/cli/main.js', 'dist/package.json', 'dist/exporters/browser/index.js']) expect([output, existsSync(path.join(context, output))]).toEqual([output, true]);
+      const bundle = spawnSync(process.execPath, ['scripts/bundle.js'], { cwd: context, encoding: 'utf8' });
+      expect([bundle.status, bundle.stdout + bundle.stderr]).toEqual([0, '']);
+      const version = spawnSync(process.execPath, ['dist/checkpoint.js', '--version'], { cwd: context, encoding: 'utf8' });
+      expect(version.stdout).toMatch(/^checkpoint, version \d+\.\d+\.\d+/);
     } finally {
       rmSync(context, { recursive: true, force: true });
     }
