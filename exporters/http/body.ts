@@ -104,6 +104,9 @@ function eachChunk(body: Readable, take: (chunk: Buffer) => void): Promise<void>
     const onEnd = () => settle();
     const onError = (error: Error) => settle(readFailure(error, size, size));
     const onClose = () => settle(readFailure(new Error('the response body was closed before its end'), size, size));
+    // Destroyed before the first read (the connection broke in the chunk that brought the
+    // headers): its 'error' and 'close' are already past and would never come.
+    if (body.destroyed) return onError(body.errored ?? new Error('the response body was closed before its end'));
     body.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
   });
 }

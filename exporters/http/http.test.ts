@@ -19,6 +19,7 @@ import {
   type RecordedRequest,
   type Targets,
 } from '../../tests/support/http-targets';
+import { startScriptedServer, type ScriptStep } from '../../tests/support/scripted-http-server';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 
@@ -721,3 +722,126 @@ describe('what the probe sends', () => {
   });
 });
 
+
+/** Answers a raw TCP server sends, byte for byte: broken, hostile or merely unusual HTTP/1.x. */
+describe('answers as raw bytes', () => {
+  /** Probes a server that answers every request with `script`; the server is closed afterwards. */
+  async function probeScripted(script: ScriptStep[], httpSection = '', options: ProbeOptions = {}): Promise<Probed & { requests: string[] }> {
+    const server = await startScriptedServer(script);
+    try {
+      const probed = await probe(`${server.url}/path?q=1`, httpSection, options);
+      // The probe closed its side: the server's side follows, unless the probe left its socket open.
+      expect(await eventually(() => server.openSockets() === 0)).toBe(true);
+      return { ...probed, requests: server.requests };
+    } finally {
+      await server.close();
+    }
+  }
+
+  const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+
+  // As blackbox_exporter sends it (Go's client with keep-alives off): Host first, Content-Length
+  // for a body and for a bodiless POST, PUT or PATCH only, and Connection: close, as this
+  // connection carries one exchange. Header names are not case-sensitive; ours are lower case.
+  test.each([
+    ['GET', 'method: GET', ''],
+    ['a bodiless POST', 'method: POST', 'content-length: 0\r\n'],
+    ['DELETE', 'method: DELETE', ''],
+    ['PROPFIND', 'method: PROPFIND', ''],
+    ['a POST with a body', 'method: POST\nbody: abc\nheaders: {Content-Type: text/plain}', 'content-type: text/plain\r\ncontent-length: 3\r\n'],
+  ])('%s goes out as blackbox_exporter sends it', async (_name, section, extra) => {
+    const probed = await probeScripted([OK], section, { hostname: 'virtual.example' });
+    expect(probed.result.success).toBe(true);
+    const [method] = /\w+/.exec(section.slice('method: '.length))!;
+    const body = /body: (\w+)/.exec(section)?.[1] ?? '';
+    expect(probed.requests).toEqual([`${method} /path?q=1 HTTP/1.1\r\nhost: virtual.example\r\nuser-agent: ${USER_AGENT}\r\n${extra}connection: close\r\n\r\n${body}`]);
+  });
+
+  test.each<[string, ScriptStep[]]>([
+    ['garbage instead of a status line', ['this is not HTTP\r\n\r\n']],
+    ['binary noise', [Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 13, 10])]],
+    ['headers larger than 16 KiB', [`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(20_000)}\r\nContent-Length: 2\r\n\r\nok`]],
+    ['a close before any answer', ['end']],
+    ['a close in the middle of the headers', ['HTTP/1.1 200 OK\r\nX-Half: ', 'end']],
+    ['a reset before any answer', ['reset']],
+    ['only an interim 100 Continue, then a close', ['HTTP/1.1 100 Continue\r\n\r\n', 'end']],
+    ['a 101 Switching Protocols nobody asked for', ['HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n']],
+  ])('%s fails with reason protocol at once, the connection closed', async (_name, script) => {
+    const probed = await probeScripted(script, '', { deadlineSeconds: 5 });
+    expect(probed.reason).toBe('protocol');
+    expect(probed.result.failure?.message).toMatch(/^HTTP request failed: /);
+    expect(probed.get('probe_http_status_code')).toBe(0);
+    expect(probed.result.durationSeconds).toBeLessThan(4);
+  });
+
+  test.each<[string, ScriptStep[], RegExp]>([
+    ['a malformed chunk', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n'], /chunk size/],
+    ['a chunked body cut short', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n', 'end'], /after 3 bytes/],
+    ['a reset in the body', ['HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc', 'reset'], /after 3 bytes/],
+  ])('%s fails reading the body with reason protocol, the status still reported', async (_name, script, message) => {
+    const probed = await probeScripted(script);
+    expect(probed.reason).toBe('protocol');
+    expect(probed.result.failure?.message).toMatch(/^reading the response body failed/);
+    expect(probed.result.failure?.message).toMatch(message);
+    expect(probed.get('probe_http_status_code')).toBe(200);
+  });
+
+  // The server holds these connections open: only the probe's close ends them.
+  test('a redirect whose body never ends is left at once, followed or not', async () => {
+    const script = [`HTTP/1.1 302 Found\r\nLocation: ${targets.http}/ok\r\nContent-Length: 100\r\n\r\npartial`];
+    const followed = await probeScripted(script, '', { deadlineSeconds: 5 });
+    expect(followed.result.success).toBe(true);
+    expect(followed.get('probe_http_redirects')).toBe(1);
+    const stopped = await probeScripted(script, 'follow_redirects: false', { deadlineSeconds: 5 });
+    expect(stopped.reason).toBe('status_code');
+    expect(stopped.get('probe_http_status_code')).toBe(302);
+    expect(stopped.result.durationSeconds).toBeLessThan(4);
+  });
+
+  test('a body that stalls is ended at the deadline with reason timeout', async () => {
+    const probed = await probeScripted(['HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc'], '', { deadlineSeconds: 1 });
+    expect(probed.reason).toBe('timeout');
+    expect(probed.get('probe_http_status_code')).toBe(200);
+    expect(probed.result.durationSeconds).toBeLessThan(4);
+  });
+
+  // Go's client skips interim answers and reads no body where HTTP says there is none, whatever
+  // Content-Length says; blackbox_exporter then reports the final answer.
+  test.each<[string, ScriptStep[], number]>([
+    ['100 Continue', ['HTTP/1.1 100 Continue\r\n\r\n', OK], 200],
+    ['103 Early Hints', [`HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n${OK}`], 200],
+    ['a 204 with a Content-Length', ['HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n'], 204],
+  ])('%s: the final answer is reported', async (_name, script, status) => {
+    const probed = await probeScripted(script, 'valid_status_codes: [200, 204]');
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_status_code')).toBe(status);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(status === 204 ? 0 : 2);
+  });
+
+  test('the answer to HEAD has no body, whatever its Content-Length says', async () => {
+    const probed = await probeScripted(['HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n'], 'method: HEAD');
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_content_length')).toBe(1000);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe(0);
+  });
+
+  test('an HTTP/1.0 answer, its body ended by the close, reports probe_http_version 1.0', async () => {
+    const probed = await probeScripted(['HTTP/1.0 200 OK\r\n\r\nuntil the close', 'end'], "valid_http_versions: ['HTTP/1.0']");
+    expect(probed.result.success).toBe(true);
+    expect(probed.get('probe_http_version')).toBe(1);
+    expect(probed.get('probe_http_content_length')).toBe(-1);
+    expect(probed.get('probe_http_uncompressed_body_length')).toBe('until the close'.length);
+  });
+
+  test('the values of a repeated header are matched one by one, never joined, as Go does', async () => {
+    const probed = await probeScripted(['HTTP/1.1 200 OK\r\nX-Repeated: first\r\nX-Repeated: second\r\nContent-Length: 2\r\n\r\nok'], `
+      fail_if_header_not_matches:
+        - header: X-Repeated
+          regexp: '^second$'
+      fail_if_header_matches:
+        - header: X-Repeated
+          regexp: ','
+    `);
+    expect(probed.result.success).toBe(true);
+  });
+});
