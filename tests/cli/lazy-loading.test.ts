@@ -54,9 +54,9 @@ test.each([
   ['docker', ['dockerode', 'ssh2']],
   ['postgres', ['pg']],
   ['sftp', ['ssh2']],
-  // imapflow loads with the first delivery check, not with the prober.
+  // imapflow loads with the first delivery check, not with the prober; undici with the first h2 target.
   ['smtp', []],
-  ['http', ['undici']],
+  ['http', []],
 ])('the first %s probe loads %p and no other protocol library', (prober, expected) => {
   expect(loadedPackages([prober]).filter((name) => HEAVY.includes(name)).sort()).toEqual(expected);
 });
@@ -101,7 +101,7 @@ test('the checkpoint users run (bin/checkpoint, the bundle) loads only what it u
     expect((await checkpoint.get('/metrics')).status).toBe(200);
     const probed = await checkpoint.get(`/probe?module=web&target=${encodeURIComponent(`${checkpoint.url}/-/healthy`)}`);
     expect(probed.body).toContain('probe_success 1');
-    expect([...loadedFromDisk()].filter((name) => [...HEAVY, 'express'].includes(name))).toEqual(['undici']);
+    expect([...loadedFromDisk()].filter((name) => [...HEAVY, 'express'].includes(name))).toEqual([]);
     expect((await checkpoint.get('/')).status).toBe(200);
     expect(loadedFromDisk().has('express')).toBe(true);
   } finally {
