@@ -21,6 +21,11 @@ esbuild
     platform: 'node',
     target: 'node20',
     external: ['playwright-core', 'dockerode', 'pg', 'ssh2', 'imapflow', 'undici', 'express'],
+    // Whitespace and syntax only, names kept (stack traces stay readable): V8 keeps the source of
+    // what it compiles lazily, and the smaller file is 1 MiB less of an idle checkpoint's memory.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
     logLevel: 'warning',
   })
   .catch(() => process.exit(1));

@@ -4,7 +4,18 @@
  * input, so a pattern such as `(a+)+$` cannot hang a probe on a hostile body. re2js is RE2 in
  * JavaScript; a pattern RE2 refuses (lookaround, backreferences) is a config error.
  */
-import { RE2JS, RE2JSException } from 're2js';
+import type { RE2JS } from 're2js';
+
+/**
+ * re2js, loaded with the first pattern: it builds its Unicode tables as it loads (0.5 MiB of
+ * heap), which a checkpoint whose config has no regex never needs.
+ */
+let re2js: typeof import('re2js') | undefined;
+function library(): typeof import('re2js') {
+  // A require here, not an import at the top: that would load it with the config loader.
+  re2js ??= require('re2js') as typeof import('re2js');
+  return re2js;
+}
 
 /** Patterns come from the config and are matched on every probe; compile each once. */
 const compiled = new Map<string, RE2JS>();
@@ -12,7 +23,7 @@ const compiled = new Map<string, RE2JS>();
 function compile(pattern: string): RE2JS {
   let regexp = compiled.get(pattern);
   if (!regexp) {
-    regexp = RE2JS.compile(pattern);
+    regexp = library().RE2JS.compile(pattern);
     compiled.set(pattern, regexp);
   }
   return regexp;
@@ -32,7 +43,7 @@ export function regexpProblem(pattern: string): string | undefined {
     compile(pattern);
     return undefined;
   } catch (error) {
-    if (!(error instanceof RE2JSException)) throw error;
+    if (!(error instanceof library().RE2JSException)) throw error;
     const reason = error.message.replace(/^error parsing regexp: /, '');
     const hint = UNSUPPORTED.test(pattern) ? ' (RE2 syntax, as blackbox_exporter: no lookaround or backreferences)' : '';
     return `invalid regular expression ${JSON.stringify(pattern)}: ${reason}${hint}`;
