@@ -80,8 +80,9 @@ interface Settings {
   startupTimeoutMs: number;
   /** Fresh starts of each exporter for startup time and idle memory (medians reported). */
   starts: number;
-  /** How long an exporter rests after /-/healthy before its idle RSS is read. */
-  idleSettleMs: number;
+  /** When, after /-/healthy, an exporter's RSS is read: just started, and idle (at rest, no probe yet). */
+  startedRssAfterMs: number;
+  idleRssAfterMs: number;
   globalDeadlineMs: number; // no new probes are started after this (from start)
   requestTimeoutMs: number;
 }
@@ -144,8 +145,10 @@ function parseArgs(argv: string[]): Settings {
     ],
     phaseCapMs: 6_000,
     startupTimeoutMs: 20_000,
-    starts: quick ? 2 : 5,
-    idleSettleMs: 2_000,
+    starts: quick ? 2 : 3,
+    startedRssAfterMs: 2_000,
+    // V8 gives memory back to the system once a process has been quiet for about 8 s.
+    idleRssAfterMs: 12_000,
     globalDeadlineMs: 170_000,
     requestTimeoutMs: 7_000, // module timeout 5s + 2s slack
   };
@@ -330,7 +333,9 @@ interface SideData {
   pid: number;
   /** Time from spawn to the first 200 from /-/healthy, one per fresh start. */
   startupsMs: number[];
-  /** VmRSS `idleSettleMs` after /-/healthy, before any probe, one per fresh start (KiB). */
+  /** VmRSS `startedRssAfterMs` after /-/healthy, one per fresh start (KiB). */
+  startedRssKb: number[];
+  /** VmRSS `idleRssAfterMs` after /-/healthy, no probe in between, one per fresh start (KiB). */
   idleRssKb: number[];
   warmup?: RunResult;
   levels: RunResult[];
@@ -341,15 +346,17 @@ interface SideData {
   cpuTotalSeconds: number;
 }
 
-/** One fresh start of an exporter: spawn to /-/healthy, then its RSS after resting; stopped by PID. */
-async function measureFreshStart(name: string, cmd: string, configFile: string, cfg: Settings, agent: Agent): Promise<{ startupMs: number; idleRssKb: number }> {
+/** One fresh start of an exporter: spawn to /-/healthy, then its RSS just started and at rest; stopped by PID. */
+async function measureFreshStart(name: string, cmd: string, configFile: string, cfg: Settings, agent: Agent): Promise<{ startupMs: number; startedRssKb: number; idleRssKb: number }> {
   const port = await getFreePort();
   const [bin, ...args] = splitCmd(cmd, { config: configFile, port: String(port) });
   const child = startChild(`${name}-start`, bin === 'node' ? process.execPath : bin, args);
   try {
     const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, agent);
-    await sleep(cfg.idleSettleMs);
-    return { startupMs, idleRssKb: treeKb(child.pid, 'VmRSS') };
+    await sleep(cfg.startedRssAfterMs);
+    const startedRssKb = treeKb(child.pid, 'VmRSS');
+    await sleep(cfg.idleRssAfterMs - cfg.startedRssAfterMs);
+    return { startupMs, startedRssKb, idleRssKb: treeKb(child.pid, 'VmRSS') };
   } finally {
     await stopChild(child.proc);
   }
@@ -358,7 +365,8 @@ async function measureFreshStart(name: string, cmd: string, configFile: string, 
 async function main(): Promise<void> {
   const cfg = parseArgs(process.argv.slice(2));
   const tStart = performance.now();
-  const globalDeadline = tStart + cfg.globalDeadlineMs;
+  // Counted from the end of the fresh starts (which take their own fixed time), see below.
+  let globalDeadline = tStart + cfg.globalDeadlineMs;
   const capAt = (ms: number): number => Math.min(performance.now() + ms, globalDeadline);
 
   fs.mkdirSync(OUT_DIR, { recursive: true });
@@ -390,20 +398,24 @@ async function main(): Promise<void> {
     log(`target server pid=${target.child.pid} on ${targetBase}`);
 
     // --- startup and idle memory: fresh starts, alternating sides ----------
-    const startups = new Map<string, { startupsMs: number[]; idleRssKb: number[] }>();
+    const startups = new Map<string, { startupsMs: number[]; startedRssKb: number[]; idleRssKb: number[] }>();
     for (let i = 0; i < cfg.starts; i++) {
       const order = i % 2 === 0 ? specs : [...specs].reverse();
       for (const [name, cmd] of order) {
         const measured = await measureFreshStart(name, cmd, configFile, cfg, mkAgent());
-        const list = startups.get(name) ?? { startupsMs: [], idleRssKb: [] };
+        const list = startups.get(name) ?? { startupsMs: [], startedRssKb: [], idleRssKb: [] };
         list.startupsMs.push(measured.startupMs);
+        list.startedRssKb.push(measured.startedRssKb);
         list.idleRssKb.push(measured.idleRssKb);
         startups.set(name, list);
       }
     }
     for (const [name, list] of startups) {
-      log(`${name}: startups ${list.startupsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; idle RSS ${list.idleRssKb.map((kb) => (kb / 1024).toFixed(1)).join(', ')} MiB`);
+      const mib = (kbs: number[]) => kbs.map((kb) => (kb / 1024).toFixed(1)).join(', ');
+      log(`${name}: startups ${list.startupsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; RSS just started ${mib(list.startedRssKb)}, idle ${mib(list.idleRssKb)} MiB`);
     }
+
+    globalDeadline = performance.now() + cfg.globalDeadlineMs;
 
     // --- exporters ------------------------------------------------------
     const sides: { t: Target; d: SideData }[] = [];
@@ -423,7 +435,7 @@ async function main(): Promise<void> {
           command: argv,
           port,
           pid: child.pid,
-          ...(startups.get(name) ?? { startupsMs: [], idleRssKb: [] }),
+          ...(startups.get(name) ?? { startupsMs: [], startedRssKb: [], idleRssKb: [] }),
           levels: [],
           peakRssSampledKb: 0,
           vmHwmKb: 0,
@@ -633,7 +645,14 @@ async function main(): Promise<void> {
     rows.push({ metric: 'CPU s total (whole run incl. warm-up)', checkpoint: cp.cpuTotalSeconds, blackbox: bb.cpuTotalSeconds, digits: 2, better: 'lower' });
     rows.push({ metric: `startup to /-/healthy ms (median of ${cfg.starts} fresh starts)`, checkpoint: median(cp.startupsMs), blackbox: median(bb.startupsMs), digits: 0, better: 'lower' });
     rows.push({
-      metric: `idle RSS MiB (${cfg.idleSettleMs / 1000} s after /-/healthy, no probe yet; median of ${cfg.starts})`,
+      metric: `RSS MiB just started (${cfg.startedRssAfterMs / 1000} s after /-/healthy; median of ${cfg.starts})`,
+      checkpoint: median(cp.startedRssKb) / 1024,
+      blackbox: median(bb.startedRssKb) / 1024,
+      digits: 1,
+      better: 'lower',
+    });
+    rows.push({
+      metric: `idle RSS MiB (${cfg.idleRssAfterMs / 1000} s after /-/healthy, no probe; median of ${cfg.starts})`,
       checkpoint: median(cp.idleRssKb) / 1024,
       blackbox: median(bb.idleRssKb) / 1024,
       digits: 1,
