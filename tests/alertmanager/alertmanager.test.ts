@@ -8,14 +8,13 @@
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse, parseDocument, isMap, isSeq, type YAMLMap } from 'yaml';
 import { AMTOOL, startAlertmanager, type Alertmanager, type PostableAlert } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
-import { LOOPBACK } from '../support/ports';
+import { listenOnLoopback, LOOPBACK } from '../support/ports';
 import { run, sleep } from '../support/processes';
 
 const ALERTMANAGER_DIR = path.join(__dirname, '..', '..', 'alertmanager');
@@ -191,9 +190,9 @@ async function startSwitch(): Promise<Switch> {
       response.end('OK');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  const port = await listenOnLoopback(server);
   return {
-    url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}/ping/some-uuid`,
+    url: `http://${LOOPBACK}:${port}/ping/some-uuid`,
     pings,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -18,7 +18,7 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
-import { LOOPBACK } from '../support/ports';
+import { listenOnLoopback, LOOPBACK } from '../support/ports';
 import { sleep } from '../support/processes';
 
 export interface NameProxy {
@@ -64,9 +64,9 @@ export async function startNameProxy(names: Map<string, string>): Promise<NamePr
     });
     request.pipe(outgoing);
   });
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
+  const port = await listenOnLoopback(server);
   return {
-    address: `${LOOPBACK}:${(server.address() as AddressInfo).port}`,
+    address: `${LOOPBACK}:${port}`,
     forwarded,
     authorizations,
     close: () =>

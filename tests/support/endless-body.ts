@@ -4,8 +4,8 @@
  * client goes away. (A target that never sends headers is http-targets.ts's `blackHole`.)
  */
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { LOOPBACK } from './ports';
+import type { Socket } from 'node:net';
+import { listenOnLoopback, LOOPBACK } from './ports';
 
 export interface EndlessBody {
   /** http://127.0.0.1:<port>/ */
@@ -46,11 +46,7 @@ export async function startEndlessBody(): Promise<EndlessBody> {
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://${LOOPBACK}:${port}/`,
     bytesSent: () => sent,

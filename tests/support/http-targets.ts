@@ -17,7 +17,7 @@ import { Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import type { TestPki } from './certs';
-import { LOOPBACK, refusedPort } from './ports';
+import { listenOnLoopback, LOOPBACK, refusedPort } from './ports';
 
 /** Body of GET /ok. */
 export const OK_BODY = 'hello checkpoint';
@@ -317,18 +317,6 @@ function trackSockets(server: AnyServer, sockets: Set<net.Socket>): void {
   });
 }
 
-function listen(server: AnyServer): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      server.off('error', reject);
-      const address = server.address();
-      if (address === null || typeof address === 'string') reject(new Error('no TCP address'));
-      else resolve(address.port);
-    });
-  });
-}
-
 function closeServer(server: AnyServer): Promise<void> {
   return new Promise<void>((resolve) => {
     // An error here only means "was not listening"; either way it is closed now.
@@ -398,13 +386,13 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
 
   try {
     const [httpPort, httpsPort, h2Port, expiredPort, wrongHostPort, mtlsPort, blackHolePort] = await Promise.all([
-      listen(servers.http),
-      listen(servers.https),
-      listen(servers.h2),
-      listen(servers.expired),
-      listen(servers.wrongHost),
-      listen(servers.mtls),
-      listen(blackHole),
+      listenOnLoopback(servers.http),
+      listenOnLoopback(servers.https),
+      listenOnLoopback(servers.h2),
+      listenOnLoopback(servers.expired),
+      listenOnLoopback(servers.wrongHost),
+      listenOnLoopback(servers.mtls),
+      listenOnLoopback(blackHole),
     ]);
     const refused = await refusedPort();
     const ports = {

@@ -7,9 +7,8 @@
  * headers, and the text and HTML parts decoded from quoted-printable or base64.
  */
 import { SMTPServer } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
 import type { TestPki } from './certs';
-import { LOOPBACK } from './ports';
+import { listenOnLoopback, LOOPBACK } from './ports';
 import { sleep } from './processes';
 
 export interface ReceivedMail {
@@ -70,10 +69,7 @@ export async function startMailSink(options: { pki: TestPki; user: string; passw
   });
   // A client that drops the connection is an error for the server, not for the test.
   server.on('error', () => undefined);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve((server.server.address() as AddressInfo).port));
-  });
+  const port = await listenOnLoopback(server.server);
   return {
     smarthost: `${LOOPBACK}:${port}`,
     received,

@@ -10,6 +10,19 @@ import * as net from 'node:net';
 /** The only address test servers listen on: never anything off this machine. */
 export const LOOPBACK = '127.0.0.1';
 
+/** Starts `server` on LOOPBACK and a port the kernel picks; resolves that port, rejects on a listen error. */
+export function listenOnLoopback(server: net.Server): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error('no TCP address'));
+      else resolve(address.port);
+    });
+  });
+}
+
 /**
  * Returns a TCP port on 127.0.0.1 that was free a moment ago.
  *

@@ -3,8 +3,8 @@
  * bytes: what a broken or hostile server sends, which no HTTP server library would. It also keeps
  * each request exactly as it arrived, so a test can read what a client put on the wire.
  */
-import net, { type AddressInfo, type Socket } from 'node:net';
-import { LOOPBACK } from './ports';
+import net, { type Socket } from 'node:net';
+import { listenOnLoopback, LOOPBACK } from './ports';
 
 /**
  * Bytes to send, or what to do with the connection: `end` closes it cleanly, `reset` with a TCP
@@ -41,11 +41,7 @@ export async function startScriptedServer(script: ScriptStep[]): Promise<Scripte
     };
     socket.on('data', onData);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://${LOOPBACK}:${port}`,
     requests,

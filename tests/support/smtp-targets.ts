@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { TestPki } from './certs';
 import type { Dovecot } from './dovecot';
-import { LOOPBACK } from './ports';
+import { listenOnLoopback, LOOPBACK } from './ports';
 
 export const SMTP_USER = 'mailer';
 export const SMTP_PASSWORD = 'smtp-s3cret-pw';
@@ -81,7 +81,7 @@ export async function startSmtpTargets(pki: TestPki, dovecot: Dovecot): Promise<
   for (const server of servers) {
     // A client that gives up mid-handshake (a refused certificate) is an error for the server; not for the test.
     server.on('error', () => undefined);
-    ports.push(await listen(server.server));
+    ports.push(await listenOnLoopback(server.server));
   }
   return {
     starttls: `${LOOPBACK}:${ports[0]}`,
@@ -169,7 +169,7 @@ export async function startScriptedServer(script: Script = {}): Promise<Scripted
       }
     });
   });
-  const port = await listen(server);
+  const port = await listenOnLoopback(server);
   return {
     target: `${LOOPBACK}:${port}`,
     openSockets: () => sockets.size,
@@ -182,12 +182,3 @@ export async function startScriptedServer(script: Script = {}): Promise<Scripted
   };
 }
 
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
-}

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { LOOPBACK } from './ports';
+import type { Socket } from 'node:net';
+import { listenOnLoopback, LOOPBACK } from './ports';
 
 export const WEB_USER = 'alice';
 export const WEB_PASSWORD = 'correct-horse-battery-staple';
@@ -148,11 +148,7 @@ export async function startWebApp(): Promise<WebApp> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://${LOOPBACK}:${port}`,
     requests,
