@@ -21,7 +21,8 @@ import type { ProbeContext } from '../src/probe/prober';
 import { runJourney } from '../exporters/browser/prober';
 import type { BrowserSettings } from '../exporters/browser/schema';
 import { JourneySlots } from '../exporters/browser/journey-slots';
-import { launchArgs, sharedBrowsers, type BrowserSource } from '../exporters/browser/shared-browser';
+import { launchArgs } from '../exporters/browser/chromium-switches';
+import { sharedBrowsers, type BrowserSource } from '../exporters/browser/shared-browser';
 import { startWebApp, WEB_PASSWORD, WEB_USER } from '../tests/support/web-app';
 
 const CONCURRENCY = [1, 2, 4];
