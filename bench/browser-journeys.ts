@@ -6,10 +6,11 @@
  *
  * For each way and 1, 2 and 4 journeys at once: the login journey of the test web app
  * (tests/support/web-app.ts, in this process, on 127.0.0.1) runs in a loop for --seconds, after
- * one warm-up journey. Reported: journeys per minute (successful ones) and peak memory of this
- * process and every Chromium process under it, sampled from /proc every 100 ms, as the sum of
- * RSS (shared pages counted in each process, an overestimate) and of PSS (shared pages split
- * between the processes sharing them, the fair sum). A Markdown table goes to stdout.
+ * one warm-up journey, its pages held to the app's host by the navigation guard as every browser
+ * module's are. Reported: journeys per minute (successful ones) and peak memory of this process
+ * and every Chromium process under it, sampled from /proc every 100 ms, as the sum of RSS (shared
+ * pages counted in each process, an overestimate) and of PSS (shared pages split between the
+ * processes sharing them, the fair sum). A Markdown table goes to stdout.
  */
 import { ProbeRegistry } from '../src/probe/probe-registry';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,12 +18,14 @@ import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { builtInProbers } from '../src/cli/probers';
 import { parseConfig } from '../src/config/load';
 import { proberSettings } from '../src/config/schema';
+import { targetPolicies, type TargetPolicy } from '../src/security/allowed-targets';
 import { ProbeLog } from '../src/probe/probe-log';
 import type { ProbeContext } from '../src/probe/prober';
 import { runJourney } from '../exporters/browser/prober';
 import type { BrowserSettings } from '../exporters/browser/schema';
 import { JourneySlots } from '../exporters/browser/journey-slots';
-import { launchArgs, sharedBrowsers, type BrowserSource } from '../exporters/browser/shared-browser';
+import { launchArgs } from '../exporters/browser/chromium-switches';
+import { sharedBrowsers, type BrowserSource } from '../exporters/browser/shared-browser';
 import { startWebApp, WEB_PASSWORD, WEB_USER } from '../tests/support/web-app';
 
 const CONCURRENCY = [1, 2, 4];
@@ -56,7 +59,13 @@ class FreshBrowserPerProbe implements BrowserSource {
   }
 }
 
-function settingsFor(concurrency: number): BrowserSettings {
+/** The login module, and the policy every browser module runs under: its pages may reach only its monitor's host. */
+interface LoginModule {
+  settings: BrowserSettings;
+  destinations: TargetPolicy;
+}
+
+function loginModule(concurrency: number, target: string): LoginModule {
   const yaml = `modules:
   login:
     prober: browser
@@ -69,21 +78,25 @@ function settingsFor(concurrency: number): BrowserSettings {
         - click: {role: button, name: Sign in}
         - expect_url: /home
         - expect_text: Welcome ${WEB_USER}
+monitors:
+  - {name: login, module: login, target: ${JSON.stringify(target)}}
 `;
-  return proberSettings(parseConfig(yaml, 'bench.yml', builtInProbers).modules.login) as BrowserSettings;
+  const config = parseConfig(yaml, 'bench.yml', builtInProbers);
+  return { settings: proberSettings(config.modules.login) as BrowserSettings, destinations: targetPolicies(config, builtInProbers).get('login')! };
 }
 
-async function journey(target: string, settings: BrowserSettings, source: BrowserSource): Promise<boolean> {
+async function journey(target: string, module: LoginModule, source: BrowserSource): Promise<boolean> {
   const signal = AbortSignal.timeout(DEADLINE_SECONDS * 1000);
   const log = new ProbeLog();
   let failure: string | undefined;
   const probe: ProbeContext<BrowserSettings> = {
     target,
-    settings,
+    settings: module.settings,
     registry: new ProbeRegistry(),
     log,
     signal,
     deadline: Date.now() + DEADLINE_SECONDS * 1000,
+    destinations: module.destinations,
     fail(reason, message) {
       failure ??= `${reason}: ${message}`;
       return false;
@@ -139,9 +152,9 @@ interface Result {
 }
 
 async function measure(way: string, source: BrowserSource, target: string, concurrency: number, seconds: number): Promise<Result> {
-  const settings = settingsFor(concurrency);
+  const module = loginModule(concurrency, target);
   // The warm-up: the shared browser's launch is not what is measured; for fresh, it is the same journey.
-  await journey(target, settings, source);
+  await journey(target, module, source);
   let journeys = 0;
   let failures = 0;
   const peak = { rss: 0, pss: 0 };
@@ -155,7 +168,7 @@ async function measure(way: string, source: BrowserSource, target: string, concu
   const worker = async () => {
     // Bounded by time and by a count no machine reaches in the time.
     for (let i = 0; i < 100_000 && performance.now() < endAt; i++) {
-      if (await journey(target, settings, source)) journeys++;
+      if (await journey(target, module, source)) journeys++;
       else failures++;
     }
   };

@@ -14,8 +14,10 @@ import { startCheckpoint } from '../../tests/support/checkpoint-server';
 import { refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { DOWNLOAD_BYTES, startWebApp, WEB_PASSWORD, WEB_USER, type WebApp } from '../../tests/support/web-app';
+import { chromium } from 'playwright-core';
 import { ArtifactStore } from './artifacts';
 import { builtInProbers } from '../../src/cli/probers';
+import { CHECKPOINT_DISABLED_FEATURES, launchArgs } from './chromium-switches';
 import { sharedBrowsers } from './shared-browser';
 
 let app: WebApp;
@@ -315,6 +317,36 @@ describe('the shared browser', () => {
     const next = await probe('/login');
     expect(next.result.success).toBe(true);
     expect(ourChromiums()).not.toContain(pid);
+  });
+});
+
+describe('the browser\'s command line', () => {
+  const features = (arg: string) => arg.slice('--disable-features='.length).split(',');
+
+  // Chromium reads only the last --disable-features: ours must hold Playwright's, and a module's.
+  test('one --disable-features, last, holds Playwright\'s features, ours and the module\'s; Chromium applies it', async () => {
+    const launch = { executable_path: '/usr/bin/chromium', args: ['--disable-features=DocumentPictureInPictureAPI'] };
+    const server = await chromium.launchServer({ executablePath: launch.executable_path, args: launchArgs(launch) });
+    const browser = await chromium.connect(server.wsEndpoint());
+    try {
+      const switches = server.process().spawnargs.filter((arg) => arg.startsWith('--disable-features='));
+      const [playwrights, ours] = [features(switches[0]), features(switches.at(-1)!)];
+      expect(switches).toHaveLength(2);
+      expect(ours).toEqual(expect.arrayContaining([...playwrights, ...CHECKPOINT_DISABLED_FEATURES, 'DocumentPictureInPictureAPI']));
+
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${app.url}/login`);
+      // The module's feature is off (the API it gates is gone), and no window preloads the address bar's drop-downs.
+      expect(await page.evaluate("'documentPictureInPicture' in window")).toBe(false);
+      const cdp = await browser.newBrowserCDPSession();
+      const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { url: string }[] };
+      expect(targetInfos.map((target) => target.url)).toEqual([`${app.url}/login`]);
+      await context.close();
+    } finally {
+      await browser.close();
+      await server.close();
+    }
   });
 });
 

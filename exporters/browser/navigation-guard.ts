@@ -32,11 +32,10 @@ export class NavigationGuard {
     private readonly destinations: Destinations,
   ) {}
 
-  /** Guards every page of `context`; `page` is the journey's, watched before its first step. */
-  static async install(context: BrowserContext, page: Page, destinations: Destinations): Promise<NavigationGuard> {
+  /** Guards every page `context` opens from now on, popups included; call it before the context's first page. */
+  static async install(context: BrowserContext, destinations: Destinations): Promise<NavigationGuard> {
     const guard = new NavigationGuard(context, destinations);
     await context.route('**/*', (route) => guard.routed(route));
-    await guard.watch(page);
     return guard;
   }
 
@@ -52,8 +51,8 @@ export class NavigationGuard {
     return route.fallback();
   }
 
-  /** Pauses every document request of `page` for a check (once per page). */
-  private watch(page: Page): Promise<void> {
+  /** Pauses every document request of `page` for a check (once per page): the journey's page is watched before its first step, a popup before its first request goes on. */
+  watch(page: Page): Promise<void> {
     let watching = this.watched.get(page);
     if (!watching) {
       watching = (async () => {

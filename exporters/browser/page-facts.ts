@@ -70,43 +70,52 @@ export class PageFacts {
   private readonly vitalsByDocument = new Map<string, WebVitals>();
   private firstDocument: string | undefined;
   private readonly sizes: Promise<void>[] = [];
+  /** The journey's page, once it is open. */
+  private page: Page | undefined;
 
-  private constructor(
-    private readonly page: Page,
-    private readonly scrub: (text: string) => string,
-  ) {}
+  private constructor(private readonly scrub: (text: string) => string) {}
 
-  /** Starts watching a context and its page; call before the first navigation. */
-  static async watch(context: BrowserContext, page: Page, log: ProbeLog, scrub: (text: string) => string): Promise<PageFacts> {
-    const facts = new PageFacts(page, scrub);
-    await context.exposeBinding(BINDING, (source, doc: unknown, name: unknown, value: unknown) => {
-      if (source.page === page && source.frame === page.mainFrame()) facts.vital(String(doc), String(name), Number(value));
-    });
-    await context.addInitScript(VITALS_SCRIPT);
+  /**
+   * Starts watching a context; call it before the context's first page. The binding and the init
+   * script then come with the page as it opens, instead of being evaluated into its blank document.
+   */
+  static async watch(context: BrowserContext, scrub: (text: string) => string): Promise<PageFacts> {
+    const facts = new PageFacts(scrub);
+    await Promise.all([
+      context.exposeBinding(BINDING, (source, doc: unknown, name: unknown, value: unknown) => {
+        if (source.page === facts.page && source.frame === source.page.mainFrame()) facts.vital(String(doc), String(name), Number(value));
+      }),
+      context.addInitScript(VITALS_SCRIPT),
+    ]);
     context.on('request', () => facts.counters.requests++);
     context.on('requestfailed', (request) => facts.requestFailed(request));
     context.on('requestfinished', (request) => facts.requestFinished(request));
     context.on('response', (response) => facts.response(response));
+    return facts;
+  }
+
+  /** Watches the journey's page: its console errors, uncaught exceptions, downloads and crash. Call before its first navigation. */
+  watchPage(page: Page, log: ProbeLog): void {
+    this.page = page;
     page.on('console', (message) => {
       if (message.type() !== 'error') return;
-      if (facts.counters.consoleErrors++ < MAX_LOGGED) log.warn('Console error', { text: excerpt(scrub(message.text())) });
+      if (this.counters.consoleErrors++ < MAX_LOGGED) log.warn('Console error', { text: excerpt(this.scrub(message.text())) });
     });
     page.on('pageerror', (error) => {
-      if (facts.counters.pageErrors++ < MAX_LOGGED) log.warn('Uncaught exception in the page', { error: excerpt(scrub(error.message)) });
+      if (this.counters.pageErrors++ < MAX_LOGGED) log.warn('Uncaught exception in the page', { error: excerpt(this.scrub(error.message)) });
     });
     // The context refuses downloads (acceptDownloads: false): a page must not fill the disk.
     page.on('download', (download) => {
-      if (facts.downloads++ < MAX_LOGGED) log.warn('Refused a download', { url: excerpt(scrub(download.url())), file: excerpt(download.suggestedFilename()) });
+      if (this.downloads++ < MAX_LOGGED) log.warn('Refused a download', { url: excerpt(this.scrub(download.url())), file: excerpt(download.suggestedFilename()) });
     });
     page.on('crash', () => {
-      facts.crashed = true;
+      this.crashed = true;
     });
-    return facts;
   }
 
   /** The first page's navigation timing; it also marks the document whose vitals are reported. */
   async firstPageTiming(): Promise<NavigationTiming | undefined> {
-    const found = (await this.page.evaluate(NAVIGATION_SCRIPT)) as { doc?: string; timing: RawNavigationTiming } | null;
+    const found = (await this.page?.evaluate(NAVIGATION_SCRIPT)) as { doc?: string; timing: RawNavigationTiming } | null | undefined;
     if (!found) return undefined;
     this.firstDocument = found.doc;
     const t = found.timing;
@@ -167,7 +176,7 @@ export class PageFacts {
 
   private isMainNavigation(request: Request): boolean {
     try {
-      return request.isNavigationRequest() && request.frame() === this.page.mainFrame();
+      return request.isNavigationRequest() && request.frame() === this.page?.mainFrame();
     } catch {
       // A request of a service worker has no frame.
       return false;

@@ -84,9 +84,13 @@ async function runInContext(journey: Journey, context: BrowserContext): Promise<
   const { probe, metrics } = journey;
   const { settings, log, signal } = probe;
   if (settings.traces) await context.tracing.start({ screenshots: true, snapshots: true });
+  // The context's hooks before its page: the page opens with them (one burst of messages), instead
+  // of having each added to it, one round trip after the other.
+  const [guard, facts] = await Promise.all([probe.destinations ? NavigationGuard.install(context, probe.destinations) : undefined, PageFacts.watch(context, journey.scrub)]);
+  journey.guard = guard;
   const page = await context.newPage();
-  if (probe.destinations) journey.guard = await NavigationGuard.install(context, page, probe.destinations);
-  const facts = await PageFacts.watch(context, page, log, journey.scrub);
+  facts.watchPage(page, log);
+  await guard?.watch(page);
   const steps: Step[] = [{ goto: journey.target.href }, ...settings.steps];
   let failedAt: number | undefined;
   try {

@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { abortable } from '../../src/probe/abortable';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeLog } from '../../src/probe/probe-log';
+import { launchArgs } from './chromium-switches';
 import { JourneySlots } from './journey-slots';
 import type { LaunchSettings } from './schema';
 
@@ -21,13 +22,6 @@ export const HANG_TIMEOUT_MS = 5_000;
 const CLOSE_GRACE_MS = 1_000;
 /** How long a first launch may take; it goes on for the next probe if this probe's deadline ends first. */
 const LAUNCH_TIMEOUT_MS = 30_000;
-
-/**
- * Playwright adds --headless, --no-first-run, --disable-background-networking,
- * --disable-component-update and --disable-sync itself; they are repeated so that a closed
- * network stays quiet (no calls to Google hosts) even if a Playwright release drops one.
- */
-export const DEFAULT_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-domain-reliability'];
 
 interface Running {
   server: BrowserServer;
@@ -43,12 +37,6 @@ export interface BrowserSource {
   /** Closes a context, killing the browser when it does not answer (by the deadline, or a second after it). */
   closeContext(launch: LaunchSettings, context: BrowserContext, deadline: number): Promise<void>;
   close(): Promise<void>;
-}
-
-export function launchArgs(launch: LaunchSettings): string[] {
-  // Chromium's sandbox cannot run as root; elsewhere it stays on unless switched off.
-  const sandbox = launch.sandbox ?? process.getuid?.() !== 0;
-  return [...new Set([...DEFAULT_ARGS, ...(sandbox ? [] : ['--no-sandbox']), ...launch.args])];
 }
 
 export class SharedBrowser {
