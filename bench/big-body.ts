@@ -120,7 +120,7 @@ function table(sides: Side[], settings: Settings): string {
 
 async function main(): Promise<void> {
   const settings = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) throw new Error('dist/src/cli/main.js not found: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist/checkpoint.js'))) throw new Error('dist/checkpoint.js not found: run `npm run build` first');
   if (!fs.existsSync(settings.blackboxBin)) throw new Error(`blackbox_exporter not found at ${settings.blackboxBin}`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
   const configFile = path.join(OUT_DIR, 'big-body.modules.yml');

@@ -379,8 +379,8 @@ async function main(): Promise<void> {
   fs.writeFileSync(configFile, MODULE_YAML);
 
   if (!fs.existsSync(cfg.blackboxBin)) throw new Error(`blackbox_exporter not found at ${cfg.blackboxBin}`);
-  if (cfg.checkpointCmd === DEFAULT_CHECKPOINT_CMD && !fs.existsSync(path.join(ROOT, 'dist/src/cli/main.js'))) {
-    throw new Error('dist/src/cli/main.js not found: run `npm run build` first (or pass --checkpoint-cmd)');
+  if (cfg.checkpointCmd === DEFAULT_CHECKPOINT_CMD && !fs.existsSync(path.join(ROOT, 'dist/checkpoint.js'))) {
+    throw new Error('dist/checkpoint.js not found: run `npm run build` first (or pass --checkpoint-cmd)');
   }
 
   const agents: Agent[] = [];

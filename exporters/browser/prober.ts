@@ -6,7 +6,7 @@
  */
 import { errors, type BrowserContext, type Page } from 'playwright-core';
 import { parseDurationSeconds } from '../../src/config/duration';
-import { ProbeFailure } from '../../src/probe/failure';
+import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import type { ProbeContext } from '../../src/probe/prober';
 import type { LogFields } from '../../src/probe/probe-log';
 import { ArtifactStore } from './artifacts';
@@ -15,7 +15,7 @@ import { createBrowserMetrics, type BrowserMetrics } from './metrics';
 import { NavigationGuard } from './navigation-guard';
 import { PageFacts } from './page-facts';
 import type { BrowserSettings, Step } from './schema';
-import { firstLine, sharedBrowsers, type BrowserSource } from './shared-browser';
+import { sharedBrowsers, type BrowserSource } from './shared-browser';
 import { describeStep, isGone, locate, runStep, stepFailure, stepLabel, type StepRun } from './steps';
 
 /** A failure screenshot may take this long, if the deadline leaves it the time. */

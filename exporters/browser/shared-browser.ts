@@ -10,7 +10,7 @@
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type BrowserServer } from 'playwright-core';
 import { setTimeout as delay } from 'node:timers/promises';
 import { abortable } from '../../src/probe/abortable';
-import { ProbeFailure } from '../../src/probe/failure';
+import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import type { ProbeLog } from '../../src/probe/probe-log';
 import { launchArgs } from './chromium-switches';
 import { JourneySlots } from './journey-slots';
@@ -211,8 +211,3 @@ function crashed(error: unknown): ProbeFailure {
   return new ProbeFailure('browser_crash', `the browser went away: ${firstLine(error)}`);
 }
 
-export function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const line = text.split('\n')[0];
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
-}

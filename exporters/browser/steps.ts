@@ -7,10 +7,9 @@
 import path from 'node:path';
 import { errors, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { abortable } from '../../src/probe/abortable';
-import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
+import { firstLine, ProbeFailure, type FailureReason } from '../../src/probe/failure';
 import type { LogFields } from '../../src/probe/probe-log';
 import { excerpt } from './page-facts';
-import { firstLine } from './shared-browser';
 import { STEP_KINDS, type LocatorSettings, type Step, type StepKind, type WaitForSettings } from './schema';
 
 export const SECRET_SHOWN_AS = '<secret from value_file>';

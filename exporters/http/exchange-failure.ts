@@ -4,7 +4,7 @@ import { ProbeFailure } from '../../src/probe/failure';
 
 /**
  * Remembers the socket's first error. A TLS alert after the handshake (a client certificate
- * refused under TLS 1.3) shows only here: undici reports it as "other side closed". Listening from
+ * refused under TLS 1.3) shows only here: the HTTP clients report it as a closed connection. Listening from
  * the start also means no socket error ever goes unhandled, before an HTTP client is attached or
  * after it lets go.
  */

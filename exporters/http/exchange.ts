@@ -8,6 +8,7 @@ import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { TlsFacts } from '../../src/net/tls-facts';
+import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import { exchangeHttp1 } from './exchange-http1';
 
 export interface HopRequest {
@@ -34,9 +35,21 @@ export interface HopResponse {
 export async function exchange(request: HopRequest): Promise<HopResponse> {
   const { socket } = request;
   if (socket instanceof TLSSocket && socket.alpnProtocol === 'h2') {
-    // Only microtasks pass before exchangeH2 listens for the socket's errors: none can go unhandled.
-    const { exchangeH2 } = await import('./exchange-h2');
-    return exchangeH2({ ...request, socket });
+    // The socket is this function's until exchangeH2 takes it: an error on it while undici loads
+    // must not go unhandled (exchangeH2 then fails the request), and an undici that cannot be
+    // loaded (a broken install) must not leave it open.
+    const untilWatched = () => undefined;
+    socket.on('error', untilWatched);
+    let h2: typeof import('./exchange-h2');
+    try {
+      h2 = await import('./exchange-h2');
+    } catch (error) {
+      socket.destroy();
+      throw new ProbeFailure('internal', `the HTTP/2 client could not be loaded: ${firstLine(error)}`);
+    } finally {
+      socket.off('error', untilWatched);
+    }
+    return h2.exchangeH2({ ...request, socket });
   }
   return exchangeHttp1(request);
 }

@@ -5,6 +5,7 @@
  * on its first probe and kept; `close` releases those that were loaded.
  */
 import type { TSchema } from '@sinclair/typebox';
+import { firstLine } from './failure';
 import type { Prober, ProberDefinition, ProberImplementation } from './prober';
 
 /** A definition without its specific settings type, for code that handles every prober alike. */
@@ -49,7 +50,7 @@ export class ProberTable {
     try {
       return (await loading).probe;
     } catch (error) {
-      const message = `the ${name} prober could not be loaded: ${error instanceof Error ? error.message : String(error)}`;
+      const message = `the ${name} prober could not be loaded: ${firstLine(error)}`;
       return async (probe) => probe.fail('internal', message);
     }
   }

@@ -5,6 +5,7 @@
  */
 import type { RequestListener } from 'node:http';
 import type { Checkpoint } from '../checkpoint';
+import { firstLine } from '../probe/failure';
 import { fastRoutes } from './fast-routes';
 
 export interface AppOptions {
@@ -21,7 +22,9 @@ export function createApp(checkpoint: Checkpoint, options: AppOptions = {}): Req
     expressApp.then(
       (app) => app(req, res),
       (error: unknown) => {
-        checkpoint.options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Error loading the web pages');
+        // Tried again with the next page, as a prober that failed to load is with its next probe.
+        expressApp = undefined;
+        checkpoint.options.logger.error({ err: firstLine(error) }, 'Error loading the web pages');
         res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Internal error, see the checkpoint log\n');
       },
     );

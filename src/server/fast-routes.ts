@@ -8,11 +8,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Checkpoint } from '../checkpoint';
+import { TEXT_EXPOSITION } from '../probe/probe-registry';
 import { debugOutput } from './debug-output';
 import { queryParam } from './query';
 import { serviceDiscovery } from './service-discovery';
 
-const TEXT_EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
 const TEXT = 'text/plain; charset=utf-8';
 
 type FastRoute = (req: IncomingMessage, res: ServerResponse, query: ParsedUrlQuery) => Promise<void> | void;

@@ -14,7 +14,9 @@ import { freePort } from '../support/ports';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startTargets, type Targets } from '../support/http-targets';
 
-const MAIN = path.join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
+/** The checkpoint as users run it: bin/checkpoint on the bundle `npm run build` makes. */
+const BIN = path.join(__dirname, '..', '..', 'bin', 'checkpoint');
+const BUNDLE = path.join(__dirname, '..', '..', 'dist', 'checkpoint.js');
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'config');
 
 interface Run {
@@ -25,7 +27,7 @@ interface Run {
 
 async function checkpoint(...args: string[]): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], { timeout: 20000 });
+    const { stdout, stderr } = await promisify(execFile)(BIN, args, { timeout: 20000 });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -39,7 +41,7 @@ let pki: TestPki;
 let targets: Targets;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does)`);
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm test does)`);
   dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-cli-'));
   configFile = path.join(dir, 'checkpoint.yml');
   pki = await makeTestPki();
@@ -136,7 +138,7 @@ describe('--web.config.file', () => {
   test('serves HTTPS with basic auth', async () => {
     const file = await webConfig('web.yml', `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('scrape-secret', 4)}\n`);
     const port = await freePort();
-    const child = spawn(process.execPath, [MAIN, `--config.file=${configFile}`, `--web.config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(BIN, [`--config.file=${configFile}`, `--web.config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
@@ -164,7 +166,7 @@ describe('the server', () => {
   beforeAll(async () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [MAIN, `--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.format=json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(BIN, [`--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.format=json'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     for (let i = 0; i < 100; i++) {
       if (await fetch(`${url}/-/healthy`).then((r) => r.ok, () => false)) return;

@@ -35,11 +35,10 @@ function loadedPackages(probersToLoad: string[]): string[] {
     const { parseConfig } = require(${JSON.stringify(path.join(DIST, 'config', 'load'))});
     parseConfig(${JSON.stringify(EVERY_PROBER)}, 'every.yml', builtInProbers, { checkSecretSources: false });
     Promise.all(${JSON.stringify(probersToLoad)}.map((name) => builtInProbers.prober(name))).then(() => {
-      const packages = Object.keys(require.cache).map((file) => /node_modules\\/((@[^/]+\\/)?[^/]+)/.exec(file)?.[1]).filter(Boolean);
-      process.stdout.write(JSON.stringify([...new Set(packages)]));
+      process.stdout.write(JSON.stringify([...new Set(${PACKAGES_LOADED})]));
     });
   `;
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 })) as string[];
+  return runScript(script) as string[];
 }
 
 test('loading a config that names every prober loads no protocol library', () => {

@@ -51,7 +51,7 @@ import {
 import { describePanel, panelQueries, type PanelQuery } from './dashboard-panels';
 import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from './loopback-network';
 
-const CHECKPOINT_MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
 /** How users start it: node with the memory flags. */
 const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
@@ -99,7 +99,7 @@ const say = (line: string): void => {
 };
 
 beforeAll(async () => {
-  if (!existsSync(CHECKPOINT_MAIN)) throw new Error(`${CHECKPOINT_MAIN} is missing: run \`npm run build\` first (the smoke test runs the built checkpoint)`);
+  if (!existsSync(CHECKPOINT_BUNDLE)) throw new Error(`${CHECKPOINT_BUNDLE} is missing: run \`npm run build\` first (the smoke test runs the built checkpoint)`);
   work = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-smoke-')));
   pki = await makeTestPki(work);
 

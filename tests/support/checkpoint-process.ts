@@ -1,6 +1,6 @@
 /**
  * The BUILT checkpoint, started as users start it (bin/checkpoint, node with its memory flags, on
- * dist/src/cli/main.js), as a child process on 127.0.0.1 and a free port,
+ * the bundle dist/checkpoint.js), as a child process on 127.0.0.1 and a free port,
  * for tests that attack it as an outsider would: over HTTP, with signals, and by rewriting its
  * config file. Unlike checkpoint-server.ts (in-process), a hang or a crash here is the child's,
  * so the test can observe it and still clean up by PID.
@@ -13,8 +13,9 @@ import path from 'node:path';
 import { request, type GetOptions, type SimpleResponse } from './client';
 import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track, type LoggedChild } from './processes';
 
-export const CHECKPOINT_MAIN = path.join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js');
 export const CHECKPOINT_BIN = path.join(__dirname, '..', '..', 'bin', 'checkpoint');
+/** What bin/checkpoint runs, made by `npm run build`. */
+const CHECKPOINT_BUNDLE = path.join(__dirname, '..', '..', 'dist', 'checkpoint.js');
 /** How long a start may take on a loaded machine before the test gives up. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -48,7 +49,7 @@ export interface ProcessOptions {
 }
 
 export async function startCheckpointProcess(configYaml: string, options: ProcessOptions = {}): Promise<CheckpointProcess> {
-  if (!existsSync(CHECKPOINT_MAIN)) throw new Error(`${CHECKPOINT_MAIN} is missing: run \`npm run build\` (npm test does)`);
+  if (!existsSync(CHECKPOINT_BUNDLE)) throw new Error(`${CHECKPOINT_BUNDLE} is missing: run \`npm run build\` (npm test does)`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'checkpoint-security-'));
   const configFile = path.join(dir, 'checkpoint.yml');
   await writeFile(configFile, configYaml);
