@@ -11,9 +11,24 @@ export interface GaugeSeries {
   inc(by?: number): void;
 }
 
+/** One series of a gauge: its label values and its value. */
+class Series implements GaugeSeries {
+  value = 0;
+
+  constructor(readonly labelValues: readonly string[]) {}
+
+  set(value: number): void {
+    this.value = value;
+  }
+
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
 export class ProbeGauge implements GaugeSeries {
   /** By label values joined with NUL, in the order first set: the order they are written. */
-  readonly series = new Map<string, { labelValues: string[]; value: number }>();
+  readonly series = new Map<string, Series>();
 
   constructor(
     readonly name: string,
@@ -21,7 +36,7 @@ export class ProbeGauge implements GaugeSeries {
     readonly labelNames: readonly string[],
   ) {
     // As in prom-client: a gauge without labels is one series, 0 until set.
-    if (labelNames.length === 0) this.series.set('', { labelValues: [], value: 0 });
+    if (labelNames.length === 0) this.series.set('', new Series([]));
   }
 
   set(value: number): void {
@@ -39,18 +54,10 @@ export class ProbeGauge implements GaugeSeries {
     const key = labelValues.join('\0');
     let series = this.series.get(key);
     if (!series) {
-      series = { labelValues, value: 0 };
+      series = new Series(labelValues);
       this.series.set(key, series);
     }
-    const target = series;
-    return {
-      set: (value) => {
-        target.value = value;
-      },
-      inc: (by = 1) => {
-        target.value += by;
-      },
-    };
+    return series;
   }
 }
 
