@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { numberFlag, splitFlag } from './flags';
-import { OUT_DIR, ROOT, runMain, getFreePort, httpModuleYaml, log, splitCmd, startChild, startTarget, stopAll, stopChild, treeKb, waitHealthy } from './harness';
+import { OUT_DIR, ROOT, runMain, httpModuleYaml, log, startExporter, startTarget, stopAll, stopChild, treeKb, waitHealthy } from './harness';
 
 const MODULE = 'http_big';
 const MODULE_YAML = httpModuleYaml(MODULE, '60s');
@@ -79,9 +79,7 @@ function resetPeak(pid: number): void {
 }
 
 async function measure(name: string, command: string, configFile: string, targetBase: string, settings: Settings, agent: Agent): Promise<Side> {
-  const port = await getFreePort();
-  const [bin, ...args] = splitCmd(command, { config: configFile, port: String(port) });
-  const child = startChild(name, bin === 'node' ? process.execPath : bin, args);
+  const { child, port } = await startExporter(name, command, configFile);
   const exporter = `http://127.0.0.1:${port}`;
   await waitHealthy(child, port, 20_000, agent);
   for (let i = 0; i < WARMUP_PROBES; i++) await probe(exporter, `${targetBase}/`, agent);

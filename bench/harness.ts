@@ -136,6 +136,17 @@ export function splitCmd(cmd: string, vars: Record<string, string>): string[] {
 }
 
 /**
+ * An exporter from its command line (`{config}` and `{port}` filled in) on a free port; a command
+ * starting with `node` runs on this process's Node. Returns the child, its port and its argv.
+ */
+export async function startExporter(name: string, cmd: string, configFile: string): Promise<{ child: Child; port: number; argv: string[] }> {
+  const port = await getFreePort();
+  const argv = splitCmd(cmd, { config: configFile, port: String(port) });
+  const [bin, ...args] = argv;
+  return { child: startChild(name, bin === 'node' ? process.execPath : bin, args), port, argv };
+}
+
+/**
  * Start a helper script of ours (a compiled bench module) as its own process and wait for the
  * first JSON line on its stdout that `accept` turns into a value (e.g. the port it listens on).
  */

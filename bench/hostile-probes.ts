@@ -35,7 +35,6 @@ import {
   ROOT,
   cpuSeconds,
   fmt,
-  getFreePort,
   httpModuleYaml,
   log,
   median,
@@ -44,8 +43,7 @@ import {
   ratioCell,
   run,
   runMain,
-  splitCmd,
-  startChild,
+  startExporter,
   startJsonChild,
   startedChildren,
   stopAll,
@@ -476,10 +474,7 @@ async function main(): Promise<void> {
       ['blackbox_exporter', `${cfg.blackboxBin} --config.file={config} --web.listen-address=127.0.0.1:{port}`],
     ];
     for (const [name, cmd] of specs) {
-      const port = await getFreePort();
-      const argv = splitCmd(cmd, { config: configFile, port: String(port) });
-      const [bin, ...args] = argv;
-      const child = startChild(name, bin === 'node' ? process.execPath : bin, args);
+      const { child, port, argv } = await startExporter(name, cmd, configFile);
       const healthAgent = mkAgent(4);
       log(`${name}: pid=${child.pid} ${argv.join(' ')}`);
       const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, healthAgent);

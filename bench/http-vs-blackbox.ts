@@ -33,7 +33,6 @@ import {
   ROOT,
   cpuSeconds,
   fmt,
-  getFreePort,
   httpModuleYaml,
   log,
   median,
@@ -42,8 +41,7 @@ import {
   ratioCell,
   run,
   runMain,
-  splitCmd,
-  startChild,
+  startExporter,
   stopChild,
   startTarget,
   startedChildren,
@@ -353,9 +351,7 @@ interface SideData {
 
 /** One fresh start of an exporter: spawn to /-/healthy, then its RSS just started and at rest; stopped by PID. */
 async function measureFreshStart(name: string, cmd: string, configFile: string, cfg: Settings, agent: Agent): Promise<{ startupMs: number; startedRssKb: number; idleRssKb: number }> {
-  const port = await getFreePort();
-  const [bin, ...args] = splitCmd(cmd, { config: configFile, port: String(port) });
-  const child = startChild(`${name}-start`, bin === 'node' ? process.execPath : bin, args);
+  const { child, port } = await startExporter(`${name}-start`, cmd, configFile);
   try {
     const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, agent);
     await sleep(cfg.startedRssAfterMs);
@@ -425,10 +421,7 @@ async function main(): Promise<void> {
     // --- exporters ------------------------------------------------------
     const sides: { t: Target; d: SideData }[] = [];
     for (const [name, cmd] of specs) {
-      const port = await getFreePort();
-      const argv = splitCmd(cmd, { config: configFile, port: String(port) });
-      const [bin, ...args] = argv;
-      const child = startChild(name, bin === 'node' ? process.execPath : bin, args);
+      const { child, port, argv } = await startExporter(name, cmd, configFile);
       const agent = mkAgent();
       log(`${name}: pid=${child.pid} ${argv.join(' ')}`);
       const startupMs = await waitHealthy(child, port, cfg.startupTimeoutMs, agent);
