@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { ConfigError } from './config/problems';
 import { loadConfigFile } from './config/load';
-import { proberSettings, type CheckpointConfig } from './config/schema';
+import type { CheckpointConfig } from './config/schema';
 import { createSelfMetrics, type SelfMetrics } from './observability/self-metrics';
 import { probeDeadlineSeconds } from './probe/deadline';
 import { ProbeHistory, type HistoryEntry } from './probe/history';
@@ -112,12 +112,12 @@ export class Checkpoint {
     if (!module) return { refused: 400, message: `Unknown module ${JSON.stringify(moduleName)}` };
     if (!params.target) return { refused: 400, message: 'Target parameter is missing' };
     const definition = this.options.probers.definition(module.prober);
-    const targetProblem = definition.checkTarget(params.target, proberSettings(module));
-    if (targetProblem) return { refused: 400, message: targetProblem };
+    const parsed = definition.parseTarget(params.target);
+    if ('problem' in parsed) return { refused: 400, message: parsed.problem };
     const hostname = params.hostname === undefined ? undefined : hostnameAsUrl(params.hostname);
     if (hostname === null) return { refused: 400, message: `hostname parameter ${JSON.stringify(params.hostname)} is not a host name (or host:port)` };
     const policy = this.policies.get(moduleName);
-    const refusedPart = policy && outsidePolicy(policy, params.target, definition.targetHost?.(params.target, proberSettings(module)), hostname);
+    const refusedPart = policy && outsidePolicy(policy, params.target, definition.targetHost?.(parsed.target), hostname);
     if (policy && refusedPart) {
       this.metrics.forbidden.labels(moduleName).inc();
       this.options.logger.warn({ module: moduleName, target: params.target, hostname: params.hostname }, 'Refused a probe outside the module\'s allowed targets');
@@ -142,7 +142,7 @@ export class Checkpoint {
       // The first probe of a prober imports it; the deadline starts after that one-time cost.
       const prober = await this.options.probers.prober(module.prober);
       const result = await runProbe(
-        { moduleName, module, prober, target: params.target, hostname: params.hostname, deadlineSeconds, clientGone: params.clientGone, destinations: policy },
+        { moduleName, module, prober, target: params.target, parsedTarget: parsed.target, hostname: params.hostname, deadlineSeconds, clientGone: params.clientGone, destinations: policy },
         this.options.logger,
       );
       this.metrics.recordProbe(result);

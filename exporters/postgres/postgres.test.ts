@@ -457,7 +457,10 @@ describe('server stats', () => {
 
 describe('targets and config', () => {
   test('targets with credentials, parameters or another scheme are refused', () => {
-    const check = (target: string) => postgresProber.checkTarget(target, {} as never);
+    const check = (target: string) => {
+      const parsed = postgresProber.parseTarget(target);
+      return 'problem' in parsed ? parsed.problem : undefined;
+    };
     expect(check('postgres://probe:secret@db.example/app')).toBe('credentials do not belong in a target, which becomes a label: use user and password_file in the module');
     expect(check('postgres://db.example/app?sslmode=disable')).toBe('connection parameters do not belong in a target: set sslmode and the rest in the module');
     expect(check('mysql://db.example')).toBe('target scheme "mysql" is not supported by the postgres prober (use postgres://, postgresql:// or host:port)');

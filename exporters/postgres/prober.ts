@@ -4,33 +4,28 @@
  * probe_postgres_duration_seconds and a line of the probe log; each way to fail has its reason.
  */
 import type { ProbeContext } from '../../src/probe/prober';
-import { ProbeFailure } from '../../src/probe/failure';
 import { readSecret } from '../../src/probe/config-files';
 import { parseDurationSeconds } from '../../src/config/duration';
 import { openConnection } from '../../src/net/connect';
 import { resolveTarget } from '../../src/net/resolve';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
-import { createPhaseTimer } from '../../src/probe/phases';
 import { expectationFailure, truncated } from './expectations';
-import { createPostgresMetrics, POSTGRES_PHASES, type PostgresMetrics, type PostgresPhase } from './metrics';
+import { createPostgresMetrics, POSTGRES_PHASES, type PostgresMetrics } from './metrics';
 import type { PostgresSettings } from './schema';
 import { readServerStats } from './server-stats';
 import { openSession, type PostgresSession } from './session';
 import { sslModeOptions } from './ssl-mode';
-import { parsePostgresTarget } from './target';
+import type { PostgresTarget } from './target';
 
 /** How long after the deadline the server's statement_timeout stops a query whose cancel request was lost. */
 const STATEMENT_TIMEOUT_GRACE_MS = 1000;
 
-export async function probePostgres(probe: ProbeContext<PostgresSettings>): Promise<boolean> {
-  const { settings, log, signal } = probe;
+export async function probePostgres(probe: ProbeContext<PostgresSettings, PostgresTarget>): Promise<boolean> {
+  const { settings, log, signal, target } = probe;
   const metrics = createPostgresMetrics(probe.registry);
-  const timer = createPhaseTimer(probe.registry, 'postgres', POSTGRES_PHASES, log);
-  let phase: PostgresPhase = 'resolve';
+  const timer = probe.phases('postgres', POSTGRES_PHASES);
   let session: PostgresSession | undefined;
   try {
-    const target = parsePostgresTarget(probe.target);
-    if ('problem' in target) throw new ProbeFailure('config', target.problem);
     const database = target.database ?? settings.database;
     const password = await readSecret({ file: settings.password_file, env: settings.password_env }, 'password');
     const tls = await sslModeOptions(settings, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
@@ -39,11 +34,9 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
     metrics.address.report(resolved);
     log.info('Resolved target address', { target: target.host, ip: resolved.address });
 
-    phase = 'connect';
     const { socket } = await timer.time('connect', () => openConnection({ address: resolved.address, port: target.port, signal }), { ip: resolved.address, port: target.port });
     log.info('Successfully dialed');
 
-    phase = tls ? 'tls' : 'auth';
     const opened = await openSession({
       socket,
       address: resolved.address,
@@ -67,7 +60,6 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
     session = opened;
     if (opened.serverVersion) metrics.serverVersion(opened.serverVersion);
 
-    phase = 'query';
     const queryStarted = performance.now();
     const outcome = await timer.time('query', () => opened.query(settings.query, 'query', settings.max_rows), { query: settings.query });
     metrics.queryDurationSeconds.set((performance.now() - queryStarted) / 1000);
@@ -76,18 +68,12 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
     log.info('Query done', { rows: outcome.rows, first_value: firstValue === undefined ? undefined : firstValue === null ? 'NULL' : truncated(firstValue) });
 
     if (settings.server_stats) {
-      phase = 'stats';
       await timer.time('stats', () => collectServerStats(probe, opened, metrics));
     }
 
     const mismatch = expectationFailure(firstValue, settings);
     if (mismatch) return probe.fail('assertion', mismatch);
     return true;
-  } catch (error) {
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
-    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${phase} phase`);
-    log.error('unexpected error in postgres prober', { err: String(error) });
-    return probe.fail('internal', String(error));
   } finally {
     await session?.close();
   }
@@ -98,7 +84,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings>): Prom
  * query that fails (a pooler that does not pass it on, a server older than 10) is logged and its
  * metrics left out, and the probe's result stands. Only the deadline fails the probe here.
  */
-async function collectServerStats(probe: ProbeContext<PostgresSettings>, session: PostgresSession, metrics: PostgresMetrics): Promise<void> {
+async function collectServerStats(probe: ProbeContext<PostgresSettings, PostgresTarget>, session: PostgresSession, metrics: PostgresMetrics): Promise<void> {
   try {
     const stats = await readServerStats(session);
     metrics.serverStats(stats);

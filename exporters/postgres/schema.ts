@@ -4,9 +4,9 @@
  * the shared `tls_config` block. Unknown keys are refused.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { Duration, IpProtocolKeys, StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
-import { SecretEnv, SecretFile } from '../../src/config/secrets';
+import { SecretSource } from '../../src/config/secrets';
 
 /** libpq's modes minus `allow` and `prefer`, which fall back to plain text when TLS fails: a probe must not. */
 export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
@@ -14,8 +14,7 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 export const PostgresSettingsSchema = StrictObject({
   user: Type.String({ minLength: 1, description: 'the role to log in as; a plain LOGIN role is enough (see README)' }),
-  password_file: Type.Optional(SecretFile()),
-  password_env: Type.Optional(SecretEnv({ description: 'name of an environment variable holding the password' })),
+  ...SecretSource('password', 'password'),
   database: Type.String({ minLength: 1, default: 'postgres', description: 'used when the target names no database' }),
   sslmode: StringEnum(SSL_MODES, { default: 'verify-full' }),
   tls_config: Type.Optional(TlsConfigSchema),
@@ -27,8 +26,7 @@ export const PostgresSettingsSchema = StrictObject({
   server_stats: Type.Boolean({ default: true, description: 'after the query, read version, recovery state, replication lag and connections' }),
   statement_timeout: Type.Optional(Duration({ description: 'sent at startup as a server-side backstop should the cancel request be lost; default: the time left to the deadline plus 1s; 0s sends none' })),
   application_name: Type.String({ default: 'private-checkpoint', description: 'how the probe shows in pg_stat_activity' }),
-  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
-  ip_protocol_fallback: Type.Boolean({ default: true }),
+  ...IpProtocolKeys,
 });
 
 export type PostgresSettings = Static<typeof PostgresSettingsSchema>;

@@ -2,13 +2,12 @@
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
 import { tlsConfigProblems } from '../../src/net/tls-config';
 import { regexpProblem } from '../../src/config/regexp';
+import { secretSourceProblems } from '../../src/config/secrets';
 import type { PostgresSettings } from './schema';
 
 export function validatePostgresSettings(settings: PostgresSettings, path: ConfigPath): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (settings.password_file !== undefined && settings.password_env !== undefined) {
-    problems.push({ path: [...path, 'password_env'], message: 'password_file and password_env are mutually exclusive' });
-  }
+  problems.push(...secretSourceProblems(settings, 'password', path));
   if (settings.expect_regexp !== undefined) {
     const problem = regexpProblem(settings.expect_regexp);
     if (problem) problems.push({ path: [...path, 'expect_regexp'], message: problem });

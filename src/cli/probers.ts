@@ -9,13 +9,19 @@ import { httpProber } from '../../exporters/http';
 import { postgresProber } from '../../exporters/postgres';
 import { sftpProber } from '../../exporters/sftp';
 import { smtpProber } from '../../exporters/smtp';
-import { ProberTable } from '../probe/prober-table';
+import type { ModuleConfig } from '../config/schema';
+import { ProberTable, type SettingsOf } from '../probe/prober-table';
 
-export const builtInProbers = new ProberTable({
+const definitions = {
   http: httpProber,
   browser: browserProber,
   docker: dockerProber,
   postgres: postgresProber,
   sftp: sftpProber,
   smtp: smtpProber,
-});
+};
+
+export const builtInProbers = new ProberTable(definitions);
+
+/** A module of the built-in probers: `module.prober === 'http'` makes `module.http` the http settings. */
+export type BuiltInModuleConfig = ModuleConfig<SettingsOf<typeof definitions>>;

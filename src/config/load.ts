@@ -139,8 +139,8 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
       problems.push({ path: ['monitors', index, 'module'], message: `unknown module "${monitor.module}"` });
       return;
     }
-    const targetProblem = probers.definition(module.prober).checkTarget(monitor.target, proberSettings(module));
-    if (targetProblem) problems.push({ path: ['monitors', index, 'target'], message: targetProblem });
+    const parsed = probers.definition(module.prober).parseTarget(monitor.target);
+    if ('problem' in parsed) problems.push({ path: ['monitors', index, 'target'], message: parsed.problem });
     for (const label of Object.keys(monitor.labels)) {
       if (label.startsWith('__') || ['monitor', 'module', 'target', 'instance', 'job'].includes(label)) {
         problems.push({ path: ['monitors', index, 'labels', label], message: 'label name is reserved', atKey: true });

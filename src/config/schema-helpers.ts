@@ -18,3 +18,9 @@ export function Duration(options: { description?: string; default?: string } = {
 }
 
 export type { TSchema };
+
+/** blackbox_exporter's `preferred_ip_protocol` and `ip_protocol_fallback`, for every prober that resolves a name. */
+export const IpProtocolKeys = {
+  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
+  ip_protocol_fallback: Type.Boolean({ default: true }),
+};

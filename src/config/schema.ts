@@ -49,8 +49,16 @@ export function configShellSchema(probers: ProberTable) {
 
 const ModuleKeysSchema = StrictObject({ prober: Type.String(), ...MODULE_KEYS });
 
-/** A module as the runtime sees it: the shared keys typed, the prober's section known to its prober only. */
-export type ModuleConfig = Static<typeof ModuleKeysSchema> & { readonly [section: string]: unknown };
+type ModuleKeys = Omit<Static<typeof ModuleKeysSchema>, 'prober'>;
+
+/**
+ * A module of a prober table whose probers' settings are `Sections` (by prober name): a union
+ * discriminated by `prober`, whose section named after it has that prober's type. With the
+ * default, the runtime's view: it knows the shared keys, and a section only as its prober's.
+ */
+export type ModuleConfig<Sections extends Record<string, unknown> = Record<string, unknown>> = {
+  [Name in keyof Sections & string]: ModuleKeys & { prober: Name } & { readonly [Section in Name]: Sections[Name] };
+}[keyof Sections & string];
 export type MonitorConfig = Static<typeof MonitorSchema>;
 export type CheckpointConfig = Omit<Static<ReturnType<typeof configSchemaWith<typeof ModuleKeysSchema>>>, 'modules'> & { modules: Record<string, ModuleConfig> };
 

@@ -7,8 +7,9 @@
  * `--config.check` makes sure exist.
  */
 import { accessSync, constants } from 'node:fs';
-import { Type, type StringOptions, type TSchema } from '@sinclair/typebox';
+import { Type, type StringOptions, type TOptional, type TSchema, type TString } from '@sinclair/typebox';
 import type { ConfigPath, ConfigProblem } from './problems';
+import { mutuallyExclusive } from './rules';
 
 export type SecretKind = 'value' | 'file' | 'env';
 
@@ -116,4 +117,28 @@ function shapeFits(schema: TSchema, value: unknown): boolean {
 /** Marks a record's keys whose plain string values are secrets (credential headers). */
 export function secretKeysMark(keys: readonly string[]): Record<string, readonly string[]> {
   return { [SECRET_KEYS_MARK]: keys };
+}
+
+/**
+ * A secret that may come from a file or from the environment, `<name>_file` and `<name>_env`:
+ * the pair as every prober spells it. `secretSourceProblems` holds the rules for it.
+ */
+export function SecretSource<const Name extends string>(name: Name, what: string) {
+  return {
+    [`${name}_file`]: Type.Optional(SecretFile({ description: `file holding the ${what} (a trailing newline is ignored)` })),
+    [`${name}_env`]: Type.Optional(SecretEnv({ description: `environment variable holding the ${what}` })),
+  } as { [Key in `${Name}_file` | `${Name}_env`]: TOptional<TString> };
+}
+
+/**
+ * The rules of a `SecretSource` pair: not both, and, when `required`, one of them. The clash is
+ * reported at `<name>_env`, or at `clashAt` for a section that is only the pair (smtp's auth:).
+ */
+export function secretSourceProblems(section: Record<string, unknown>, name: string, path: ConfigPath, options: { required?: boolean; clashAt?: ConfigPath } = {}): ConfigProblem[] {
+  const file = `${name}_file`;
+  const env = `${name}_env`;
+  const clash = mutuallyExclusive(section, [file, env], options.clashAt ?? [...path, env]);
+  if (clash.length > 0) return clash;
+  if (options.required && section[file] === undefined && section[env] === undefined) return [{ path, message: `needs ${file} or ${env}` }];
+  return [];
 }

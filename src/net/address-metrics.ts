@@ -10,10 +10,9 @@ export interface AddressMetrics {
 }
 
 export function createAddressMetrics(registry: ProbeRegistry): AddressMetrics {
-  const gauge = (name: string, help: string) => registry.gauge(name, help);
-  const ipProtocol = gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6');
-  const dnsLookupSeconds = gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds');
-  const ipAddrHash = gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes.");
+  const ipProtocol = registry.gauge('probe_ip_protocol', 'Specifies whether probe ip protocol is IP4 or IP6');
+  const dnsLookupSeconds = registry.gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds');
+  const ipAddrHash = registry.gauge('probe_ip_addr_hash', "Specifies the hash of IP address. It's useful to detect if the IP address changes.");
   for (const series of [ipProtocol, dnsLookupSeconds, ipAddrHash]) series.set(0);
   return {
     report(resolved) {

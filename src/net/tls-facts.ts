@@ -1,7 +1,7 @@
 /** The TLS facts of the final response, with blackbox_exporter's metric names and label formats. */
 import { createHash, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import type { ProbeGauge, ProbeRegistry } from '../probe/probe-registry';
+import type { ProbeRegistry } from '../probe/probe-registry';
 
 export interface TlsFacts {
   earliestExpirySeconds: number;
@@ -37,17 +37,13 @@ export function readTlsFacts(socket: TLSSocket): TlsFacts | undefined {
 }
 
 export function registerTlsMetrics(registry: ProbeRegistry, facts: TlsFacts): void {
-  gauge(registry, 'probe_ssl_earliest_cert_expiry', 'Returns last SSL chain expiry in unixtime').set(facts.earliestExpirySeconds);
-  gauge(registry, 'probe_ssl_last_chain_expiry_timestamp_seconds', 'Returns last SSL chain expiry in timestamp').set(facts.lastChainExpirySeconds);
-  gauge(registry, 'probe_ssl_last_chain_info', 'Contains SSL leaf certificate information', ['fingerprint_sha256', 'subject', 'issuer', 'subjectalternative'])
+  registry.gauge('probe_ssl_earliest_cert_expiry', 'Returns last SSL chain expiry in unixtime').set(facts.earliestExpirySeconds);
+  registry.gauge('probe_ssl_last_chain_expiry_timestamp_seconds', 'Returns last SSL chain expiry in timestamp').set(facts.lastChainExpirySeconds);
+  registry.gauge('probe_ssl_last_chain_info', 'Contains SSL leaf certificate information', ['fingerprint_sha256', 'subject', 'issuer', 'subjectalternative'])
     .labels(facts.leaf.fingerprintSha256, facts.leaf.subject, facts.leaf.issuer, facts.leaf.dnsNames)
     .set(1);
-  gauge(registry, 'probe_tls_version_info', 'Returns the TLS version used or NaN when unknown', ['version']).labels(facts.version).set(1);
-  gauge(registry, 'probe_tls_cipher_info', 'Returns the TLS cipher negotiated during handshake', ['cipher']).labels(facts.cipher).set(1);
-}
-
-function gauge(registry: ProbeRegistry, name: string, help: string, labelNames: string[] = []): ProbeGauge {
-  return registry.gauge(name, help, labelNames);
+  registry.gauge('probe_tls_version_info', 'Returns the TLS version used or NaN when unknown', ['version']).labels(facts.version).set(1);
+  registry.gauge('probe_tls_cipher_info', 'Returns the TLS cipher negotiated during handshake', ['cipher']).labels(facts.cipher).set(1);
 }
 
 /** The presented chain from the leaf up, each certificate once. */

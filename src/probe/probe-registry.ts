@@ -26,29 +26,39 @@ class Series implements GaugeSeries {
   }
 }
 
-export class ProbeGauge implements GaugeSeries {
+/** One label value per label name, in order: a wrong count does not compile. */
+export type LabelValues<Names extends readonly string[]> = { [Index in keyof Names]: string | number };
+
+export class ProbeGauge<Names extends readonly string[] = readonly []> implements GaugeSeries {
   /** By label values joined with NUL, in the order first set: the order they are written. */
   readonly series = new Map<string, Series>();
 
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly labelNames: readonly string[],
+    readonly labelNames: Names,
   ) {
     // As in prom-client: a gauge without labels is one series, 0 until set.
     if (labelNames.length === 0) this.series.set('', new Series([]));
   }
 
   set(value: number): void {
-    this.labels().set(value);
+    this.unlabelled().set(value);
   }
 
   inc(by = 1): void {
-    this.labels().inc(by);
+    this.unlabelled().inc(by);
+  }
+
+  /** A gauge with labels has no series of its own: `set` on one is a bug, as prom-client says. */
+  private unlabelled(): Series {
+    const series = this.labelNames.length === 0 ? this.series.get('') : undefined;
+    if (!series) throw new Error(`${this.name} has labels ${JSON.stringify(this.labelNames)}: set a series through labels()`);
+    return series;
   }
 
   /** The series of these label values, in `labelNames` order, made at 0 on first use. */
-  labels(...values: (string | number)[]): GaugeSeries {
+  labels(...values: LabelValues<Names>): GaugeSeries {
     if (values.length !== this.labelNames.length) throw new Error(`${this.name} has labels ${JSON.stringify(this.labelNames)}, got ${values.length} values`);
     const labelValues = values.map(String);
     const key = labelValues.join('\0');
@@ -63,9 +73,12 @@ export class ProbeGauge implements GaugeSeries {
 
 export class ProbeRegistry {
   readonly contentType = TEXT_EXPOSITION;
-  private readonly gauges = new Map<string, ProbeGauge>();
+  private readonly gauges = new Map<string, ProbeGauge<readonly string[]>>();
 
-  gauge(name: string, help: string, labelNames: readonly string[] = []): ProbeGauge {
+  /** A new gauge; its label names, written `['phase'] as const`, type the values `labels()` takes. */
+  gauge(name: string, help: string): ProbeGauge;
+  gauge<const Names extends readonly string[]>(name: string, help: string, labelNames: Names): ProbeGauge<Names>;
+  gauge(name: string, help: string, labelNames: readonly string[] = []): ProbeGauge<readonly string[]> {
     if (this.gauges.has(name)) throw new Error(`A metric with the name ${name} has already been registered.`);
     const gauge = new ProbeGauge(name, help, labelNames);
     this.gauges.set(name, gauge);

@@ -8,16 +8,30 @@ import type { TSchema } from '@sinclair/typebox';
 import { firstLine } from './failure';
 import type { Prober, ProberDefinition, ProberImplementation } from './prober';
 
-/** A definition without its specific settings type, for code that handles every prober alike. */
-export type AnyProberDefinition = ProberDefinition<TSchema, unknown>;
+/**
+ * A definition without its specific settings and target types, for code that handles every
+ * prober alike. Any definition is one: its methods take their settings and target as method
+ * parameters, which TypeScript compares both ways.
+ */
+export type AnyProberDefinition = ProberDefinition<TSchema, unknown, unknown>;
 
-export class ProberTable {
+/** The settings type of each prober of a table, by name: what a module's section holds. */
+export type SettingsOf<Definitions extends Record<string, AnyProberDefinition>> = {
+  [Name in keyof Definitions]: Definitions[Name] extends ProberDefinition<TSchema, unknown, infer Settings> ? Settings : never;
+};
+
+interface Loaded {
+  implementation: ProberImplementation<unknown, unknown>;
+  /** Made once, so every probe of this prober calls the same function. */
+  probe: Prober;
+}
+
+export class ProberTable<Definitions extends Record<string, AnyProberDefinition> = Record<string, AnyProberDefinition>> {
   private readonly definitions: ReadonlyMap<string, AnyProberDefinition>;
-  private readonly loaded = new Map<string, Promise<ProberImplementation<unknown>>>();
+  private readonly loaded = new Map<string, Promise<Loaded>>();
 
-  // `any`: each definition's settings type differs, and a table holds them all.
-  constructor(definitions: Record<string, ProberDefinition<any>>) {
-    this.definitions = new Map(Object.entries(definitions) as [string, AnyProberDefinition][]);
+  constructor(definitions: Definitions) {
+    this.definitions = new Map(Object.entries(definitions));
   }
 
   get names(): string[] {
@@ -40,10 +54,12 @@ export class ProberTable {
    * from a broken install) gives a probe that fails with `internal` saying so, and is tried
    * again on the next probe.
    */
-  async prober(name: string): Promise<Prober<unknown>> {
+  async prober(name: string): Promise<Prober> {
     let loading = this.loaded.get(name);
     if (!loading) {
-      loading = this.definition(name).load();
+      loading = this.definition(name)
+        .load()
+        .then((implementation) => ({ implementation, probe: (probe) => implementation.probe(probe) }));
       this.loaded.set(name, loading);
       loading.catch(() => this.loaded.delete(name));
     }
@@ -57,6 +73,6 @@ export class ProberTable {
 
   /** Lets every loaded prober release what it keeps between probes. The process is ending: one that fails to close is not retried. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.loaded.values()].map(async (loading) => (await loading).close?.()));
+    await Promise.allSettled([...this.loaded.values()].map(async (loading) => (await loading).implementation.close?.()));
   }
 }

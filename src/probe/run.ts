@@ -6,7 +6,8 @@
 import { ProbeRegistry } from './probe-registry';
 import type { Logger } from 'pino';
 import { proberSettings, type ModuleConfig } from '../config/schema';
-import type { FailureReason } from './failure';
+import { firstLine, ProbeFailure, type FailureReason } from './failure';
+import { createPhaseTimer, type PhaseTimer } from './phases';
 import { ProbeLog } from './probe-log';
 import type { ProbeContext, Prober } from './prober';
 
@@ -14,14 +15,16 @@ export interface ProbeRequest {
   moduleName: string;
   module: ModuleConfig;
   /** The probe function of the module's prober. */
-  prober: Prober<unknown>;
+  prober: Prober;
+  /** The target as given, and as the prober's `parseTarget` read it. */
   target: string;
+  parsedTarget: unknown;
   hostname?: string;
   deadlineSeconds: number;
   /** Fires when the client that asked has gone: its answer can no longer be delivered. */
   clientGone?: AbortSignal;
   /** Where redirects and navigations may lead, for a restricted module. */
-  destinations?: ProbeContext<unknown>['destinations'];
+  destinations?: ProbeContext<unknown, unknown>['destinations'];
 }
 
 export interface ProbeResult {
@@ -62,8 +65,10 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
       attempts++;
       registry = new ProbeRegistry();
       failure = undefined;
-      const context: ProbeContext<unknown> = {
-        target: request.target,
+      let phases: PhaseTimer<string> | undefined;
+      const context: ProbeContext<unknown, unknown> = {
+        target: request.parsedTarget,
+        targetText: request.target,
         settings: proberSettings(module),
         registry,
         log,
@@ -71,6 +76,11 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         deadline: deadlineAt,
         hostname: request.hostname,
         destinations: request.destinations,
+        phases(protocol, names) {
+          const timer = createPhaseTimer(registry, protocol, names, log);
+          phases = timer;
+          return timer;
+        },
         fail(reason, message, fields = {}) {
           failure ??= { reason, message };
           log.error(message, { reason, ...fields });
@@ -80,9 +90,8 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
       try {
         success = await request.prober(context);
       } catch (error) {
-        // A prober should never throw; if one does, the probe still ends with a reason.
         success = false;
-        context.fail('internal', `prober threw: ${String(error)}`);
+        failThrown(context, error, phases?.current());
       }
       if (success) break;
       if (attempts <= module.retries && !controller.signal.aborted) log.warn('Probe attempt failed, trying again', { attempt: attempts, retries: module.retries });
@@ -105,11 +114,21 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
   return { moduleName: request.moduleName, prober: module.prober, target: request.target, startedAt, success, failure, durationSeconds, attempts, log, registry };
 }
 
+/**
+ * How a thrown error ends a probe, the same for every prober. A ProbeFailure carries its reason;
+ * but once the deadline fired, whatever broke (a reset socket, an aborted read) broke because of
+ * it, so the probe timed out in the phase it was in. Anything else is a bug: `internal`.
+ */
+function failThrown(probe: ProbeContext<unknown, unknown>, error: unknown, phase: string | undefined): void {
+  if (error instanceof ProbeFailure && (error.reason === 'timeout' || !probe.signal.aborted)) probe.fail(error.reason, error.message);
+  else if (probe.signal.aborted) probe.fail('timeout', phase === undefined ? 'deadline reached' : `deadline reached in the ${phase} phase`);
+  else probe.fail('internal', `prober threw: ${firstLine(String(error))}`);
+}
+
 function addRuntimeMetrics(registry: ProbeRegistry, facts: { success: boolean; durationSeconds: number; deadlineSeconds: number; attempts: number; reason?: FailureReason }): void {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
-  gauge('probe_success', 'Displays whether or not the probe was a success').set(facts.success ? 1 : 0);
-  gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds').set(facts.durationSeconds);
-  gauge('probe_timeout_seconds', 'The deadline this probe ran under, in seconds').set(facts.deadlineSeconds);
-  gauge('probe_attempts', 'How many attempts the probe took, retries included').set(facts.attempts);
-  if (facts.reason) gauge('probe_failure_reason', 'Why the probe failed: 1 for the reason, present only on failure', ['reason']).labels(facts.reason).set(1);
+  registry.gauge('probe_success', 'Displays whether or not the probe was a success').set(facts.success ? 1 : 0);
+  registry.gauge('probe_duration_seconds', 'Returns how long the probe took to complete in seconds').set(facts.durationSeconds);
+  registry.gauge('probe_timeout_seconds', 'The deadline this probe ran under, in seconds').set(facts.deadlineSeconds);
+  registry.gauge('probe_attempts', 'How many attempts the probe took, retries included').set(facts.attempts);
+  if (facts.reason) registry.gauge('probe_failure_reason', 'Why the probe failed: 1 for the reason, present only on failure', ['reason']).labels(facts.reason).set(1);
 }

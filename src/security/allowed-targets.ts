@@ -117,10 +117,16 @@ export function targetPolicies(config: CheckpointConfig, probers: ProberTable): 
     const rules = entries.map(parseRule).filter((rule): rule is Rule => !('problem' in rule));
     const monitors = config.monitors
       .filter((monitor) => monitor.module === name)
-      .map((monitor) => ({ target: monitor.target, host: definition.targetHost?.(monitor.target, proberSettings(module)) }));
+      .map((monitor) => ({ target: monitor.target, host: monitorHost(definition, monitor.target) }));
     policies.set(name, new TargetPolicy(name, cause, monitors, rules, module.prober === 'browser' && cause === 'secret'));
   }
   return policies;
+}
+
+/** The host a (validated) monitor's target reaches, when the prober's targets are hosts. */
+function monitorHost(definition: AnyProberDefinition, target: string): string | undefined {
+  const parsed = definition.parseTarget(target);
+  return 'problem' in parsed ? undefined : definition.targetHost?.(parsed.target);
 }
 
 function restrictionCause(module: ModuleConfig, definition: AnyProberDefinition, topLevelSet: boolean): RestrictionCause | undefined {

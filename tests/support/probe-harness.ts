@@ -41,11 +41,14 @@ export async function probeWith(prober: string, target: string, section = '', op
     // the suites test that path, tests/config the check at load.
     checkSecretSources: false,
   });
+  const parsed = builtInProbers.definition(prober).parseTarget(target);
+  if ('problem' in parsed) throw new Error(parsed.problem);
   const result = await runProbe({
     moduleName: 'under_test',
     module: config.modules.under_test,
     prober: await builtInProbers.prober(prober),
     target,
+    parsedTarget: parsed.target,
     hostname: options.hostname,
     deadlineSeconds: options.deadlineSeconds ?? 10,
     destinations: targetPolicies(config, builtInProbers).get('under_test'),

@@ -4,8 +4,8 @@ import type { ProberDefinition, ProberImplementation } from '../../src/probe/pro
 import { ProberTable } from '../../src/probe/prober-table';
 import { runProbe } from '../../src/probe/run';
 
-function fakeDefinition(load: () => Promise<ProberImplementation<unknown>>): ProberDefinition {
-  return { schema: Type.Object({}), validate: () => [], checkTarget: () => undefined, load };
+function fakeDefinition(load: () => Promise<ProberImplementation<unknown, unknown>>): ProberDefinition {
+  return { schema: Type.Object({}), validate: () => [], parseTarget: (target) => ({ target }), load };
 }
 
 test('an implementation is imported on its first probe, once, and only its own', async () => {
@@ -46,7 +46,7 @@ test('an implementation that cannot be imported fails each probe as `internal` s
       throw new Error("Cannot find module 'some-protocol-library'");
     }),
   });
-  const result = await runProbe({ moduleName: 'm', module: { prober: 'broken', retries: 0 }, prober: await table.prober('broken'), target: 't', deadlineSeconds: 5 });
+  const result = await runProbe({ moduleName: 'm', module: { prober: 'broken', retries: 0 }, prober: await table.prober('broken'), target: 't', parsedTarget: 't', deadlineSeconds: 5 });
   expect(result.success).toBe(false);
   expect(result.failure).toEqual({ reason: 'internal', message: "the broken prober could not be loaded: Cannot find module 'some-protocol-library'" });
   await table.prober('broken');

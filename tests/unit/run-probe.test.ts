@@ -4,6 +4,7 @@
  * and the runtime's own metrics. Driven with tiny probers written here, no protocol needed.
  */
 import type { ModuleConfig } from '../../src/config/schema';
+import { ProbeFailure } from '../../src/probe/failure';
 import type { Prober } from '../../src/probe/prober';
 import { runProbe, type ProbeResult } from '../../src/probe/run';
 import { parseMetrics, value } from '../support/metrics-text';
@@ -12,12 +13,13 @@ function moduleWith(retries: number): ModuleConfig {
   return { prober: 'fake', retries, fake: {} };
 }
 
-async function run(prober: Prober<unknown>, options: { retries?: number; deadlineSeconds?: number; clientGone?: AbortSignal } = {}) {
+async function run(prober: Prober, options: { retries?: number; deadlineSeconds?: number; clientGone?: AbortSignal } = {}) {
   const result = await runProbe({
     moduleName: 'under_test',
     module: moduleWith(options.retries ?? 0),
     prober,
     target: 'anything',
+    parsedTarget: { parsed: 'anything' },
     deadlineSeconds: options.deadlineSeconds ?? 10,
     clientGone: options.clientGone,
   });
@@ -25,7 +27,7 @@ async function run(prober: Prober<unknown>, options: { retries?: number; deadlin
 }
 
 /** Resolves when the probe's signal fires: a prober that waits on the network until the deadline. */
-const waitsForAbort: Prober<unknown> = (probe) =>
+const waitsForAbort: Prober = (probe) =>
   new Promise((resolve) => {
     const aborted = () => resolve(probe.fail('connect', 'connection aborted'));
     if (probe.signal.aborted) aborted();
@@ -38,13 +40,13 @@ function expectFailure(result: ProbeResult, reason: string, message: RegExp) {
   expect(result.failure?.message).toMatch(message);
 }
 
-test('a success reports the runtime metrics, with the settings and target passed through', async () => {
+test('a success reports the runtime metrics, with the settings and target (parsed and as given) passed through', async () => {
   const seen: unknown[] = [];
   const { result, metrics } = await run(async (probe) => {
-    seen.push(probe.target, probe.settings);
+    seen.push(probe.target, probe.targetText, probe.settings);
     return true;
   });
-  expect(seen).toEqual(['anything', {}]);
+  expect(seen).toEqual([{ parsed: 'anything' }, 'anything', {}]);
   expect(result).toMatchObject({ success: true, attempts: 1, prober: 'fake', moduleName: 'under_test' });
   expect(value(metrics, 'probe_success')).toBe(1);
   expect(value(metrics, 'probe_attempts')).toBe(1);
@@ -107,4 +109,33 @@ test('a client that went away stops the probe as `timeout`, saying so', async ()
 test('a prober that throws fails as `internal`; one that returns false silently too', async () => {
   expectFailure((await run(() => Promise.reject(new Error('bug')))).result, 'internal', /prober threw: Error: bug/);
   expectFailure((await run(() => Promise.resolve(false))).result, 'internal', /without saying why/);
+});
+
+describe('a prober may throw instead of returning probe.fail(): the runtime words the failure', () => {
+  test('a ProbeFailure ends the probe with its reason and message', async () => {
+    expectFailure((await run(() => Promise.reject(new ProbeFailure('auth', 'password refused')))).result, 'auth', /^password refused$/);
+  });
+
+  test('anything thrown after the deadline is a timeout in the phase the probe was in', async () => {
+    const stuckInConnect: Prober = async (probe) => {
+      const timer = probe.phases('fake', ['resolve', 'connect']);
+      await timer.time('resolve', async () => undefined);
+      await timer.time('connect', () => new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new ProbeFailure('connect', 'socket reset')), { once: true })));
+      return true;
+    };
+    const { result, metrics } = await run(stuckInConnect, { deadlineSeconds: 0.05 });
+    expectFailure(result, 'timeout', /^deadline reached in the connect phase$/);
+    expect(value(metrics, 'probe_fake_duration_seconds', { phase: 'connect' })).toBeGreaterThan(0);
+  });
+
+  test('a ProbeFailure that is itself a timeout keeps its own words', async () => {
+    const cancelled: Prober = (probe) =>
+      new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new ProbeFailure('timeout', 'deadline reached; the server was asked to cancel')), { once: true }));
+    expectFailure((await run(cancelled, { deadlineSeconds: 0.05 })).result, 'timeout', /^deadline reached; the server was asked to cancel$/);
+  });
+
+  test('a throw after the deadline outside any phase says so', async () => {
+    const noPhases: Prober = (probe) => new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    expectFailure((await run(noPhases, { deadlineSeconds: 0.05 })).result, 'timeout', /^deadline reached$/);
+  });
 });
