@@ -1,5 +1,5 @@
 /** Prometheus duration strings ("1m30s", "500ms", "5s"), as blackbox_exporter's `timeout:` accepts them. */
-const UNIT_SECONDS: Record<string, number> = {
+const UNIT_SECONDS = {
   y: 365 * 24 * 3600,
   w: 7 * 24 * 3600,
   d: 24 * 3600,
@@ -7,7 +7,7 @@ const UNIT_SECONDS: Record<string, number> = {
   m: 60,
   s: 1,
   ms: 0.001,
-};
+} as const;
 
 export const DURATION_PATTERN = '^((\\d+)y)?((\\d+)w)?((\\d+)d)?((\\d+)h)?((\\d+)m)?((\\d+)s)?((\\d+)ms)?$';
 
@@ -17,6 +17,6 @@ const DURATION = new RegExp(DURATION_PATTERN);
 export function parseDurationSeconds(text: string): number | undefined {
   if (text === '' || !DURATION.test(text)) return undefined;
   let seconds = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit];
+  for (const [, amount, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
   return seconds;
 }

@@ -7,6 +7,7 @@ import type { ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { ConfigError, dottedPath, type ConfigPath, type ConfigProblem } from './problems';
 import { isSecretSchema } from './secrets';
+import { firstLine } from '../probe/failure';
 
 /** A compiled schema, as ajv's: true when the value holds, else its `errors`. */
 export interface SchemaCheck<T> {
@@ -102,7 +103,7 @@ function offsetOf(doc: Document, problem: ConfigProblem): number {
     const parentPath = path.slice(0, length - 1);
     const collection = parentPath.length === 0 ? doc.contents : doc.getIn(parentPath, true);
     const part = length === path.length && !problem.atKey ? 'value' : 'key';
-    const offset = offsetInCollection(collection, path[length - 1], part);
+    const offset = offsetInCollection(collection, path[length - 1] ?? '', part);
     if (offset !== undefined) return offset;
   }
   return doc.contents?.range?.[0] ?? 0;
@@ -120,8 +121,4 @@ function offsetInCollection(collection: unknown, key: string | number, part: 'ke
     return isNode(item) ? item.range?.[0] : undefined;
   }
   return undefined;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0];
 }

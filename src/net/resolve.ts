@@ -46,7 +46,7 @@ export function ipAddressHash(address: string, family: 4 | 6): number {
 
 function addressBytes(address: string, family: 4 | 6): number[] {
   if (family === 4) return address.split('.').map(Number);
-  const [head, tail = ''] = address.split('%')[0].split('::');
+  const [head = '', tail = ''] = (address.split('%')[0] ?? '').split('::');
   const groups = (part: string) => (part === '' ? [] : part.split(':'));
   const headGroups = groups(head);
   const tailGroups = address.includes('::') ? groups(tail) : [];

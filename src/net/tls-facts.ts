@@ -13,9 +13,9 @@ export interface TlsFacts {
 
 export function readTlsFacts(socket: TLSSocket): TlsFacts | undefined {
   const chain = peerChain(socket);
-  if (chain.length === 0) return undefined;
-  const expiries = chain.map((cert) => Date.parse(cert.validTo) / 1000);
   const leaf = chain[0];
+  if (leaf === undefined) return undefined;
+  const expiries = chain.map((cert) => Date.parse(cert.validTo) / 1000);
   return {
     earliestExpirySeconds: Math.min(...expiries),
     // Node gives one chain, the one it verified (or the presented one when verification is off);

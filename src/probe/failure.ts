@@ -36,6 +36,6 @@ export class ProbeFailure extends Error {
 /** An error's first line, at most 300 characters: for a failure message, without a stack or Node's require stack. */
 export function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  const line = text.split('\n')[0];
+  const line = text.split('\n', 1)[0] ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }

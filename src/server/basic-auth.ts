@@ -31,9 +31,9 @@ export type BasicAuthOutcome = 'accepted' | 'refused' | 'busy';
 
 /** The user and password of an `Authorization: Basic ...` header, if it is one. */
 export function basicCredentials(header: string | undefined): Credentials | undefined {
-  const match = /^basic +([A-Za-z0-9+/=]+) *$/i.exec(header ?? '');
-  if (!match) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const encoded = /^basic +([A-Za-z0-9+/=]+) *$/i.exec(header ?? '')?.[1];
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
@@ -61,7 +61,7 @@ export class BasicAuthChecker {
     const { user, password } = credentials;
     const known = Object.hasOwn(users, user);
     // An unknown user is checked against a configured hash (same cost factor) and always refused.
-    const hash = known ? users[user] : Object.values(users)[0];
+    const hash = (known ? users[user] : Object.values(users)[0]) ?? '';
     const key = createHash('sha256').update(JSON.stringify([user, hash, known, password])).digest('hex');
     if (known && this.accepted.has(key)) return 'accepted';
     const refusedUntil = this.refused.get(key);
