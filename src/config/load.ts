@@ -93,7 +93,9 @@ export function parseConfig(text: string, fileLabel: string, probers: ProberTabl
       if (isPlainObject(raw.modules) && Object.keys(raw.modules).length === 0) return [{ path: ['modules'], message: 'no modules defined: a config must define at least one' }];
       return [];
     },
-    afterSchema: (config) => semanticProblems(config, probers, options),
+    afterSchema: (config) => semanticProblems(config, probers, options, () => true),
+    // The parts the schema passed are typed as the config says: the same rules run on them.
+    rulesWhereSchemaHolds: (raw, holds) => semanticProblems(raw as CheckpointConfig, probers, options, holds),
   });
   // Lookups by a name from a request or a monitor (`constructor`, `__proto__`) find only modules.
   config.modules = Object.assign(Object.create(null) as CheckpointConfig['modules'], config.modules);
@@ -110,11 +112,17 @@ function addMissingProberSections(raw: Record<string, unknown>, probers: ProberT
   }
 }
 
-/** Rules that need more than one key at a time: the prober's own rules, references, uniqueness. */
-function semanticProblems(config: CheckpointConfig, probers: ProberTable, options: ParseOptions): ConfigProblem[] {
+/**
+ * Rules that need more than one key at a time: the prober's own rules, references, uniqueness.
+ * Each module and monitor is checked only where the schema holds for it (`holds`), so a config
+ * with schema errors still gets every other problem reported in the same run.
+ */
+function semanticProblems(config: CheckpointConfig, probers: ProberTable, options: ParseOptions, holds: (path: ConfigPath) => boolean): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
-  for (const [name, module] of Object.entries(config.modules)) {
+  if (holds(['allowed_targets'])) problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
+  const modules = isPlainObject(config.modules) ? config.modules : {};
+  for (const [name, module] of Object.entries(modules)) {
+    if (!holds(['modules', name])) continue;
     const definition = probers.definition(module.prober);
     if (module.allowed_targets !== undefined && !definition.targetHost) {
       // Its entries would match nothing: a docker target is a container, not a host.
@@ -131,14 +139,17 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
     problems.push(...definition.validate(proberSettings(module), ['modules', name, module.prober]));
   }
   const seen = new Set<string>();
-  config.monitors.forEach((monitor, index) => {
+  (Array.isArray(config.monitors) ? config.monitors : []).forEach((monitor, index) => {
+    if (!holds(['monitors', index])) return;
     if (seen.has(monitor.name)) problems.push({ path: ['monitors', index, 'name'], message: `duplicate monitor name "${monitor.name}"` });
     seen.add(monitor.name);
-    const module = Object.hasOwn(config.modules, monitor.module) ? config.modules[monitor.module] : undefined;
+    const module = Object.hasOwn(modules, monitor.module) ? modules[monitor.module] : undefined;
     if (!module) {
       problems.push({ path: ['monitors', index, 'module'], message: `unknown module "${monitor.module}"` });
       return;
     }
+    // A module the schema refused has had its problems said; its targets cannot be judged.
+    if (!holds(['modules', monitor.module])) return;
     const parsed = probers.definition(module.prober).parseTarget(monitor.target);
     if ('problem' in parsed) problems.push({ path: ['monitors', index, 'target'], message: parsed.problem });
     for (const label of Object.keys(monitor.labels)) {

@@ -28,6 +28,12 @@ export interface YamlFileRules<T> {
   describeSchemaError?(error: ErrorObject, path: ConfigPath): ConfigProblem | undefined;
   /** Once the schema holds: the rules it cannot say. */
   afterSchema(value: T): ConfigProblem[];
+  /**
+   * When the schema does not hold: the same rules for the parts that do, so one run reports every
+   * problem. `holds(path)` is false where a schema error lies at or below `path`; such parts
+   * must be skipped, their values are not what the type says. Without it, rules wait for the schema.
+   */
+  rulesWhereSchemaHolds?(raw: Record<string, unknown>, holds: (path: ConfigPath) => boolean): ConfigProblem[];
 }
 
 /** `text` as a `T`, or a ConfigError with every problem; `fileLabel` is what the messages call the file. */
@@ -49,8 +55,15 @@ export function parseYamlFile<T>(text: string, fileLabel: string, rules: YamlFil
   if (!isPlainObject(raw)) throw new ConfigError([`${fileLabel}:1:1: ${rules.notAMapping}`]);
 
   const problems: ConfigProblem[] = rules.beforeSchema?.(raw) ?? [];
-  if (rules.validate(raw)) problems.push(...rules.afterSchema(raw));
-  else problems.push(...(rules.validate.errors ?? []).map((error) => problemFromAjv(error, rules.describeSchemaError)));
+  if (rules.validate(raw)) {
+    problems.push(...rules.afterSchema(raw));
+  } else {
+    const errors = rules.validate.errors ?? [];
+    problems.push(...errors.map((error) => problemFromAjv(error, rules.describeSchemaError)));
+    const errorPaths = errors.map((error) => pathOf(error));
+    const holds = (path: ConfigPath) => !errorPaths.some((errorPath) => path.every((part, index) => errorPath[index] === part));
+    problems.push(...(rules.rulesWhereSchemaHolds?.(raw, holds) ?? []));
+  }
 
   if (problems.length > 0) {
     // In the file's order, whichever check found them (the sort is stable: ties keep the order found).
@@ -66,12 +79,17 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function problemFromAjv(error: ErrorObject, describe: YamlFileRules<unknown>['describeSchemaError']): ConfigProblem {
-  const path: ConfigPath = error.instancePath
+/** Where an ajv error lies, as a config path (its JSON pointer decoded; indexes as numbers). */
+function pathOf(error: ErrorObject): ConfigPath {
+  return error.instancePath
     .split('/')
     .slice(1)
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function problemFromAjv(error: ErrorObject, describe: YamlFileRules<unknown>['describeSchemaError']): ConfigProblem {
+  const path = pathOf(error);
   const own = describe?.(error, path);
   if (own) return own;
   switch (error.keyword) {
