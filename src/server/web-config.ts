@@ -74,7 +74,7 @@ const WebConfigSchema = StrictObject({
   tls_server_config: Type.Optional(TlsServerSchema),
   http_server_config: Type.Optional(
     StrictObject({
-      // Accepted for compatibility; the checkpoint serves HTTP/1.1 only (see README).
+      // Accepted for compatibility; the checkpoint serves HTTP/1.1 only (see docs/reference.md).
       http2: Type.Boolean({ default: true }),
       headers: Type.Optional(HeadersSchema),
     }),
