@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import type { ProberTable } from '../probe/prober-table';
-import { configShellSchema, proberSettings, type CheckpointConfig } from './schema';
+import type { AnyProberDefinition, ProberTable, SettingsOf } from '../probe/prober-table';
+import { configShellSchema, proberSettings, type CheckpointConfig, type ModuleConfig } from './schema';
 import { ConfigError, type ConfigPath, type ConfigProblem } from './problems';
 import { missingSecretSources, secretFields } from './secrets';
 import { isPlainObject, parseYamlFile, type SchemaCheck } from './yaml-file';
@@ -71,7 +71,10 @@ function jsonPointerPart(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-export async function loadConfigFile(file: string, probers: ProberTable, options: ParseOptions = {}): Promise<CheckpointConfig> {
+/** A config loaded with `probers`: each module typed as its prober's (a union discriminated by `prober`). */
+export type ConfigOf<Definitions extends Record<string, AnyProberDefinition>> = CheckpointConfig<ModuleConfig<SettingsOf<Definitions>>>;
+
+export async function loadConfigFile<Definitions extends Record<string, AnyProberDefinition>>(file: string, probers: ProberTable<Definitions>, options: ParseOptions = {}): Promise<ConfigOf<Definitions>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -82,7 +85,7 @@ export async function loadConfigFile(file: string, probers: ProberTable, options
 }
 
 /** `fileLabel` is what error messages call the file. */
-export function parseConfig(text: string, fileLabel: string, probers: ProberTable, options: ParseOptions = {}): CheckpointConfig {
+export function parseConfig<Definitions extends Record<string, AnyProberDefinition>>(text: string, fileLabel: string, probers: ProberTable<Definitions>, options: ParseOptions = {}): ConfigOf<Definitions> {
   const config = parseYamlFile(text, fileLabel, {
     validate: validatorFor(probers),
     // An empty or half-written file must never replace a running config with one that probes nothing.
@@ -99,7 +102,8 @@ export function parseConfig(text: string, fileLabel: string, probers: ProberTabl
   });
   // Lookups by a name from a request or a monitor (`constructor`, `__proto__`) find only modules.
   config.modules = Object.assign(Object.create(null) as CheckpointConfig['modules'], config.modules);
-  return config;
+  // The schema checked each module's section against its prober's schema, whose type that section has.
+  return config as ConfigOf<Definitions>;
 }
 
 /** A module that names its prober but has no section for it gets an empty one, which ajv then fills with defaults. */

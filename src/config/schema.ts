@@ -60,7 +60,8 @@ export type ModuleConfig<Sections extends Record<string, unknown> = Record<strin
   [Name in keyof Sections & string]: ModuleKeys & { prober: Name } & { readonly [Section in Name]: Sections[Name] };
 }[keyof Sections & string];
 export type MonitorConfig = Static<typeof MonitorSchema>;
-export type CheckpointConfig = Omit<Static<ReturnType<typeof configSchemaWith<typeof ModuleKeysSchema>>>, 'modules'> & { modules: Record<string, ModuleConfig> };
+/** A loaded config; its modules are those of the prober table it was loaded with (`ModuleConfig`). */
+export type CheckpointConfig<Module = ModuleConfig> = Omit<Static<ReturnType<typeof configSchemaWith<typeof ModuleKeysSchema>>>, 'modules'> & { modules: Record<string, Module> };
 
 /** The module's section for its own prober, after validation always present. */
 export function proberSettings(module: ModuleConfig): unknown {
