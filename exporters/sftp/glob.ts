@@ -37,12 +37,13 @@ export function globProblem(pattern: string): string | undefined {
 function translate(pattern: string): RegExp {
   let source = '';
   for (let index = 0; index < pattern.length; index++) {
-    const char = pattern[index];
+    const char = pattern.charAt(index);
     if (char === '*') source += '.*';
     else if (char === '?') source += '.';
     else if (char === '\\') {
-      if (index + 1 === pattern.length) throw new Error('ends with a lone \\');
-      source += escape(pattern[++index]);
+      const quoted = pattern[++index];
+      if (quoted === undefined) throw new Error('ends with a lone \\');
+      source += escape(quoted);
     } else if (char === '[') {
       const end = classEnd(pattern, index);
       if (end === -1) throw new Error('[ without its closing ]');

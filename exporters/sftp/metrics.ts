@@ -6,8 +6,7 @@
  */
 import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
-import { createPhaseTimer } from '../../src/probe/phases';
-import type { ProbeLog } from '../../src/probe/probe-log';
+import type { PhaseTimer } from '../../src/probe/phases';
 
 export const SFTP_PHASES = ['resolve', 'connect', 'handshake', 'auth', 'subsystem', 'list', 'upload', 'download', 'delete', 'freshness'] as const;
 export type SftpPhase = (typeof SFTP_PHASES)[number];
@@ -18,31 +17,30 @@ export interface NewestFile {
   sizeBytes: number;
 }
 
-export function createSftpMetrics(registry: ProbeRegistry, log: ProbeLog) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
-  const timer = createPhaseTimer(registry, 'sftp', SFTP_PHASES, log);
+/** `phases` is the probe's timer of SFTP_PHASES (`probe.phases`), which the checks and the session time themselves with. */
+export function createSftpMetrics(registry: ProbeRegistry, phases: PhaseTimer<SftpPhase>) {
   return {
-    phases: timer,
+    phases,
     address: createAddressMetrics(registry),
     serverVersion(version: string) {
-      gauge('probe_sftp_server_info', "The server's SSH identification string", ['version']).labels(version).set(1);
+      registry.gauge('probe_sftp_server_info', "The server's SSH identification string", ['version']).labels(version).set(1);
     },
     hostKey(type: string, fingerprint: string) {
-      gauge('probe_sftp_host_key_info', 'The host key the server presented, pinned or not', ['type', 'fingerprint_sha256']).labels(type, fingerprint).set(1);
+      registry.gauge('probe_sftp_host_key_info', 'The host key the server presented, pinned or not', ['type', 'fingerprint_sha256']).labels(type, fingerprint).set(1);
     },
     directoryEntries(count: number) {
-      gauge('probe_sftp_directory_entries', 'Entries in the listed directory, without . and ..').set(count);
+      registry.gauge('probe_sftp_directory_entries', 'Entries in the listed directory, without . and ..').set(count);
     },
     matchingFiles(count: number) {
-      gauge('probe_sftp_matching_files', 'Regular files in the freshness directory whose name matches the pattern').set(count);
+      registry.gauge('probe_sftp_matching_files', 'Regular files in the freshness directory whose name matches the pattern').set(count);
     },
     maxAge(seconds: number) {
-      gauge('probe_sftp_newest_file_max_age_seconds', "The module's freshness.max_age").set(seconds);
+      registry.gauge('probe_sftp_newest_file_max_age_seconds', "The module's freshness.max_age").set(seconds);
     },
     newestFile(file: NewestFile) {
-      gauge('probe_sftp_newest_file_age_seconds', 'Age of the newest matching file by its modification time, as seen by the checkpoint clock').set(file.ageSeconds);
-      gauge('probe_sftp_newest_file_timestamp_seconds', 'Modification time of the newest matching file in unixtime').set(file.mtimeSeconds);
-      gauge('probe_sftp_newest_file_size_bytes', 'Size of the newest matching file').set(file.sizeBytes);
+      registry.gauge('probe_sftp_newest_file_age_seconds', 'Age of the newest matching file by its modification time, as seen by the checkpoint clock').set(file.ageSeconds);
+      registry.gauge('probe_sftp_newest_file_timestamp_seconds', 'Modification time of the newest matching file in unixtime').set(file.mtimeSeconds);
+      registry.gauge('probe_sftp_newest_file_size_bytes', 'Size of the newest matching file').set(file.sizeBytes);
     },
   };
 }

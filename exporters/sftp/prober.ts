@@ -9,19 +9,17 @@ import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeContext } from '../../src/probe/prober';
 import { checkFreshness, listDirectory, roundTrip, type CheckContext } from './checks';
 import { readCredentials } from './credentials';
-import { createSftpMetrics } from './metrics';
+import { createSftpMetrics, SFTP_PHASES } from './metrics';
 import { RemoteFiles } from './remote-files';
 import type { SftpSettings } from './schema';
 import { SshSession } from './ssh-session';
-import { parseSftpTarget } from './target';
+import type { SftpTarget } from './target';
 
-export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<boolean> {
-  const { settings, log, signal } = probe;
-  const metrics = createSftpMetrics(probe.registry, log);
+export async function probeSftp(probe: ProbeContext<SftpSettings, SftpTarget>): Promise<boolean> {
+  const { settings, log, signal, target } = probe;
+  const metrics = createSftpMetrics(probe.registry, probe.phases('sftp', SFTP_PHASES));
   let session: SshSession | undefined;
   try {
-    const target = parseSftpTarget(probe.target);
-    if ('problem' in target) throw new ProbeFailure('config', target.problem);
     const credentials = await readCredentials(settings);
 
     log.info('Resolving target address', { host: target.host, ip_protocol: settings.preferred_ip_protocol });
@@ -42,11 +40,6 @@ export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<bool
     });
     const files = new RemoteFiles(await session.sftp(), session, signal, settings.max_entries);
     return await runChecks(probe, { files, metrics, log, signal });
-  } catch (error) {
-    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${metrics.phases.current() ?? 'resolve'} phase`);
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
-    log.error('unexpected error in sftp prober', { err: String(error) });
-    return probe.fail('internal', String(error));
   } finally {
     session?.close();
   }
@@ -57,7 +50,7 @@ export async function probeSftp(probe: ProbeContext<SftpSettings>): Promise<bool
  * the round trip still reports how old the backup is); the first failure is the probe's reason.
  * Any other failure means the session is gone and ends the probe.
  */
-async function runChecks(probe: ProbeContext<SftpSettings>, context: CheckContext): Promise<boolean> {
+async function runChecks(probe: ProbeContext<SftpSettings, SftpTarget>, context: CheckContext): Promise<boolean> {
   const { settings } = probe;
   const checks: (() => Promise<void>)[] = [() => listDirectory(context, settings.directory)];
   const { round_trip: roundTripSettings, freshness } = settings;

@@ -3,8 +3,8 @@
  * the server's host key is pinned by fingerprint, or its check is switched off explicitly.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
-import { SecretEnv, SecretFile } from '../../src/config/secrets';
+import { Duration, IpProtocolKeys, StrictObject } from '../../src/config/schema-helpers';
+import { SecretFile, SecretSource } from '../../src/config/secrets';
 
 /** What `ssh-keygen -lf` prints for a key: SHA-256 of the key blob, base64 without padding (43 characters). */
 export const FINGERPRINT_PATTERN = '^SHA256:[A-Za-z0-9+/]{43}$';
@@ -13,18 +13,15 @@ const Path = (description: string) => Type.String({ minLength: 1, description })
 
 export const SftpSettingsSchema = StrictObject({
   username: Type.String({ minLength: 1 }),
-  password_file: Type.Optional(SecretFile({ description: 'file holding the password (a trailing newline is ignored)' })),
-  password_env: Type.Optional(SecretEnv({ description: 'environment variable holding the password' })),
+  ...SecretSource('password', 'password'),
   private_key_file: Type.Optional(SecretFile({ description: 'OpenSSH or PEM private key file' })),
-  passphrase_file: Type.Optional(SecretFile({ description: 'file holding the private key passphrase' })),
-  passphrase_env: Type.Optional(SecretEnv({ description: 'environment variable holding the private key passphrase' })),
+  ...SecretSource('passphrase', 'private key passphrase'),
   host_key_fingerprints: Type.Array(
     Type.String({ pattern: FINGERPRINT_PATTERN, patternMessage: 'must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters' }),
     { default: [], description: 'the host keys the server may present; more than one during a key rotation' },
   ),
   insecure_skip_host_key_check: Type.Boolean({ default: false, description: 'accept any host key (no protection against a man in the middle)' }),
-  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
-  ip_protocol_fallback: Type.Boolean({ default: true }),
+  ...IpProtocolKeys,
   directory: Type.String({ minLength: 1, default: '.', description: 'the directory listed on every probe; relative paths start at the login directory' }),
   max_entries: Type.Integer({ minimum: 1, default: 10000, description: 'a directory listing (directory, freshness, round_trip cleanup) with more entries fails the probe' }),
   round_trip: Type.Optional(

@@ -9,17 +9,12 @@ import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError } from '../../src/config/problems';
-import { builtInProbers } from '../../src/cli/probers';
-import { parseConfig } from '../../src/config/load';
 import { ProbeLog } from '../../src/probe/probe-log';
 import { LOOPBACK, refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { createTestUser, generateSshKey, startSshd, type Sshd, type SshKey, type TestUser } from '../../tests/support/sshd';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
-import { globMatches, globProblem } from './glob';
 import type { SftpPhase } from './metrics';
-import { parseSftpTarget } from './target';
 
 const USER = 'checkpoint-sftp';
 const PASSPHRASE = 'correct horse battery staple';
@@ -147,8 +142,12 @@ async function startListeners(): Promise<Listeners> {
       if (greeting) socket.write(greeting);
       if (hangUp) socket.end();
     });
-  const servers = [listener(undefined, false), listener('SSH-2.0-OpenSSH_9.9 stalled\r\n', false), listener('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', true)];
-  const ports = await Promise.all(servers.map((server) => new Promise<number>((resolve) => server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port)))));
+  const silent = listener(undefined, false);
+  const bannerOnly = listener('SSH-2.0-OpenSSH_9.9 stalled\r\n', false);
+  const notSsh = listener('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n', true);
+  const servers = [silent, bannerOnly, notSsh];
+  const listen = (server: net.Server) => new Promise<number>((resolve) => server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port)));
+  const ports = await Promise.all([listen(silent), listen(bannerOnly), listen(notSsh)]);
   return {
     silent: ports[0],
     bannerOnly: ports[1],
@@ -215,8 +214,6 @@ describe('connecting and logging in', () => {
     const v6 = await probe(`[::1]:${sshd.port}`);
     expect(v6.result.success).toBe(true);
     expect(v6.get('probe_ip_protocol')).toBe(6);
-    expect(parseSftpTarget('sftp://backup.example')).toEqual({ host: 'backup.example', port: 22 });
-    expect(parseSftpTarget('[2001:db8::1]:2222')).toEqual({ host: '2001:db8::1', port: 2222 });
   });
 
   test('a wrong password fails with reason auth and names what the server accepts', async () => {
@@ -449,67 +446,5 @@ describe('servers that fail or hang', () => {
     const probed = await probe(`${LOOPBACK}:${await refusedPort()}`);
     expect(probed.reason).toBe('connect');
     expect(probed.get('probe_sftp_duration_seconds', { phase: 'handshake' })).toBe(0);
-  });
-});
-
-describe('configuration', () => {
-  function problems(sftpSection: string, monitorTarget = '127.0.0.1:22'): string[] {
-    const yaml = `modules:\n  backup:\n    prober: sftp\n    sftp:\n${sftpSection.replace(/^/gm, '      ')}\nmonitors:\n  - name: backup\n    module: backup\n    target: "${monitorTarget}"\n`;
-    try {
-      // The sftp rules only: whether the secret files exist is tests/config's concern.
-      parseConfig(yaml, 'sftp.yml', builtInProbers, { checkSecretSources: false });
-      return [];
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-  }
-
-  test('a module needs credentials and a host key policy, and each secret one source', () => {
-    expect(problems('username: backup')).toEqual([
-      'sftp.yml:5:7: modules.backup.sftp: no credentials: set password_file, password_env or private_key_file',
-      "sftp.yml:5:7: modules.backup.sftp: no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true",
-    ]);
-    expect(
-      problems(
-        `username: backup\npassword_file: /run/secrets/pw\npassword_env: PW\npassphrase_env: PP\nhost_key_fingerprints: ["${'SHA256:' + 'A'.repeat(43)}"]\ninsecure_skip_host_key_check: true`,
-      ),
-    ).toEqual([
-      'sftp.yml:7:21: modules.backup.sftp.password_env: password_file and password_env are mutually exclusive',
-      'sftp.yml:8:23: modules.backup.sftp.passphrase_env: a passphrase needs private_key_file',
-      'sftp.yml:10:37: modules.backup.sftp.insecure_skip_host_key_check: host_key_fingerprints and insecure_skip_host_key_check are mutually exclusive',
-    ]);
-  });
-
-  test('fingerprints, globs and targets are checked', () => {
-    expect(problems('username: backup\nprivate_key_file: /k\nhost_key_fingerprints: ["MD5:aa:bb"]\nfreshness:\n  directory: /b\n  pattern: "db-[0-9.sql"')).toEqual([
-      'sftp.yml:7:31: modules.backup.sftp.host_key_fingerprints.0: must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters',
-    ]);
-    expect(problems('username: backup\nprivate_key_file: /k\ninsecure_skip_host_key_check: true\nfreshness:\n  directory: /b\n  pattern: "db-[0-9.sql"')).toEqual([
-      'sftp.yml:10:18: modules.backup.sftp.freshness.pattern: invalid glob "db-[0-9.sql": [ without its closing ]',
-    ]);
-    const valid = 'username: backup\nprivate_key_file: /k\ninsecure_skip_host_key_check: true';
-    expect(problems(valid, 'sftp://backup:hunter2@files.example')).toEqual([
-      'sftp.yml:11:13: monitors.0.target: credentials do not belong in a target, which becomes a label: set username and password_file or private_key_file in the module',
-    ]);
-    expect(problems(valid, 'https://files.example')).toEqual(['sftp.yml:11:13: monitors.0.target: target scheme "https" is not supported by the sftp prober (use host:port or sftp://host:port)']);
-    expect(problems(valid, 'sftp://files.example/backups')).toEqual([
-      'sftp.yml:11:13: monitors.0.target: an sftp target is only host and port: directories to list and check belong in the module (directory, round_trip, freshness)',
-    ]);
-  });
-
-  test('globs follow the shell', () => {
-    expect(globMatches('*.sql.gz', 'db-1.sql.gz')).toBe(true);
-    expect(globMatches('*.sql.gz', 'db-1.sql.gz.part')).toBe(false);
-    expect(globMatches('*', '.hidden')).toBe(false);
-    expect(globMatches('.*', '.hidden')).toBe(true);
-    expect(globMatches('db-202?-[0-9][0-9].tar', 'db-2024-07.tar')).toBe(true);
-    expect(globMatches('db-[!0-9]*', 'db-x')).toBe(true);
-    expect(globMatches('db-[!0-9]*', 'db-1')).toBe(false);
-    expect(globMatches('a+(b)', 'a+(b)')).toBe(true);
-    expect(globMatches('\\*', '*')).toBe(true);
-    expect(globMatches('[]]', ']')).toBe(true);
-    expect(globProblem('backups/*.gz')).toBe('glob "backups/*.gz" matches file names only: put the path in directory');
-    expect(globProblem('[z-a]')).toBe('invalid glob "[z-a]": Range out of order in character class');
   });
 });

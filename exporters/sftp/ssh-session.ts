@@ -208,7 +208,7 @@ export class SshSession {
     }
     const text = this.received.toString('latin1');
     if (!/^SSH-|\nSSH-/.test(text)) {
-      const firstLine = text.split('\n')[0].replace(/\r$/, '').slice(0, 80);
+      const firstLine = (text.split('\n', 1)[0] ?? '').replace(/\r$/, '').slice(0, 80);
       return new ProbeFailure('protocol', firstLine ? `the server did not identify as SSH; it sent ${JSON.stringify(firstLine)}` : 'the server closed the connection without identifying as SSH');
     }
     if (error.level === 'client-socket') return new ProbeFailure('protocol', `the connection failed: ${error.code ?? error.message}`);

@@ -15,8 +15,8 @@ import type { ProbeLog } from '../../src/probe/probe-log';
 import { resolveTarget } from '../../src/net/resolve';
 import { tlsOptions } from '../../src/net/tls-config';
 import { PROBE_ID_HEADER } from './message';
+import { parseImapUrl } from './imap-url';
 import type { DeliverySettings, SmtpSettings } from './schema';
-import { unbracketedHost } from '../../src/net/url-host';
 
 /** Messages of earlier probes that arrived after their probe gave up are deleted once this old (IMAP dates have no time of day). */
 const STALE_AFTER_DAYS = 2;
@@ -35,10 +35,10 @@ export interface DeliveryCheck {
 /** Seconds from acceptance to the message being seen in the mailbox. */
 export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
   const { settings, signal, log } = check;
-  const url = new URL(settings.imap);
-  const host = unbracketedHost(url.hostname);
-  const secure = url.protocol === 'imaps:';
-  const port = Number(url.port) || (secure ? 993 : 143);
+  // validate.ts refused, at config load, a URL this parser finds a problem with: this only narrows the type.
+  const server = parseImapUrl(settings.imap);
+  if ('problem' in server) throw new ProbeFailure('config', `delivery.imap: ${server.problem}`);
+  const { host, port, implicitTls: secure } = server.target;
   const resolved = await resolveTarget(host, check.addressFamily.preferred_ip_protocol, check.addressFamily.ip_protocol_fallback, signal);
   // imapflow connects to `host` itself, so the TLS options must not carry one of their own.
   const { host: _serverName, ...tls } = await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? host);
@@ -75,7 +75,8 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
     await abortable(client.connect(), signal).catch(failed('IMAP login'));
     connected = true;
     await abortable(client.mailboxOpen(settings.mailbox), signal).catch(failed(`opening mailbox ${JSON.stringify(settings.mailbox)}`, 'protocol'));
-    const intervalMs = parseDurationSeconds(settings.poll_interval)! * 1000;
+    // validate.ts has made sure poll_interval is a duration longer than 0s; 1s is its default.
+    const intervalMs = (parseDurationSeconds(settings.poll_interval) ?? 1) * 1000;
     for (let polls = 1; ; polls++) {
       const found = await abortable(client.search({ header: { [PROBE_ID_HEADER]: check.probeId } }, { uid: true }), signal).catch(failed('IMAP SEARCH', 'protocol'));
       if (found && found.length > 0) {

@@ -15,8 +15,8 @@ const KEYWORD = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 export function parseExtensions(reply: SmtpReply | undefined): Extensions {
   const params = new Map<string, string[]>();
   for (const line of reply?.lines.slice(1) ?? []) {
-    const [keyword, ...rest] = line.trim().split(/\s+/);
-    if (KEYWORD.test(keyword ?? '')) params.set(keyword.toUpperCase(), rest);
+    const [keyword = '', ...rest] = line.trim().split(/\s+/);
+    if (KEYWORD.test(keyword)) params.set(keyword.toUpperCase(), rest);
   }
   const size = params.get('SIZE')?.[0];
   return {

@@ -1,19 +1,13 @@
-/** The smtp prober as the runtime sees it: schema, extra rules and target check; the probe function loads on first use. */
+/** The smtp prober as the runtime sees it: schema, extra rules and target parsing; the probe function loads on first use. */
 import type { ProberDefinition } from '../../src/probe/prober';
 import { SmtpSettingsSchema } from './schema';
-import { parseSmtpTarget } from './target';
+import { parseSmtpTarget, type SmtpTarget } from './target';
 import { validateSmtpSettings } from './validate';
 
-export const smtpProber: ProberDefinition<typeof SmtpSettingsSchema> = {
+export const smtpProber: ProberDefinition<typeof SmtpSettingsSchema, SmtpTarget> = {
   schema: SmtpSettingsSchema,
   validate: validateSmtpSettings,
-  checkTarget: (target) => {
-    const parsed = parseSmtpTarget(target);
-    return typeof parsed === 'string' ? parsed : undefined;
-  },
-  targetHost: (target) => {
-    const parsed = parseSmtpTarget(target);
-    return typeof parsed === 'string' ? undefined : parsed.host;
-  },
+  parseTarget: parseSmtpTarget,
+  targetHost: (target) => target.host,
   load: async () => ({ probe: (await import('./prober')).probeSmtp }),
 };

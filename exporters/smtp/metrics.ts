@@ -6,8 +6,7 @@
  */
 import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
-import { createPhaseTimer } from '../../src/probe/phases';
-import type { ProbeLog } from '../../src/probe/probe-log';
+import type { PhaseTimer } from '../../src/probe/phases';
 
 export const SMTP_PHASES = ['resolve', 'connect', 'tls', 'banner', 'ehlo', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'quit', 'delivery'] as const;
 export type SmtpPhase = (typeof SMTP_PHASES)[number];
@@ -15,23 +14,22 @@ export type SmtpPhase = (typeof SMTP_PHASES)[number];
 /** A bound on the info metric's series: a server listing hundreds of keywords must not blow up the answer. */
 const MAX_EXTENSIONS = 50;
 
-export function createSmtpMetrics(registry: ProbeRegistry, log: ProbeLog) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
-  const timer = createPhaseTimer(registry, 'smtp', SMTP_PHASES, log);
+/** `timer` is the probe's timer of SMTP_PHASES (`probe.phases`). */
+export function createSmtpMetrics(registry: ProbeRegistry, timer: PhaseTimer<SmtpPhase>) {
   const metrics = {
     timer,
-    statusCode: gauge('probe_smtp_status_code', 'The code of the last SMTP reply, 0 before any'),
-    starttls: gauge('probe_smtp_starttls', 'Whether the session was upgraded with STARTTLS'),
+    statusCode: registry.gauge('probe_smtp_status_code', 'The code of the last SMTP reply, 0 before any'),
+    starttls: registry.gauge('probe_smtp_starttls', 'Whether the session was upgraded with STARTTLS'),
     address: createAddressMetrics(registry),
     extensions(keywords: string[]) {
-      const info = gauge('probe_smtp_extension_info', 'An extension the server announced in its (last) EHLO reply', ['extension']);
+      const info = registry.gauge('probe_smtp_extension_info', 'An extension the server announced in its (last) EHLO reply', ['extension']);
       for (const keyword of keywords.slice(0, MAX_EXTENSIONS)) info.labels(keyword).set(1);
     },
     maxMessageSize(bytes: number) {
-      gauge('probe_smtp_max_message_size_bytes', 'The message size limit the server announced with SIZE (0: no limit)').set(bytes);
+      registry.gauge('probe_smtp_max_message_size_bytes', 'The message size limit the server announced with SIZE (0: no limit)').set(bytes);
     },
     deliverySeconds(seconds: number) {
-      gauge('probe_smtp_delivery_duration_seconds', 'From the end of DATA to the test message being seen in the mailbox over IMAP').set(seconds);
+      registry.gauge('probe_smtp_delivery_duration_seconds', 'From the end of DATA to the test message being seen in the mailbox over IMAP').set(seconds);
     },
   };
   for (const series of [metrics.statusCode, metrics.starttls]) series.set(0);

@@ -15,19 +15,17 @@ import { readTlsFacts, registerTlsMetrics } from '../../src/net/tls-facts';
 import { authenticate } from './auth';
 import { parseExtensions, type Extensions } from './ehlo';
 import { messageForData, newProbeId } from './message';
-import { createSmtpMetrics, type SmtpMetrics } from './metrics';
+import { createSmtpMetrics, SMTP_PHASES, type SmtpMetrics } from './metrics';
 import type { MailSettings, SmtpSettings } from './schema';
 import { excerpt, SmtpSession, type SmtpReply } from './session';
-import { parseSmtpTarget } from './target';
+import type { SmtpTarget } from './target';
 
-export async function probeSmtp(probe: ProbeContext<SmtpSettings>): Promise<boolean> {
-  const { settings, log, signal } = probe;
-  const metrics = createSmtpMetrics(probe.registry, log);
+export async function probeSmtp(probe: ProbeContext<SmtpSettings, SmtpTarget>): Promise<boolean> {
+  const { settings, log, signal, target } = probe;
+  const metrics = createSmtpMetrics(probe.registry, probe.phases('smtp', SMTP_PHASES));
   let session: SmtpSession | undefined;
   let politely = false;
   try {
-    const target = parseSmtpTarget(probe.target);
-    if (typeof target === 'string') throw new ProbeFailure('config', target);
     // Secrets and certificates first: a missing file fails the probe before anything is sent.
     const authPassword = settings.auth ? await readSecret({ file: settings.auth.password_file, env: settings.auth.password_env }, 'auth.password') : undefined;
     const deliveryPassword = settings.delivery ? await readSecret({ file: settings.delivery.password_file, env: settings.delivery.password_env }, 'delivery.password') : undefined;
@@ -95,12 +93,10 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings>): Promise<bool
     }
     return true;
   } catch (error) {
-    // A garbled conversation cannot be ended politely: nobody knows what the server would make of a QUIT.
+    // Only to decide how the session ends; the runtime turns the error into the failure. A garbled
+    // conversation cannot be ended politely: nobody knows what the server would make of a QUIT.
     if (signal.aborted || !(error instanceof ProbeFailure) || error.reason === 'protocol') politely = false;
-    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${metrics.timer.current() ?? 'resolve'} phase`);
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
-    log.error('unexpected error in smtp prober', { err: String(error) });
-    return probe.fail('internal', String(error));
+    throw error;
   } finally {
     session?.close(politely);
   }
@@ -117,7 +113,7 @@ async function greet(session: SmtpSession, name: string): Promise<Extensions> {
   return parseExtensions(undefined);
 }
 
-async function sendMessage(session: SmtpSession, mail: MailSettings, ehloName: string, metrics: SmtpMetrics, probe: ProbeContext<SmtpSettings>) {
+async function sendMessage(session: SmtpSession, mail: MailSettings, ehloName: string, metrics: SmtpMetrics, probe: ProbeContext<SmtpSettings, SmtpTarget>) {
   const id = newProbeId();
   probe.log.info('Sending test message', { probe_id: id, from: mail.from, to: mail.to.join(',') });
   const from = await metrics.timer.time('mail', () => session.command(`MAIL FROM:<${mail.from}>`));
@@ -140,7 +136,7 @@ async function sendMessage(session: SmtpSession, mail: MailSettings, ehloName: s
   return { id, acceptedAt };
 }
 
-function reportTls(probe: ProbeContext<SmtpSettings>, socket: TLSSocket): void {
+function reportTls(probe: ProbeContext<SmtpSettings, SmtpTarget>, socket: TLSSocket): void {
   const facts = readTlsFacts(socket);
   if (facts) registerTlsMetrics(probe.registry, facts);
   probe.log.info('TLS established', { version: facts?.version, cipher: facts?.cipher });

@@ -4,25 +4,20 @@
  * Secrets are only ever named (`password_file`, `password_env`), never written here.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Duration, StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { Duration, IpProtocolKeys, StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
-import { SecretEnv, SecretFile } from '../../src/config/secrets';
+import { SecretSource } from '../../src/config/secrets';
 
 /** One line of printable ASCII: what goes into a command or a header must not break the line. */
 const HEADER_TEXT = '^[\\x20-\\x7E]*$';
 /** A mailbox as MAIL FROM / RCPT TO carry it, without the angle brackets; no spaces or line breaks. */
 const ADDRESS = '^[\\x21-\\x7E]+$';
 
-const SecretSource = {
-  password_file: Type.Optional(SecretFile()),
-  password_env: Type.Optional(SecretEnv()),
-};
-
 export const AUTH_MECHANISMS = ['PLAIN', 'LOGIN'] as const;
 
 const AuthSchema = StrictObject({
   username: Type.String({ minLength: 1, pattern: '^[^\\r\\n\\x00]+$' }),
-  ...SecretSource,
+  ...SecretSource('password', 'AUTH password'),
   mechanism: Type.Optional(StringEnum(AUTH_MECHANISMS, { description: 'default: PLAIN when the server offers it, else LOGIN' })),
   allow_unencrypted: Type.Boolean({ default: false, description: 'send credentials over a connection without TLS' }),
 });
@@ -41,7 +36,7 @@ const MailSchema = StrictObject({
 const DeliverySchema = StrictObject({
   imap: Type.String({ pattern: '^imaps?://', patternMessage: 'must be an imap:// (STARTTLS) or imaps:// (implicit TLS) URL' }),
   username: Type.String({ minLength: 1 }),
-  ...SecretSource,
+  ...SecretSource('password', 'IMAP password'),
   mailbox: Type.String({ minLength: 1, default: 'INBOX' }),
   poll_interval: Duration({ default: '1s' }),
   max_response_bytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'the largest IMAP response line or literal read; a server sending more fails the probe' }),
@@ -56,8 +51,7 @@ export const SmtpSettingsSchema = StrictObject({
   auth: Type.Optional(AuthSchema),
   mail: Type.Optional(MailSchema),
   delivery: Type.Optional(DeliverySchema),
-  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
-  ip_protocol_fallback: Type.Boolean({ default: true }),
+  ...IpProtocolKeys,
 });
 
 export type SmtpSettings = Static<typeof SmtpSettingsSchema>;

@@ -90,15 +90,17 @@ export class SmtpSession {
       const line = await this.nextLine(lines.length > 0);
       const match = REPLY_LINE.exec(line);
       if (!match) throw new ProbeFailure('protocol', `the server's answer is not an SMTP reply: ${excerpt(line)}`);
-      const lineCode = Number(match[1]);
+      // The three groups always take part in a match; the defaults only satisfy the type.
+      const [, codeText = '', separator, text = ''] = match;
+      const lineCode = Number(codeText);
       if (code !== undefined && lineCode !== code) throw new ProbeFailure('protocol', `a multi-line reply changed its code from ${code} to ${lineCode}`);
       code = lineCode;
-      lines.push(match[3]);
-      if (match[2] !== '-') break;
+      lines.push(text);
+      if (separator !== '-') break;
       if (lines.length >= MAX_REPLY_LINES) throw new ProbeFailure('protocol', `a reply of more than ${MAX_REPLY_LINES} lines`);
     }
     this.onReply(code);
-    this.log.info('Received reply', { code, text: excerpt(lines[0]), lines: lines.length });
+    this.log.info('Received reply', { code, text: excerpt(lines[0] ?? ''), lines: lines.length });
     return { code, lines };
   }
 
@@ -217,5 +219,5 @@ export function excerpt(text: string): string {
 }
 
 function describeCommand(shown: string): string {
-  return shown.split(' ')[0].toUpperCase();
+  return (shown.split(' ', 1)[0] ?? '').toUpperCase();
 }

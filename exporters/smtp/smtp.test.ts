@@ -20,8 +20,7 @@ import {
   type SmtpTargets,
 } from '../../tests/support/smtp-targets';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
-import { smtpProber } from './index';
-import { dotStuff, PROBE_ID_HEADER } from './message';
+import { PROBE_ID_HEADER } from './message';
 
 let pki: TestPki;
 let dovecot: Dovecot;
@@ -162,8 +161,8 @@ describe('connection, banner and TLS', () => {
     const probed = await probe(target);
     expect(probed.reason).toBe('status_code');
     expect(probed.get('probe_smtp_status_code')).toBe(554);
-    await eventually(() => scripted[0].verbs.includes('QUIT'));
-    expect(scripted[0].verbs).toEqual(['QUIT']);
+    await eventually(() => scripted[0]?.verbs.includes('QUIT') ?? false);
+    expect(scripted[0]?.verbs).toEqual(['QUIT']);
   });
 });
 
@@ -235,7 +234,7 @@ describe('AUTH', () => {
     const probed = await probe(target, `auth: {username: ${SMTP_USER}, password_file: ${files.missing}}`);
     expect(probed.reason).toBe('config');
     expect(probed.result.failure?.message).toContain('auth.password_file');
-    expect(scripted[0].verbs).toEqual([]);
+    expect(scripted[0]?.verbs).toEqual([]);
   });
 });
 
@@ -261,7 +260,6 @@ describe('sending a test message', () => {
     expect(message.raw).toMatch(new RegExp(`Message-ID: <${id}@`));
     // The server undoes the dot-stuffing: what arrives is the body as configured.
     expect(message.raw.split('\r\n\r\n').slice(1).join('\r\n\r\n')).toBe(`${body.replace(/\n/g, '\r\n')}\r\n`);
-    expect(dotStuff('.x')).toBe('..x');
   });
 
   test('a refused recipient fails with reason status_code and the 550', async () => {
@@ -365,22 +363,5 @@ describe('deadlines', () => {
     } finally {
       listener.close();
     }
-  });
-});
-
-describe('targets', () => {
-  test.each([
-    ['mail.example.test:25', undefined],
-    ['smtp://mail.example.test', undefined],
-    ['smtps://mail.example.test:465', undefined],
-    ['[::1]:25', undefined],
-    ['smtp://user:pw@mail.example.test:25', /credentials do not belong in a target/],
-    ['http://mail.example.test', /scheme "http" is not supported/],
-    ['smtp://mail.example.test:25/path', /only a host and a port/],
-    ['smtp://mail.example.test:25?x=1', /only a host and a port/],
-  ])('%s', (target, problem) => {
-    const message = smtpProber.checkTarget(target, {} as never);
-    if (problem) expect(message).toMatch(problem);
-    else expect(message).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@
  * (implicit TLS, port 465). Nothing else: the target becomes a label, so no credentials, paths
  * or parameters.
  */
-import { unbracketedHost } from '../../src/net/url-host';
+import { parseUrlTarget, type TargetParse } from '../../src/net/target-url';
 
 export interface SmtpTarget {
   /** Without IPv6 brackets, as resolveTarget takes it. */
@@ -12,22 +12,17 @@ export interface SmtpTarget {
   implicitTls: boolean;
 }
 
-const DEFAULT_PORTS = { 'smtp:': 25, 'smtps:': 465 } as const;
-
-/** The target, or a message saying why it is not one. */
-export function parseSmtpTarget(target: string): SmtpTarget | string {
-  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(target);
-  let url: URL;
-  try {
-    url = new URL(hasScheme ? target : `smtp://${target}`);
-  } catch {
-    return `target ${JSON.stringify(target)} is not host:port or an smtp:// or smtps:// URL`;
-  }
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return `target scheme "${url.protocol.slice(0, -1)}" is not supported by the smtp prober (use smtp:// or smtps://)`;
-  if (url.username || url.password) return 'credentials do not belong in a target, which becomes a label: use auth.password_file or auth.password_env';
-  if (url.hostname === '') return `target ${JSON.stringify(target)} has no host`;
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return `target ${JSON.stringify(target)} has a path or parameters; an smtp target is only a host and a port`;
-  const port = url.port === '' ? DEFAULT_PORTS[url.protocol] : Number(url.port);
-  if (port === 0) return `target ${JSON.stringify(target)} has port 0`;
-  return { host: unbracketedHost(url.hostname), port, implicitTls: url.protocol === 'smtps:' };
+export function parseSmtpTarget(target: string): TargetParse<SmtpTarget> {
+  const parsed = parseUrlTarget(target, {
+    prober: 'smtp',
+    schemes: { smtp: 25, smtps: 465 },
+    bareScheme: 'smtp',
+    expected: 'host:port or an smtp:// or smtps:// URL',
+    use: 'smtp:// or smtps://',
+    credentialsHint: 'use auth.password_file or auth.password_env',
+    hostAndPortOnly: `target ${JSON.stringify(target)} has a path or parameters; an smtp target is only a host and a port`,
+  });
+  if ('problem' in parsed) return parsed;
+  const { host, port, scheme } = parsed.target;
+  return { target: { host, port, implicitTls: scheme === 'smtps' } };
 }
