@@ -49,7 +49,7 @@ export class MessageSizeLimit {
             headerFilled = 0;
             bodyLeft = header.readUInt32BE(1) - 4;
             if (bodyLeft > this.maxBytes) {
-              const type = String.fromCharCode(header[0]);
+              const type = String.fromCharCode(header.readUInt8(0));
               this.failure ??= new ProbeFailure('protocol', `the server sent a message ("${type}") of ${bodyLeft} bytes, more than max_message_bytes (${this.maxBytes})`);
               stream.destroy();
               return false;

@@ -40,7 +40,7 @@ beforeAll(async () => {
   running = [primary, replica, plain];
   // A commit streamed and replayed: the replica's WAL receiver is connected, and its lag has a replayed transaction to measure.
   await primary.admin('CREATE TABLE replication_check AS SELECT 1 AS one');
-  const replayed = await eventually(async () => (await replica.admin("SELECT to_regclass('replication_check') IS NOT NULL AS ok"))[0].ok === 't', 15_000);
+  const replayed = await eventually(async () => (await replica.admin("SELECT to_regclass('replication_check') IS NOT NULL AS ok"))[0]?.ok === 't', 15_000);
   if (!replayed) throw new Error('the replica did not replay its primary\'s commit within 15 s');
   const file = (name: string) => path.join(pki.dir, name);
   files = { password: file('pg-password'), wrongPassword: file('pg-wrong-password'), missing: file('no-such-file') };
@@ -76,6 +76,7 @@ afterEach(async () => {
 /** Sessions of the probe's role on `server`, optionally only those with `applicationName`. */
 async function probeSessions(server: PostgresServer, applicationName?: string): Promise<number> {
   const [row] = await server.admin('SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND ($2::text IS NULL OR application_name = $2)', [PROBE_USER, applicationName ?? null]);
+  if (!row) throw new Error('count(*) returned no row');
   return Number(row.n);
 }
 

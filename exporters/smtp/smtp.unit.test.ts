@@ -56,11 +56,11 @@ describe('the IMAP URL of the delivery check', () => {
 
   test.each([
     ['imap://user:pw@mail.example.test', 'credentials do not belong in the URL: use password_file or password_env'],
-    ['imaps://mail.example.test/INBOX', '"imaps://mail.example.test/INBOX" has a path or parameters; the mailbox is set with mailbox:'],
-    ['imaps://mail.example.test?x=1', '"imaps://mail.example.test?x=1" has a path or parameters; the mailbox is set with mailbox:'],
-    ['imaps://mail.example.test:99999', '"imaps://mail.example.test:99999" is not a URL'],
-    ['imaps://', '"imaps://" has no host'],
-    ['imaps://mail.example.test:0', '"imaps://mail.example.test:0" has port 0, which cannot be connected to'],
+    ['imaps://mail.example.test/INBOX', 'URL "imaps://mail.example.test/INBOX" has a path or parameters; the mailbox is set with mailbox:'],
+    ['imaps://mail.example.test?x=1', 'URL "imaps://mail.example.test?x=1" has a path or parameters; the mailbox is set with mailbox:'],
+    ['imaps://mail.example.test:99999', 'URL "imaps://mail.example.test:99999" is not a URL'],
+    ['imaps://', 'URL "imaps://" has no host'],
+    ['imaps://mail.example.test:0', 'URL "imaps://mail.example.test:0" has port 0, which cannot be connected to'],
   ])('%s is refused', (url, problem) => {
     expect(parseImapUrl(url)).toEqual({ problem });
   });

@@ -21,6 +21,8 @@ export interface UrlTargetRules {
   use: string;
   /** Where credentials go instead of the target: "use basic_auth.password_file". */
   credentialsHint: string;
+  /** What messages call the text: `target` (the default; it becomes a label), or `URL` for a URL in a module's settings. */
+  subject?: 'target' | 'URL';
   /** When set, a path, query or fragment is refused with this message: the target is a host and a port only. */
   hostAndPortOnly?: string;
 }
@@ -38,24 +40,29 @@ export interface UrlTarget {
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
 export function parseUrlTarget(target: string, rules: UrlTargetRules): TargetParse<UrlTarget> {
-  const quoted = JSON.stringify(target);
+  const subject = rules.subject ?? 'target';
+  // `target "db:5432"` or `URL "imap://..."`, as the messages name it.
+  const quoted = `${subject} ${JSON.stringify(target)}`;
   const named = SCHEME.exec(target)?.[1]?.toLowerCase();
   if (named !== undefined && !Object.hasOwn(rules.schemes, named)) {
-    return { problem: `target scheme "${named}" is not supported by the ${rules.prober} prober (use ${rules.use})` };
+    return { problem: `${subject} scheme "${named}" is not supported by the ${rules.prober} prober (use ${rules.use})` };
   }
-  if (named === undefined && rules.bareScheme === undefined) return { problem: `target ${quoted} is not ${rules.expected}` };
+  if (named === undefined && rules.bareScheme === undefined) return { problem: `${quoted} is not ${rules.expected}` };
   let url: URL;
   try {
     url = new URL(named === undefined ? `${rules.bareScheme}://${target}` : target);
   } catch {
-    return { problem: `target ${quoted} is not ${rules.expected}` };
+    return { problem: `${quoted} is not ${rules.expected}` };
   }
   const scheme = url.protocol.slice(0, -1);
-  if (url.username || url.password) return { problem: `credentials do not belong in a target, which becomes a label: ${rules.credentialsHint}` };
+  if (url.username || url.password) {
+    const where = subject === 'target' ? 'a target, which becomes a label' : `the ${subject}`;
+    return { problem: `credentials do not belong in ${where}: ${rules.credentialsHint}` };
+  }
   const host = unbracketedHost(url.hostname);
-  if (host === '') return { problem: `target ${quoted} has no host` };
+  if (host === '') return { problem: `${quoted} has no host` };
   if (rules.hostAndPortOnly !== undefined && ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash)) return { problem: rules.hostAndPortOnly };
   const port = url.port === '' ? (rules.schemes[scheme] ?? 0) : Number(url.port);
-  if (port === 0) return { problem: `target ${quoted} has port 0, which cannot be connected to` };
+  if (port === 0) return { problem: `${quoted} has port 0, which cannot be connected to` };
   return { target: { url, host, port, scheme } };
 }
