@@ -13,15 +13,14 @@ WORKDIR /src
 ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-# tsconfig.json compiles src, exporters and bench (and the test helpers they import), and
-# scripts/bundle.js makes dist/checkpoint.js of what the checkpoint runs: only that file goes into
-# the image (the protocol libraries and express load from node_modules).
+# tsconfig.json compiles src and exporters without their tests (no test, test helper or bench is
+# copied in: the checkpoint build needs none), and scripts/bundle.js makes dist/checkpoint.js of
+# what the checkpoint runs: only that file goes into the image (the protocol libraries and express
+# load from node_modules).
 COPY tsconfig.json ./
 COPY scripts/bundle.js ./scripts/bundle.js
 COPY src ./src
 COPY exporters ./exporters
-COPY bench ./bench
-COPY tests/support ./tests/support
 RUN npm run build
 
 # --- runtime: production dependencies, the compiled code, Chromium -----------------------------

@@ -10,11 +10,14 @@ npm run build
 
 results=$(mktemp --suffix=.json)
 status=0
+jest_started=$SECONDS
 npx jest --ci --json --outputFile="$results" "$@" || status=$?
-# One plain closing line that any CI reads: passed and failed test counts.
+jest_seconds=$((SECONDS - jest_started))
+# One plain closing line that any CI reads: passed and failed test counts, jest's wall time and
+# the whole run's (installs and build included; bash's SECONDS counts from this script's start).
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
-' "$results" || { echo "jest: no results written"; status=1; }
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed in ${process.argv[2]} s (npm test: ${process.argv[3]} s)`);
+' "$results" "$jest_seconds" "$SECONDS" || { echo "jest: no results written (npm test: $SECONDS s)"; status=1; }
 rm -f "$results"
 exit $status
