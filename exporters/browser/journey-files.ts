@@ -4,7 +4,7 @@
  */
 import { readSecretFile } from '../../src/probe/config-files';
 import { ProbeFailure } from '../../src/probe/failure';
-import type { Step } from './schema';
+import type { JourneyStep } from './journey-step';
 import type { JourneyScript } from './steps';
 
 export interface JourneyFiles {
@@ -13,12 +13,13 @@ export interface JourneyFiles {
   scripts: Map<number, JourneyScript>;
 }
 
-export async function readJourneyFiles(steps: Step[]): Promise<JourneyFiles> {
+/** `steps` are the module's, without step 0 (loading the target). */
+export async function readJourneyFiles(steps: JourneyStep[]): Promise<JourneyFiles> {
   const files: JourneyFiles = { secrets: new Map(), scripts: new Map() };
   for (const [offset, step] of steps.entries()) {
     const index = offset + 1;
-    if (step.fill?.value_file !== undefined) files.secrets.set(index, await readSecretFile(step.fill.value_file, `steps.${offset}.fill.value_file`));
-    if (step.script !== undefined) files.scripts.set(index, loadScript(step.script, `steps.${offset}.script`));
+    if (step.action === 'fill' && typeof step.value !== 'string') files.secrets.set(index, await readSecretFile(step.value.file, `steps.${offset}.fill.value_file`));
+    if (step.action === 'script') files.scripts.set(index, loadScript(step.file, `steps.${offset}.script`));
   }
   return files;
 }

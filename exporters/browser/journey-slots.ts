@@ -49,7 +49,10 @@ export class JourneySlots {
   }
 
   private wakeUp(): void {
-    while (this.waiting.length > 0 && this.running < this.waiting[0].limit) this.waiting.shift()!.start();
+    for (let next = this.waiting[0]; next !== undefined && this.running < next.limit; next = this.waiting[0]) {
+      this.waiting.shift();
+      next.start();
+    }
   }
 
   private timedOut(limit: number): ProbeFailure {

@@ -25,17 +25,16 @@ export interface PageCounters {
 }
 
 export function createBrowserMetrics(registry: ProbeRegistry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
-  const stepDuration = gauge('probe_browser_step_duration_seconds', 'How long each step of the journey took, for the steps that ran', ['step']);
-  const stepSuccess = gauge('probe_browser_step_success', 'Whether each step of the journey succeeded, for the steps that ran', ['step']);
-  const failedStep = gauge('probe_browser_failed_step', 'The index of the step that failed (0 is loading the target), -1 when none did');
-  const slotWait = gauge('probe_browser_slot_wait_seconds', 'How long the journey waited for a free slot in the shared browser');
+  const stepDuration = registry.gauge('probe_browser_step_duration_seconds', 'How long each step of the journey took, for the steps that ran', ['step']);
+  const stepSuccess = registry.gauge('probe_browser_step_success', 'Whether each step of the journey succeeded, for the steps that ran', ['step']);
+  const failedStep = registry.gauge('probe_browser_failed_step', 'The index of the step that failed (0 is loading the target), -1 when none did');
+  const slotWait = registry.gauge('probe_browser_slot_wait_seconds', 'How long the journey waited for a free slot in the shared browser');
   const counters = {
-    requests: gauge('probe_browser_requests', 'Requests the pages of the journey made'),
-    failedRequests: gauge('probe_browser_failed_requests', 'Requests that got no response (network error, aborted) or an error status (>= 400)'),
-    transferredBytes: gauge('probe_browser_transferred_bytes', 'Bytes of the responses received, headers and bodies as they came over the wire'),
-    consoleErrors: gauge('probe_browser_console_errors', 'Messages the pages logged to the console at level error'),
-    pageErrors: gauge('probe_browser_page_errors', 'Uncaught exceptions in the pages'),
+    requests: registry.gauge('probe_browser_requests', 'Requests the pages of the journey made'),
+    failedRequests: registry.gauge('probe_browser_failed_requests', 'Requests that got no response (network error, aborted) or an error status (>= 400)'),
+    transferredBytes: registry.gauge('probe_browser_transferred_bytes', 'Bytes of the responses received, headers and bodies as they came over the wire'),
+    consoleErrors: registry.gauge('probe_browser_console_errors', 'Messages the pages logged to the console at level error'),
+    pageErrors: registry.gauge('probe_browser_page_errors', 'Uncaught exceptions in the pages'),
   };
   failedStep.set(-1);
   slotWait.set(0);
@@ -51,7 +50,7 @@ export function createBrowserMetrics(registry: ProbeRegistry) {
       for (const [key, series] of Object.entries(counters)) series.set(values[key as keyof PageCounters]);
     },
     navigation(timing: NavigationTiming) {
-      const series = gauge(
+      const series = registry.gauge(
         'probe_browser_navigation_timing_seconds',
         'Navigation timing of the first page: dns, connect, tls as durations; ttfb, dom_content_loaded, load from the start of the navigation',
         ['timing'],
@@ -60,7 +59,7 @@ export function createBrowserMetrics(registry: ProbeRegistry) {
     },
     vitals(vitals: WebVitals) {
       const vital = (name: string, help: string, value: number | undefined) => {
-        if (value !== undefined) gauge(name, help).set(value);
+        if (value !== undefined) registry.gauge(name, help).set(value);
       };
       vital('probe_browser_largest_contentful_paint_seconds', 'Largest Contentful Paint of the first page', vitals.lcp);
       vital('probe_browser_first_contentful_paint_seconds', 'First Contentful Paint of the first page', vitals.fcp);

@@ -5,26 +5,30 @@
  * trace) of the page. The deadline closes the context, which ends whatever step was running.
  */
 import { errors, type BrowserContext, type Page } from 'playwright-core';
-import { parseDurationSeconds } from '../../src/config/duration';
 import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import type { ProbeContext } from '../../src/probe/prober';
 import type { LogFields } from '../../src/probe/probe-log';
 import { ArtifactStore } from './artifacts';
+import { validatedMs } from './duration';
 import { readJourneyFiles, type JourneyFiles } from './journey-files';
+import { journeyStep, type JourneyStep } from './journey-step';
 import { createBrowserMetrics, type BrowserMetrics } from './metrics';
 import { NavigationGuard } from './navigation-guard';
 import { PageFacts } from './page-facts';
-import type { BrowserSettings, Step } from './schema';
+import type { BrowserSettings } from './schema';
 import { sharedBrowsers, type BrowserSource } from './shared-browser';
 import { describeStep, isGone, locate, runStep, stepFailure, stepLabel, type StepRun } from './steps';
+import type { BrowserTarget } from './target';
 
 /** A failure screenshot may take this long, if the deadline leaves it the time. */
 const SCREENSHOT_TIMEOUT_MS = 3_000;
 
 interface Journey {
-  probe: ProbeContext<BrowserSettings>;
+  probe: ProbeContext<BrowserSettings, BrowserTarget>;
   metrics: BrowserMetrics;
   target: URL;
+  /** Step 0, loading the target, then the module's steps. */
+  steps: JourneyStep[];
   files: JourneyFiles;
   artifacts: ArtifactStore;
   /** Present when the module's pages must stay on its allowed hosts. */
@@ -33,19 +37,20 @@ interface Journey {
   scrub(text: string): string;
 }
 
-export function probeBrowser(probe: ProbeContext<BrowserSettings>): Promise<boolean> {
+export function probeBrowser(probe: ProbeContext<BrowserSettings, BrowserTarget>): Promise<boolean> {
   return runJourney(probe, sharedBrowsers);
 }
 
 /** The journey in `browsers`: the shared warm browser, or (in the benchmark) a fresh one per probe. */
-export async function runJourney(probe: ProbeContext<BrowserSettings>, browsers: BrowserSource): Promise<boolean> {
+export async function runJourney(probe: ProbeContext<BrowserSettings, BrowserTarget>, browsers: BrowserSource): Promise<boolean> {
   const { settings, log, signal } = probe;
   const metrics = createBrowserMetrics(probe.registry);
   let release: (() => void) | undefined;
   let scrub = (text: string) => text;
   try {
-    const target = new URL(probe.target);
-    const files = await readJourneyFiles(settings.steps);
+    const target = probe.target.url;
+    const moduleSteps = settings.steps.map(journeyStep);
+    const files = await readJourneyFiles(moduleSteps);
     // A form sent with GET puts a typed secret into the URL, encoded: hide its encoded forms too.
     const forms = [...files.secrets.values()]
       .filter((secret) => secret !== '')
@@ -60,7 +65,8 @@ export async function runJourney(probe: ProbeContext<BrowserSettings>, browsers:
     if (waited > 0.001) log.info('Waited for a free journey slot', { wait_seconds: waited, max_concurrent_journeys: settings.max_concurrent_journeys });
 
     const context = await browsers.newContext(settings.launch, { ignoreHTTPSErrors: settings.ignore_https_errors, acceptDownloads: false }, signal, log);
-    const journey: Journey = { probe, metrics, target, files, artifacts: new ArtifactStore(settings.artifacts), scrub };
+    const steps: JourneyStep[] = [{ action: 'goto', url: target.href }, ...moduleSteps];
+    const journey: Journey = { probe, metrics, target, steps, files, artifacts: new ArtifactStore(settings.artifacts), scrub };
     // The deadline ends the journey at once: closing the context ends every pending step.
     const onAbort = () => void context.close().catch(() => undefined);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -71,13 +77,21 @@ export async function runJourney(probe: ProbeContext<BrowserSettings>, browsers:
       await browsers.closeContext(settings.launch, context, probe.deadline);
     }
   } catch (error) {
-    if (signal.aborted) return probe.fail('timeout', error instanceof ProbeFailure && error.reason === 'timeout' ? error.message : 'the deadline passed before the journey finished');
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, scrub(error.message));
-    if (isGone(error)) return probe.fail('browser_crash', `the browser went away: ${scrub(firstLine(error))}`);
-    return probe.fail('internal', scrub(String(error)));
+    throw journeyFailure(error, scrub);
   } finally {
     release?.();
   }
+}
+
+/**
+ * What a failed journey throws, for the runtime to report: with the typed secrets cut out of its
+ * message, and a browser that went away as `browser_crash`. The deadline's `timeout` is the
+ * runtime's to give, whatever broke once it fired.
+ */
+function journeyFailure(error: unknown, scrub: (text: string) => string): Error {
+  if (error instanceof ProbeFailure) return new ProbeFailure(error.reason, scrub(error.message));
+  if (isGone(error)) return new ProbeFailure('browser_crash', `the browser went away: ${scrub(firstLine(error))}`);
+  return new Error(scrub(firstLine(error)));
 }
 
 async function runInContext(journey: Journey, context: BrowserContext): Promise<boolean> {
@@ -91,23 +105,23 @@ async function runInContext(journey: Journey, context: BrowserContext): Promise<
   const page = await context.newPage();
   facts.watchPage(page, log);
   await guard?.watch(page);
-  const steps: Step[] = [{ goto: journey.target.href }, ...settings.steps];
-  let failedAt: number | undefined;
+  /** The step running, so a failure knows which one it was; undefined once all succeeded. */
+  let current: { index: number; step: JourneyStep } | undefined;
   try {
-    for (const [index, step] of steps.entries()) {
-      failedAt = index;
+    for (const [index, step] of journey.steps.entries()) {
+      current = { index, step };
       await timedStep(journey, context, page, facts, index, step);
       if (index === 0) {
         const timing = await facts.firstPageTiming();
         if (timing) metrics.navigation(timing);
       }
     }
-    failedAt = undefined;
+    current = undefined;
     if (settings.traces) await context.tracing.stop();
     return true;
   } catch (error) {
-    metrics.failedStep(failedAt ?? -1);
-    if (!signal.aborted && failedAt !== undefined) await saveArtifacts(journey, context, page, stepLabel(failedAt, steps[failedAt]));
+    metrics.failedStep(current?.index ?? -1);
+    if (!signal.aborted && current) await saveArtifacts(journey, context, page, stepLabel(current.index, current.step));
     throw error;
   } finally {
     metrics.counters(await facts.finalCounters());
@@ -115,11 +129,11 @@ async function runInContext(journey: Journey, context: BrowserContext): Promise<
   }
 }
 
-async function timedStep(journey: Journey, context: BrowserContext, page: Page, facts: PageFacts, index: number, step: Step): Promise<void> {
+async function timedStep(journey: Journey, context: BrowserContext, page: Page, facts: PageFacts, index: number, step: JourneyStep): Promise<void> {
   const { probe, metrics, files } = journey;
   const { settings, log, signal } = probe;
   const label = stepLabel(index, step);
-  const stepMs = parseDurationSeconds(step.timeout ?? settings.step_timeout)! * 1000;
+  const stepMs = validatedMs(step.timeout ?? settings.step_timeout);
   const remainingMs = probe.deadline - Date.now();
   // The last step before the deadline gets what is left; running out of it is the deadline's fault.
   const cappedByDeadline = remainingMs <= stepMs;
@@ -166,7 +180,7 @@ async function timedStep(journey: Journey, context: BrowserContext, page: Page, 
 
 /** Elements typed into from value_file: masked in every screenshot. */
 function secretFields(journey: Journey, page: Page) {
-  return journey.probe.settings.steps.flatMap((step, offset) => (journey.files.secrets.has(offset + 1) && step.fill ? [locate(page, step.fill)] : []));
+  return journey.steps.flatMap((step) => (step.action === 'fill' && typeof step.value !== 'string' ? [locate(page, step.locator)] : []));
 }
 
 async function screenshotStep(journey: Journey, page: Page, name: string, index: number): Promise<LogFields> {

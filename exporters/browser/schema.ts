@@ -19,6 +19,7 @@ export const ARIA_ROLES = [
   'searchbox', 'separator', 'slider', 'spinbutton', 'status', 'strong', 'subscript', 'superscript', 'switch', 'tab', 'table', 'tablist',
   'tabpanel', 'term', 'textbox', 'time', 'timer', 'toolbar', 'tooltip', 'tree', 'treegrid', 'treeitem',
 ] as const;
+export type AriaRole = (typeof ARIA_ROLES)[number];
 
 /**
  * How a step finds its element, the Playwright way: exactly one of `role` (with `name`), `text`,
@@ -98,6 +99,4 @@ export const BrowserSettingsSchema = StrictObject({
 export type BrowserSettings = Static<typeof BrowserSettingsSchema>;
 export type Step = Static<typeof StepSchema>;
 export type LocatorSettings = Static<typeof LocatorSchema>;
-export type FillSettings = Static<typeof FillSchema>;
-export type WaitForSettings = Static<typeof WaitForSchema>;
 export type LaunchSettings = Static<typeof LaunchSchema>;

@@ -7,10 +7,10 @@
 import path from 'node:path';
 import { errors, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { abortable } from '../../src/probe/abortable';
-import { firstLine, ProbeFailure, type FailureReason } from '../../src/probe/failure';
+import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import type { LogFields } from '../../src/probe/probe-log';
 import { excerpt } from './page-facts';
-import { STEP_KINDS, type LocatorSettings, type Step, type StepKind, type WaitForSettings } from './schema';
+import type { JourneyStep, LocatorSpec, WaitCondition } from './journey-step';
 
 export const SECRET_SHOWN_AS = '<secret from value_file>';
 
@@ -38,95 +38,134 @@ export interface StepRun {
   screenshot(name: string): Promise<LogFields>;
 }
 
-export function stepKind(step: Step): StepKind {
-  return STEP_KINDS.find((kind) => step[kind] !== undefined)!;
-}
-
-/** `<index>-<name or kind>`, lower case [a-z0-9_-], bounded: the `step` label's value. */
-export function stepLabel(index: number, step: Step): string {
-  const name = (step.name ?? stepKind(step)).toLowerCase().replace(/[^a-z0-9_-]+/g, '_').slice(0, 40);
+/** `<index>-<name or action>`, lower case [a-z0-9_-], bounded: the `step` label's value. */
+export function stepLabel(index: number, step: JourneyStep): string {
+  const name = (step.name ?? step.action).toLowerCase().replace(/[^a-z0-9_-]+/g, '_').slice(0, 40);
   return `${index}-${name}`;
 }
 
 /** The step for the log: its kind and arguments, with a secret replaced. */
-export function describeStep(step: Step): LogFields {
-  const kind = stepKind(step);
-  const argument = step[kind]!;
-  if (typeof argument === 'string') return { kind, [kind === 'goto' || kind === 'expect_url' ? 'url' : kind === 'script' ? 'file' : 'value']: argument };
-  const fields: LogFields = { kind };
-  const locator = describeLocator(argument);
-  if (locator) fields.element = locator;
-  if (step.fill) fields.value = step.fill.value_file !== undefined ? SECRET_SHOWN_AS : step.fill.value;
-  if (step.press) fields.key = step.press.key;
-  if (step.select) fields.option = step.select.option;
-  if (step.wait_for?.url !== undefined) fields.url = step.wait_for.url;
-  if (step.wait_for?.network_idle) fields.until = 'network idle';
-  if (step.wait_for?.state) fields.state = step.wait_for.state;
-  return fields;
+export function describeStep(step: JourneyStep): LogFields {
+  const kind = step.action;
+  switch (step.action) {
+    case 'goto':
+    case 'expect_url':
+      return { kind, url: step.url };
+    case 'script':
+      return { kind, file: step.file };
+    case 'expect_text':
+      return { kind, value: step.text };
+    case 'expect_title':
+      return { kind, value: step.title };
+    case 'screenshot':
+      return { kind, value: step.shot };
+    case 'click':
+      return { kind, element: describeLocator(step.locator) };
+    case 'fill':
+      return { kind, element: describeLocator(step.locator), value: typeof step.value === 'string' ? step.value : SECRET_SHOWN_AS };
+    case 'press':
+      return { kind, element: step.locator && describeLocator(step.locator), key: step.key };
+    case 'select':
+      return { kind, element: describeLocator(step.locator), option: step.option };
+    case 'wait_for':
+      return { kind, ...describeWait(step.until) };
+  }
 }
 
-export function describeLocator(locator: LocatorSettings): string | undefined {
-  const exact = locator.exact ? ' (exact)' : '';
-  if (locator.role) return `role=${locator.role}${locator.name !== undefined ? ` name=${JSON.stringify(locator.name)}` : ''}${exact}`;
-  if (locator.text !== undefined) return `text=${JSON.stringify(locator.text)}${exact}`;
-  if (locator.label !== undefined) return `label=${JSON.stringify(locator.label)}${exact}`;
-  if (locator.placeholder !== undefined) return `placeholder=${JSON.stringify(locator.placeholder)}${exact}`;
-  if (locator.test_id !== undefined) return `test_id=${JSON.stringify(locator.test_id)}`;
-  if (locator.css !== undefined) return `css=${JSON.stringify(locator.css)}`;
-  return undefined;
+function describeWait(until: WaitCondition): LogFields {
+  switch (until.for) {
+    case 'url':
+      return { url: until.url };
+    case 'network_idle':
+      return { until: 'network idle' };
+    case 'element':
+      return { element: describeLocator(until.locator), state: until.state };
+  }
 }
 
-export function locate(page: Page, locator: LocatorSettings): Locator {
-  const exact = locator.exact;
-  if (locator.role) return page.getByRole(locator.role, { name: locator.name, exact });
-  if (locator.text !== undefined) return page.getByText(locator.text, { exact });
-  if (locator.label !== undefined) return page.getByLabel(locator.label, { exact });
-  if (locator.placeholder !== undefined) return page.getByPlaceholder(locator.placeholder, { exact });
-  if (locator.test_id !== undefined) return page.getByTestId(locator.test_id);
-  return page.locator(locator.css!);
+export function describeLocator(locator: LocatorSpec): string {
+  switch (locator.by) {
+    case 'role':
+      return `role=${locator.role}${locator.name !== undefined ? ` name=${JSON.stringify(locator.name)}` : ''}${locator.exact ? ' (exact)' : ''}`;
+    case 'text':
+    case 'label':
+    case 'placeholder':
+      return `${locator.by}=${JSON.stringify(locator.value)}${locator.exact ? ' (exact)' : ''}`;
+    case 'test_id':
+    case 'css':
+      return `${locator.by}=${JSON.stringify(locator.value)}`;
+  }
+}
+
+export function locate(page: Page, locator: LocatorSpec): Locator {
+  switch (locator.by) {
+    case 'role':
+      return page.getByRole(locator.role, { name: locator.name, exact: locator.exact });
+    case 'text':
+      return page.getByText(locator.value, { exact: locator.exact });
+    case 'label':
+      return page.getByLabel(locator.value, { exact: locator.exact });
+    case 'placeholder':
+      return page.getByPlaceholder(locator.value, { exact: locator.exact });
+    case 'test_id':
+      return page.getByTestId(locator.value);
+    case 'css':
+      return page.locator(locator.value);
+  }
 }
 
 /** Runs the step; throws what Playwright threw (see stepFailure) or a ProbeFailure. */
-export async function runStep(step: Step, run: StepRun): Promise<LogFields> {
+export async function runStep(step: JourneyStep, run: StepRun): Promise<LogFields> {
   const { page, timeoutMs: timeout } = run;
-  switch (stepKind(step)) {
+  switch (step.action) {
     case 'goto': {
-      const url = new URL(step.goto!, run.target).href;
+      const url = new URL(step.url, run.target).href;
       const response = await page.goto(url, { timeout, waitUntil: 'load' });
       if (response && response.status() >= 400) throw new ProbeFailure('navigation', `${url} answered ${response.status()}`);
       return { status: response?.status() };
     }
     case 'click':
-      await locate(page, step.click!).click({ timeout });
+      await locate(page, step.locator).click({ timeout });
       return {};
     case 'fill':
-      await locate(page, step.fill!).fill(step.fill!.value ?? run.secret ?? '', { timeout });
+      await locate(page, step.locator).fill(typeof step.value === 'string' ? step.value : secretOf(run), { timeout });
       return {};
     case 'press':
-      if (describeLocator(step.press!)) await locate(page, step.press!).press(step.press!.key, { timeout });
-      else await page.keyboard.press(step.press!.key);
+      if (step.locator) await locate(page, step.locator).press(step.key, { timeout });
+      else await page.keyboard.press(step.key);
       return {};
     case 'select':
-      await locate(page, step.select!).selectOption(step.select!.option, { timeout });
+      await locate(page, step.locator).selectOption(step.option, { timeout });
       return {};
     case 'wait_for':
-      await waitFor(page, step.wait_for!, run.target, timeout);
+      await waitFor(page, step.until, run.target, timeout);
       return {};
     case 'expect_text':
-      await page.getByText(step.expect_text!).first().waitFor({ state: 'visible', timeout });
+      await page.getByText(step.text).first().waitFor({ state: 'visible', timeout });
       return {};
     case 'expect_url':
-      await page.waitForURL(urlMatcher(step.expect_url!, run.target), { timeout, waitUntil: 'commit' });
+      await page.waitForURL(urlMatcher(step.url, run.target), { timeout, waitUntil: 'commit' });
       return { url: excerpt(page.url()) };
     case 'expect_title':
-      await page.waitForFunction(`document.title.replace(/\\s+/g, ' ').trim() === ${JSON.stringify(step.expect_title!.replace(/\s+/g, ' ').trim())}`, undefined, { timeout });
+      await page.waitForFunction(`document.title.replace(/\\s+/g, ' ').trim() === ${JSON.stringify(step.title.replace(/\s+/g, ' ').trim())}`, undefined, { timeout });
       return {};
     case 'screenshot':
-      return await run.screenshot(step.screenshot!);
+      return await run.screenshot(step.shot);
     case 'script':
-      await abortable(run.script!(page, run.context, { target: run.target.href }), run.signal);
+      await abortable(scriptOf(run)(page, run.context, { target: run.target.href }), run.signal);
       return {};
   }
+}
+
+/** The journey's files are read before it starts (journey-files.ts): one missing here is a bug, not a config error. */
+function secretOf(run: StepRun): string {
+  if (run.secret === undefined) throw new Error('the value_file of this fill step was not read before the journey');
+  return run.secret;
+}
+
+function scriptOf(run: StepRun): JourneyScript {
+  if (run.script === undefined) throw new Error('the script of this step was not loaded before the journey');
+  return run.script;
 }
 
 /** Whether Playwright says the page, context or browser is gone (closed, crashed, disconnected). */
@@ -134,10 +173,15 @@ export function isGone(error: unknown): boolean {
   return /has been closed|Browser closed|Target closed|browser has disconnected|Target crashed/i.test(firstLine(error));
 }
 
-async function waitFor(page: Page, wait: WaitForSettings, target: URL, timeout: number): Promise<void> {
-  if (wait.url !== undefined) await page.waitForURL(urlMatcher(wait.url, target), { timeout });
-  else if (wait.network_idle) await page.waitForLoadState('networkidle', { timeout });
-  else await locate(page, wait).waitFor({ state: wait.state ?? 'visible', timeout });
+async function waitFor(page: Page, until: WaitCondition, target: URL, timeout: number): Promise<void> {
+  switch (until.for) {
+    case 'url':
+      return page.waitForURL(urlMatcher(until.url, target), { timeout });
+    case 'network_idle':
+      return page.waitForLoadState('networkidle', { timeout });
+    case 'element':
+      return locate(page, until.locator).waitFor({ state: until.state ?? 'visible', timeout });
+  }
 }
 
 /** A glob (starting with *) as Playwright matches it; anything else is one exact URL, a path taken on the target. */
@@ -152,36 +196,54 @@ function urlMatcher(text: string, target: URL): string | ((url: URL) => boolean)
  * page did not get there (`navigation`), the check did not hold (`assertion`). Other errors of a
  * goto are network errors (`navigation`); of a script, its own checks (`assertion`).
  */
-export async function stepFailure(step: Step, error: unknown, run: StepRun): Promise<ProbeFailure> {
+export async function stepFailure(step: JourneyStep, error: unknown, run: StepRun): Promise<ProbeFailure> {
   if (error instanceof ProbeFailure) return error;
-  const kind = stepKind(step);
   const message = firstLine(error);
   if (isGone(error)) return new ProbeFailure('browser_crash', `the page or browser went away: ${message}`);
-  const seconds = run.timeoutMs / 1000;
-  if (error instanceof errors.TimeoutError) {
-    switch (kind) {
-      case 'goto':
-        return new ProbeFailure('navigation', `${new URL(step.goto!, run.target).href} did not load within ${seconds}s`);
-      case 'wait_for':
-        if (step.wait_for!.url !== undefined) return new ProbeFailure('navigation', `the page did not reach ${step.wait_for!.url} within ${seconds}s (it is at ${excerpt(run.page.url())})`);
-        if (step.wait_for!.network_idle) return new ProbeFailure('navigation', `the network did not become idle within ${seconds}s`);
-        return new ProbeFailure('not_found', `no element ${describeLocator(step.wait_for!)} became ${step.wait_for!.state ?? 'visible'} within ${seconds}s`);
-      case 'expect_text':
-        return new ProbeFailure('assertion', `the text ${JSON.stringify(step.expect_text)} did not appear within ${seconds}s`);
-      case 'expect_url':
-        return new ProbeFailure('assertion', `the URL is ${excerpt(run.page.url())}, not ${step.expect_url} (waited ${seconds}s)`);
-      case 'expect_title':
-        return new ProbeFailure('assertion', `the title is ${JSON.stringify(excerpt(await run.page.title().catch(() => '?')))}, not ${JSON.stringify(step.expect_title)} (waited ${seconds}s)`);
-      case 'script':
-        return new ProbeFailure('not_found', `the script ${path.basename(step.script!)} timed out: ${message}`);
-      default: {
-        const locator = step[kind] as LocatorSettings;
-        return new ProbeFailure('not_found', `no element ${describeLocator(locator) ?? ''} could be used for ${kind} within ${seconds}s`);
-      }
-    }
+  if (error instanceof errors.TimeoutError) return timedOut(step, message, run);
+  if (step.action === 'goto') {
+    const url = new URL(step.url, run.target).href;
+    // Playwright's words for a navigation that turned into a download, which the context refuses (acceptDownloads: false).
+    if (message.includes('Download is starting')) return new ProbeFailure('navigation', `${excerpt(url)} is a download, and the browser prober refuses downloads`);
+    return new ProbeFailure('navigation', `${step.action} failed: ${message}`);
   }
-  // Playwright's words for a navigation that turned into a download, which the context refuses (acceptDownloads: false).
-  if (kind === 'goto' && message.includes('Download is starting')) return new ProbeFailure('navigation', `${excerpt(new URL(step.goto!, run.target).href)} is a download, and the browser prober refuses downloads`);
-  const reason: FailureReason = kind === 'goto' ? 'navigation' : 'assertion';
-  return new ProbeFailure(reason, kind === 'script' ? `the script ${path.basename(step.script!)} failed: ${message}` : `${kind} failed: ${message}`);
+  if (step.action === 'script') return new ProbeFailure('assertion', `the script ${path.basename(step.file)} failed: ${message}`);
+  return new ProbeFailure('assertion', `${step.action} failed: ${message}`);
+}
+
+/** A step that ran out of its own time, by what it waited for. */
+async function timedOut(step: JourneyStep, message: string, run: StepRun): Promise<ProbeFailure> {
+  const seconds = run.timeoutMs / 1000;
+  switch (step.action) {
+    case 'goto':
+      return new ProbeFailure('navigation', `${new URL(step.url, run.target).href} did not load within ${seconds}s`);
+    case 'wait_for':
+      return waitTimedOut(step.until, seconds, run);
+    case 'expect_text':
+      return new ProbeFailure('assertion', `the text ${JSON.stringify(step.text)} did not appear within ${seconds}s`);
+    case 'expect_url':
+      return new ProbeFailure('assertion', `the URL is ${excerpt(run.page.url())}, not ${step.url} (waited ${seconds}s)`);
+    case 'expect_title':
+      return new ProbeFailure('assertion', `the title is ${JSON.stringify(excerpt(await run.page.title().catch(() => '?')))}, not ${JSON.stringify(step.title)} (waited ${seconds}s)`);
+    case 'script':
+      return new ProbeFailure('not_found', `the script ${path.basename(step.file)} timed out: ${message}`);
+    case 'screenshot':
+      return new ProbeFailure('not_found', `the screenshot ${step.shot} could not be taken within ${seconds}s`);
+    case 'click':
+    case 'fill':
+    case 'press':
+    case 'select':
+      return new ProbeFailure('not_found', `no element ${step.locator ? describeLocator(step.locator) : ''} could be used for ${step.action} within ${seconds}s`);
+  }
+}
+
+function waitTimedOut(until: WaitCondition, seconds: number, run: StepRun): ProbeFailure {
+  switch (until.for) {
+    case 'url':
+      return new ProbeFailure('navigation', `the page did not reach ${until.url} within ${seconds}s (it is at ${excerpt(run.page.url())})`);
+    case 'network_idle':
+      return new ProbeFailure('navigation', `the network did not become idle within ${seconds}s`);
+    case 'element':
+      return new ProbeFailure('not_found', `no element ${describeLocator(until.locator)} became ${until.state ?? 'visible'} within ${seconds}s`);
+  }
 }

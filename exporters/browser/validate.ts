@@ -1,12 +1,13 @@
 /** The browser rules a JSON Schema cannot say: one kind per step, one way to find an element, no secret in a trace. */
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
-import { parseDurationSeconds } from '../../src/config/duration';
+import { positiveDuration } from '../../src/config/rules';
 import { LOCATOR_KEYS, STEP_KINDS, type BrowserSettings, type LocatorSettings, type Step } from './schema';
+import { PAGE_SCHEMES } from './target';
 
 export function validateBrowserSettings(settings: BrowserSettings, path: ConfigPath): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (!(parseDurationSeconds(settings.step_timeout)! > 0)) problems.push({ path: [...path, 'step_timeout'], message: 'must be longer than 0s' });
-  if (!(parseDurationSeconds(settings.artifacts.max_age)! > 0)) problems.push({ path: [...path, 'artifacts', 'max_age'], message: 'must be longer than 0s' });
+  problems.push(...positiveDuration(settings.step_timeout, [...path, 'step_timeout']));
+  problems.push(...positiveDuration(settings.artifacts.max_age, [...path, 'artifacts', 'max_age']));
   settings.steps.forEach((step, index) => problems.push(...stepProblems(step, [...path, 'steps', index])));
   if (settings.traces) {
     const secret = settings.steps.findIndex((step) => step.fill?.value_file !== undefined);
@@ -23,7 +24,7 @@ function stepProblems(step: Step, path: ConfigPath): ConfigProblem[] {
     return [{ path, message: `a step needs exactly one of ${STEP_KINDS.join(', ')} (found ${found})` }];
   }
   const problems: ConfigProblem[] = [];
-  if (step.timeout !== undefined && !(parseDurationSeconds(step.timeout)! > 0)) problems.push({ path: [...path, 'timeout'], message: 'must be longer than 0s' });
+  problems.push(...positiveDuration(step.timeout, [...path, 'timeout']));
   if (step.goto !== undefined) {
     const problem = urlProblem(step.goto, false);
     if (problem) problems.push({ path: [...path, 'goto'], message: problem });
@@ -68,7 +69,11 @@ function locatorProblems(locator: LocatorSettings, path: ConfigPath, required: b
   return problems;
 }
 
-/** A URL the browser may open or match: http(s), a path resolved against the target, a glob (to match); never with credentials. */
+/**
+ * A URL the browser may open or match: of the schemes a target may have, a path resolved against
+ * the target, a glob (to match); never with credentials. Not parseUrlTarget: a step's URL is no
+ * label, may be relative, and any scheme (`javascript:`) must be named in the message.
+ */
 function urlProblem(text: string, globs: boolean): string | undefined {
   if (text.startsWith('/') || (globs && text.startsWith('*'))) return undefined;
   let url: URL;
@@ -77,7 +82,8 @@ function urlProblem(text: string, globs: boolean): string | undefined {
   } catch {
     return `${JSON.stringify(text)} is neither a URL nor a path starting with /${globs ? ' nor a glob starting with *' : ''}`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `scheme "${url.protocol.slice(0, -1)}" is not supported (use http:// or https://)`;
+  const scheme = url.protocol.slice(0, -1);
+  if (!Object.hasOwn(PAGE_SCHEMES, scheme)) return `scheme "${scheme}" is not supported (use http:// or https://)`;
   if (url.username || url.password) return 'credentials do not belong in a URL: log in with a fill step and value_file';
   return undefined;
 }

@@ -148,7 +148,7 @@ async function peek(chunks: AsyncIterable<Buffer>): Promise<[Buffer | undefined,
 
 /** RFC 1950: compression method 8 in the low nibble, and the two bytes a multiple of 31. */
 function hasZlibHeader(data: Buffer): boolean {
-  return data.length >= 2 && (data[0] & 0x0f) === 8 && data.readUInt16BE(0) % 31 === 0;
+  return data.length >= 2 && (data.readUInt8(0) & 0x0f) === 8 && data.readUInt16BE(0) % 31 === 0;
 }
 
 /** `configured` says whether the limit is the module's body_size_limit or the default for kept bodies. */

@@ -115,8 +115,11 @@ function sendsContentLength(request: HopRequest): boolean {
 function headersByName(raw: string[]): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
+    const rawName = raw[i];
     const value = raw[i + 1];
+    // Node gives names and values in pairs; a name without its value is no header.
+    if (rawName === undefined || value === undefined) break;
+    const name = rawName.toLowerCase();
     const earlier = headers[name];
     if (earlier === undefined) headers[name] = value;
     else if (typeof earlier === 'string') headers[name] = [earlier, value];

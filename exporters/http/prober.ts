@@ -17,7 +17,7 @@ import type { HeaderMatchSettings, HttpSettings } from './schema';
 import { bodySizeLimitBytes } from './size';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
 import { unbracketedHost } from '../../src/net/url-host';
-import { withDefaultScheme } from './target';
+import type { HttpTarget } from './target';
 
 /** Go's http.Client gives up after this many redirects, and so does blackbox_exporter. */
 const MAX_REDIRECTS = 10;
@@ -30,31 +30,25 @@ interface Outcome {
   message: string;
 }
 
-export async function probeHttp(probe: ProbeContext<HttpSettings>): Promise<boolean> {
-  const { settings, log, signal } = probe;
-  const metrics = createHttpMetrics(probe.registry);
+export async function probeHttp(probe: ProbeContext<HttpSettings, HttpTarget>): Promise<boolean> {
+  const metrics = createHttpMetrics(probe);
   const open: HopResponse[] = [];
   try {
-    const parts = await readRequestParts(settings);
+    const parts = await readRequestParts(probe.settings);
     const { response, redirects, followedAll } = await followRedirects(probe, parts, metrics, open);
     metrics.redirects.set(redirects);
     const outcome = await judgeResponse(probe, response, followedAll, metrics);
     if (outcome) return probe.fail(outcome.reason, outcome.message);
     return true;
-  } catch (error) {
-    if (signal.aborted) return probe.fail('timeout', `deadline reached: ${String((signal.reason as Error)?.message ?? signal.reason)}`);
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
-    log.error('unexpected error in http prober', { err: String(error) });
-    return probe.fail('internal', String(error));
   } finally {
     await Promise.all(open.map((hop) => hop.close()));
   }
 }
 
 /** Sends the request and follows redirects the way Go's client does; returns the last response. */
-async function followRedirects(probe: ProbeContext<HttpSettings>, parts: RequestParts, metrics: HttpMetrics, open: HopResponse[]) {
+async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, parts: RequestParts, metrics: HttpMetrics, open: HopResponse[]) {
   const { settings, log, signal } = probe;
-  const origin = new URL(withDefaultScheme(probe.target));
+  const origin = probe.target.url;
   let url = origin;
   let method = settings.method.toUpperCase();
   let body = parts.body;
@@ -65,7 +59,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });
     const resolved = await resolveTarget(host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal);
     log.info('Resolved target address', { host, ip: resolved.address });
-    metrics.addPhase('resolve', resolved.seconds);
+    metrics.phases.add('resolve', resolved.seconds);
     if (url === origin) {
       metrics.address.report(resolved);
     }
@@ -78,8 +72,8 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
       tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2 ? ['h2', 'http/1.1'] : ['http/1.1']) : undefined,
       signal,
     });
-    metrics.addPhase('connect', connection.connectSeconds);
-    metrics.addPhase('tls', connection.tlsSeconds);
+    metrics.phases.add('connect', connection.connectSeconds);
+    metrics.phases.add('tls', connection.tlsSeconds);
 
     const headers: Record<string, string> = { ...parts.headers, host: hostHeader };
     if (!sameHostOrSubdomain(url, origin)) for (const name of SENSITIVE_HEADERS) delete headers[name];
@@ -87,7 +81,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings>, parts: Request
     log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
     const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
     open.push(response);
-    metrics.addPhase('processing', response.processingSeconds);
+    metrics.phases.add('processing', response.processingSeconds);
     log.info('Received HTTP response', { status_code: response.status, http_version: response.httpVersion });
 
     const location = response.headers.location;
@@ -123,7 +117,7 @@ function sameHostOrSubdomain(url: URL, origin: URL): boolean {
 }
 
 /** The checks blackbox_exporter makes on the final response, in its order; the first failure is the reason. */
-async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopResponse, followedAll: boolean, metrics: HttpMetrics): Promise<Outcome | undefined> {
+async function judgeResponse(probe: ProbeContext<HttpSettings, HttpTarget>, response: HopResponse, followedAll: boolean, metrics: HttpMetrics): Promise<Outcome | undefined> {
   const { settings, log } = probe;
   const failures: Outcome[] = [];
   metrics.statusCode.set(response.status);
@@ -156,7 +150,7 @@ async function judgeResponse(probe: ProbeContext<HttpSettings>, response: HopRes
       log.error(error.message);
       failures.push({ reason: error.reason, message: error.message });
     }
-    metrics.addPhase('transfer', (performance.now() - transferStarted) / 1000);
+    metrics.phases.add('transfer', (performance.now() - transferStarted) / 1000);
     if (body !== undefined) metrics.uncompressedBodyLength.set(body.length);
     if (body?.bytes !== undefined && failures.length === 0) {
       const bodyFailure = checkBody(body.bytes, settings);

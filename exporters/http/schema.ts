@@ -3,7 +3,7 @@
  * defaults. Unknown keys are refused, as blackbox_exporter refuses them.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { IpProtocolKeys, StrictObject, StringEnum } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
 import { SecretFile, SecretValue, secretKeysMark } from '../../src/config/secrets';
 
@@ -49,8 +49,7 @@ export const HttpSettingsSchema = StrictObject({
     }),
   ),
   bearer_token_file: Type.Optional(SecretFile()),
-  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
-  ip_protocol_fallback: Type.Boolean({ default: true }),
+  ...IpProtocolKeys,
   enable_http2: Type.Boolean({ default: true }),
   body_size_limit: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\d+(B|KB|KiB|MB|MiB|GB|GiB)?$', patternMessage: 'must be a size such as 512KiB or 10MB' })])),
 });

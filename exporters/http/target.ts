@@ -1,4 +1,18 @@
-/** What an http target means: a URL, with http:// assumed when it names no scheme, as in blackbox_exporter. */
-export function withDefaultScheme(target: string): string {
-  return /^https?:\/\//i.test(target) ? target : /^[a-z][a-z0-9+.-]*:\/\//i.test(target) ? target : `http://${target}`;
+/**
+ * An http target: a URL, with http:// assumed when it names no scheme, as in blackbox_exporter.
+ * Credentials are refused: the target becomes a label, and basic_auth takes them from a file.
+ */
+import { parseUrlTarget, type TargetParse, type UrlTarget } from '../../src/net/target-url';
+
+export type HttpTarget = UrlTarget;
+
+export function parseHttpTarget(target: string): TargetParse<HttpTarget> {
+  return parseUrlTarget(target, {
+    prober: 'http',
+    schemes: { http: 80, https: 443 },
+    bareScheme: 'http',
+    expected: 'a URL',
+    use: 'http:// or https://',
+    credentialsHint: 'use basic_auth.password_file',
+  });
 }

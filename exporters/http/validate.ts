@@ -1,5 +1,6 @@
-/** The http rules a JSON Schema cannot say: regexes must compile, auth methods must not clash. */
+/** The http rules a JSON Schema cannot say: regexes must compile, auth methods and body sources must not clash. */
 import type { ConfigPath, ConfigProblem } from '../../src/config/problems';
+import { mutuallyExclusive } from '../../src/config/rules';
 import { tlsConfigProblems } from '../../src/net/tls-config';
 import { regexpProblem } from '../../src/config/regexp';
 import type { HttpSettings } from './schema';
@@ -16,15 +17,9 @@ export function validateHttpSettings(settings: HttpSettings, path: ConfigPath): 
     const problem = regexpProblem(pattern);
     if (problem) problems.push({ path: [...path, ...where], message: problem });
   }
-  if (settings.basic_auth?.password !== undefined && settings.basic_auth.password_file !== undefined) {
-    problems.push({ path: [...path, 'basic_auth'], message: 'password and password_file are mutually exclusive' });
-  }
-  if (settings.basic_auth && settings.bearer_token_file) {
-    problems.push({ path: [...path, 'bearer_token_file'], message: 'basic_auth and bearer_token_file are mutually exclusive' });
-  }
-  if (settings.body !== undefined && settings.body_file !== undefined) {
-    problems.push({ path: [...path, 'body_file'], message: 'body and body_file are mutually exclusive' });
-  }
+  if (settings.basic_auth) problems.push(...mutuallyExclusive(settings.basic_auth, ['password', 'password_file'], [...path, 'basic_auth']));
+  problems.push(...mutuallyExclusive(settings, ['basic_auth', 'bearer_token_file'], [...path, 'bearer_token_file']));
+  problems.push(...mutuallyExclusive(settings, ['body', 'body_file'], [...path, 'body_file']));
   problems.push(...tlsConfigProblems(settings.tls_config, [...path, 'tls_config']));
   return problems;
 }

@@ -1,0 +1,70 @@
+/**
+ * The http prober's pure parts, without a server: reading targets, the config rules a schema
+ * cannot say, and body_size_limit as blackbox_exporter reads it.
+ */
+import { builtInProbers } from '../../src/cli/probers';
+import { parseConfig } from '../../src/config/load';
+import { ConfigError } from '../../src/config/problems';
+import { bodySizeLimitBytes } from './size';
+import { parseHttpTarget } from './target';
+
+function problemOf(target: string): string | undefined {
+  const parsed = parseHttpTarget(target);
+  return 'problem' in parsed ? parsed.problem : undefined;
+}
+
+/** The config problems of an http module with this `http:` section (YAML), as `path: message`. */
+function problemsOf(section: string): string[] {
+  try {
+    parseConfig(`modules:\n  web:\n    prober: http\n    http:\n${section.replace(/^/gm, '      ')}\n`, 'c.yml', builtInProbers, { checkSecretSources: false });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems.map((problem) => problem.replace(/^c\.yml:\d+:\d+: modules\.web\.http\./, ''));
+    throw error;
+  }
+  return [];
+}
+
+describe('targets', () => {
+  test('a URL is read once: host without brackets, the port or the scheme\'s', () => {
+    expect(parseHttpTarget('https://intranet.example/health?full=1')).toEqual({
+      target: { url: new URL('https://intranet.example/health?full=1'), host: 'intranet.example', port: 443, scheme: 'https' },
+    });
+    expect(parseHttpTarget('HTTP://[2001:db8::1]:8080/')).toMatchObject({ target: { host: '2001:db8::1', port: 8080, scheme: 'http' } });
+  });
+
+  test('a target without a scheme is http, as in blackbox_exporter', () => {
+    expect(parseHttpTarget('127.0.0.1:9100/metrics')).toMatchObject({ target: { url: new URL('http://127.0.0.1:9100/metrics'), host: '127.0.0.1', port: 9100 } });
+    expect(parseHttpTarget('intranet.example')).toMatchObject({ target: { host: 'intranet.example', port: 80 } });
+  });
+
+  test('another scheme, credentials, a port 0 or no URL at all is refused', () => {
+    expect(problemOf('ftp://files.example/')).toBe('target scheme "ftp" is not supported by the http prober (use http:// or https://)');
+    expect(problemOf('https://probe:secret@intranet.example/')).toBe('credentials do not belong in a target, which becomes a label: use basic_auth.password_file');
+    expect(problemOf('http://intranet.example:0/')).toBe('target "http://intranet.example:0/" has port 0, which cannot be connected to');
+    expect(problemOf('http://intra net.example/')).toBe('target "http://intra net.example/" is not a URL');
+  });
+});
+
+describe('config rules', () => {
+  test('one password source, one auth method, one body source', () => {
+    expect(problemsOf('basic_auth: {username: probe, password: pw, password_file: /run/secrets/pw}\nbearer_token_file: /run/secrets/token\nbody: x\nbody_file: /etc/checkpoint/body.json')).toEqual([
+      'basic_auth: password and password_file are mutually exclusive',
+      'bearer_token_file: basic_auth and bearer_token_file are mutually exclusive',
+      'body_file: body and body_file are mutually exclusive',
+    ]);
+  });
+
+  test('every regexp compiles as RE2 would, each reported where it is', () => {
+    expect(problemsOf("fail_if_body_matches_regexp: ['ok', '(unclosed']\nfail_if_header_not_matches:\n  - {header: X-A, regexp: 'a(?!b)'}")).toEqual([
+      'fail_if_body_matches_regexp.1: invalid regular expression "(unclosed": missing closing ): `(unclosed`',
+      'fail_if_header_not_matches.0.regexp: invalid regular expression "a(?!b)": invalid or unsupported Perl syntax: `(?!` (RE2 syntax, as blackbox_exporter: no lookaround or backreferences)',
+    ]);
+  });
+});
+
+describe('body_size_limit', () => {
+  test('a byte count, or a size in Go units (KB is KiB, as Go reads it); 0 or none is no limit', () => {
+    expect([1000, '512B', '1KB', '1KiB', '10MB', '1GiB'].map(bodySizeLimitBytes)).toEqual([1000, 512, 1024, 1024, 10 * 1024 ** 2, 1024 ** 3]);
+    expect([0, '0', undefined].map(bodySizeLimitBytes)).toEqual([undefined, undefined, undefined]);
+  });
+});
