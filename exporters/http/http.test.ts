@@ -199,6 +199,7 @@ describe('failures before an answer', () => {
   test('a server that accepts and never answers times out', async () => {
     const probed = await probe(targets.blackHole, '', { deadlineSeconds: 1 });
     expect(probed.reason).toBe('timeout');
+    expect(probed.result.failure?.message).toBe('deadline reached in the processing phase');
     expect(probed.result.durationSeconds).toBeGreaterThanOrEqual(0.9);
     expect(probed.result.durationSeconds).toBeLessThan(4);
   });
@@ -208,6 +209,7 @@ describe('failures before an answer', () => {
     try {
       const probed = await probe(`http://127.0.0.1:${listener.port}/`, '', { deadlineSeconds: 1 });
       expect(probed.reason).toBe('timeout');
+      expect(probed.result.failure?.message).toBe('deadline reached in the connect phase');
       expect(probed.get('probe_http_duration_seconds', { phase: 'connect' })).toBe(0);
       expect(probed.result.durationSeconds).toBeLessThan(4);
     } finally {
@@ -218,6 +220,7 @@ describe('failures before an answer', () => {
   test('a TLS target that never answers times out in the handshake', async () => {
     const probed = await probe(`https://${targets.blackHole}/`, '', { deadlineSeconds: 1 });
     expect(probed.reason).toBe('timeout');
+    expect(probed.result.failure?.message).toBe('deadline reached in the tls phase');
     expect(probed.result.durationSeconds).toBeLessThan(4);
   });
 
@@ -495,6 +498,21 @@ describe('TLS', () => {
     expect(without.reason).toBe('tls');
     expect(without.get('probe_http_status_code')).toBe(0);
     expect(seen('mtls')).toHaveLength(1);
+  });
+
+  test('a cert_file that is not PEM fails with reason config, and the connection it opened is closed', async () => {
+    const notPem = path.join(pki.dir, 'not-a-certificate.pem');
+    await fs.writeFile(notPem, 'this is not a certificate\n');
+    const probed = await probe(`${targets.mtls}/ok`, `
+      tls_config:
+        ca_file: ${pki.caCertPath}
+        cert_file: ${notPem}
+        key_file: ${pki.client.keyPath}
+    `);
+    expect(probed.reason).toBe('config');
+    expect(probed.result.failure?.message).toMatch(/^TLS handshake not started: the TLS settings cannot be used: /);
+    expect(seen('mtls')).toHaveLength(0);
+    // The afterEach check finds no socket left on either side.
   });
 
   test('fail_if_ssl fails a TLS answer; fail_if_not_ssl fails a plain one', async () => {

@@ -56,6 +56,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, pa
   let hostOverride: string | undefined = probe.hostname ?? parts.headers.host;
   for (let redirects = 0; ; ) {
     const host = unbracketedHost(url.hostname);
+    metrics.phases.enter('resolve');
     log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });
     const resolved = await resolveTarget(host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal);
     log.info('Resolved target address', { host, ip: resolved.address });
@@ -66,11 +67,13 @@ async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, pa
 
     const secure = url.protocol === 'https:';
     const hostHeader = hostOverride ?? url.host;
+    metrics.phases.enter('connect');
     const connection = await openConnection({
       address: resolved.address,
       port: Number(url.port) || (secure ? 443 : 80),
       tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2 ? ['h2', 'http/1.1'] : ['http/1.1']) : undefined,
       signal,
+      onTlsStart: () => metrics.phases.enter('tls'),
     });
     metrics.phases.add('connect', connection.connectSeconds);
     metrics.phases.add('tls', connection.tlsSeconds);
@@ -79,6 +82,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, pa
     if (!sameHostOrSubdomain(url, origin)) for (const name of SENSITIVE_HEADERS) delete headers[name];
     else Object.assign(headers, parts.credentials);
     log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
+    metrics.phases.enter('processing');
     const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
     open.push(response);
     metrics.phases.add('processing', response.processingSeconds);
@@ -137,6 +141,7 @@ async function judgeResponse(probe: ProbeContext<HttpSettings, HttpTarget>, resp
     }
   }
   if (followedAll) {
+    metrics.phases.enter('transfer');
     const transferStarted = performance.now();
     const bodyRegexes = settings.fail_if_body_matches_regexp.length > 0 || settings.fail_if_body_not_matches_regexp.length > 0;
     let body: Body | undefined;

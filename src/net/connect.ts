@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { ProbeFailure } from '../probe/failure';
+import { firstLine, ProbeFailure } from '../probe/failure';
 
 export interface ConnectRequest {
   address: string;
@@ -12,6 +12,8 @@ export interface ConnectRequest {
   /** Set for https: the options of the handshake. */
   tls?: tls.ConnectionOptions;
   signal: AbortSignal;
+  /** Called as the TLS handshake begins, for a prober that tracks its phase. */
+  onTlsStart?(): void;
 }
 
 export interface OpenConnection {
@@ -26,6 +28,7 @@ export async function openConnection(request: ConnectRequest): Promise<OpenConne
   const connectSeconds = (performance.now() - started) / 1000;
   if (!request.tls) return { socket: tcp, connectSeconds, tlsSeconds: 0 };
   const handshakeStarted = performance.now();
+  request.onTlsStart?.();
   const secure = await upgradeToTls(tcp, request.tls, request.signal, 'TLS handshake');
   return { socket: secure, connectSeconds, tlsSeconds: (performance.now() - handshakeStarted) / 1000 };
 }
@@ -36,7 +39,16 @@ export async function openConnection(request: ConnectRequest): Promise<OpenConne
  * handshake in the failure message.
  */
 export async function upgradeToTls(tcp: net.Socket, options: tls.ConnectionOptions, signal: AbortSignal, what: string): Promise<tls.TLSSocket> {
-  return settle(tls.connect({ ...options, socket: tcp }), 'secureConnect', signal, what).catch((error: unknown) => {
+  let handshake: tls.TLSSocket;
+  try {
+    handshake = tls.connect({ ...options, socket: tcp });
+  } catch (error) {
+    // Thrown before any byte is sent: the options themselves are unusable (a cert_file or key_file
+    // that is not PEM, a key that does not match). The module is at fault, and the connection closed.
+    tcp.destroy();
+    throw new ProbeFailure('config', `${what} not started: the TLS settings cannot be used: ${firstLine(error)}`);
+  }
+  return settle(handshake, 'secureConnect', signal, what).catch((error: unknown) => {
     tcp.destroy();
     throw error;
   });

@@ -3,11 +3,3 @@ export function unbracketedHost(hostname: string): string {
   return hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
-/** The host of a URL target, or undefined when it is not a URL. */
-export function urlHost(target: string): string | undefined {
-  try {
-    return unbracketedHost(new URL(target).hostname) || undefined;
-  } catch {
-    return undefined;
-  }
-}

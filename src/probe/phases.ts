@@ -11,6 +11,11 @@ export interface PhaseTimer<Phase extends string> {
   time<T>(phase: Phase, work: () => Promise<T>, fields?: LogFields): Promise<T>;
   /** Adds time measured elsewhere (a library callback) to `phase`. */
   add(phase: Phase, seconds: number): void;
+  /**
+   * Marks `phase` as the one the probe is in, for a prober that measures its phases elsewhere and
+   * `add`s them once complete (blackbox_exporter's http phases count only completed steps).
+   */
+  enter(phase: Phase): void;
   /** The phase `time` began last: where a probe that hit its deadline was stuck. */
   current(): Phase | undefined;
 }
@@ -23,6 +28,9 @@ export function createPhaseTimer<Phase extends string>(registry: ProbeRegistry, 
   return {
     add,
     current: () => current,
+    enter(phase) {
+      current = phase;
+    },
     async time(phase, work, fields = {}) {
       current = phase;
       log.info(`Phase ${phase}`, fields);
