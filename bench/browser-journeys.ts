@@ -20,6 +20,7 @@ import { parseConfig } from '../src/config/load';
 import { proberSettings } from '../src/config/schema';
 import { targetPolicies, type TargetPolicy } from '../src/security/allowed-targets';
 import { ProbeLog } from '../src/probe/probe-log';
+import { createPhaseTimer } from '../src/probe/phases';
 import type { ProbeContext } from '../src/probe/prober';
 import { runJourney } from '../exporters/browser/prober';
 import type { BrowserSettings } from '../exporters/browser/schema';
@@ -82,21 +83,28 @@ monitors:
   - {name: login, module: login, target: ${JSON.stringify(target)}}
 `;
   const config = parseConfig(yaml, 'bench.yml', builtInProbers);
-  return { settings: proberSettings(config.modules.login) as BrowserSettings, destinations: targetPolicies(config, builtInProbers).get('login')! };
+  const login = config.modules.login;
+  // A browser module is always held to its monitors' targets; without that the bench would measure something else.
+  const destinations = targetPolicies(config, builtInProbers).get('login');
+  if (!login || !destinations) throw new Error('bench.yml: module "login" is missing or not held to its monitor\'s target');
+  return { settings: proberSettings(login) as BrowserSettings, destinations };
 }
 
 async function journey(target: string, module: LoginModule, source: BrowserSource): Promise<boolean> {
   const signal = AbortSignal.timeout(DEADLINE_SECONDS * 1000);
   const log = new ProbeLog();
   let failure: string | undefined;
+  const registry = new ProbeRegistry();
   const probe: ProbeContext<BrowserSettings> = {
     target,
+    targetText: target,
     settings: module.settings,
-    registry: new ProbeRegistry(),
+    registry,
     log,
     signal,
     deadline: Date.now() + DEADLINE_SECONDS * 1000,
     destinations: module.destinations,
+    phases: (protocol, names) => createPhaseTimer(registry, protocol, names, log),
     fail(reason, message) {
       failure ??= `${reason}: ${message}`;
       return false;
@@ -121,7 +129,8 @@ function processTree(): number[] {
     }
   }
   const tree = [process.pid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  // An array's iterator reads its length at every step, so it goes on to the children pushed here.
+  for (const pid of tree) tree.push(...(children.get(pid) ?? []));
   return tree;
 }
 

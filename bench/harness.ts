@@ -143,6 +143,7 @@ export async function startExporter(name: string, cmd: string, configFile: strin
   const port = await getFreePort();
   const argv = splitCmd(cmd, { config: configFile, port: String(port) });
   const [bin, ...args] = argv;
+  if (bin === undefined) throw new Error(`${name}: the command line is empty`);
   return { child: startChild(name, bin === 'node' ? process.execPath : bin, args), port, argv };
 }
 
@@ -318,9 +319,23 @@ export function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
   const idx = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
-  return s[idx];
+  return s[idx] ?? NaN;
 }
 export const median = (v: number[]): number => quantile(v, 0.5);
+
+/** The checkpoint's side and blackbox_exporter's, in the order started: a bench that started other than two is broken. */
+export function bothSides<T>(sides: readonly T[]): [T, T] {
+  const [checkpoint, blackbox] = sides;
+  if (checkpoint === undefined || blackbox === undefined || sides.length !== 2) throw new Error(`expected the checkpoint and blackbox_exporter sides, got ${sides.length}`);
+  return [checkpoint, blackbox];
+}
+
+/** The item at `index`, counting round and round the list: for round-robin over a list that must not be empty. */
+export function roundRobin<T>(list: readonly T[], index: number): T {
+  const item = list[index % list.length];
+  if (item === undefined) throw new Error('round-robin over an empty list');
+  return item;
+}
 
 
 export function fmt(v: number | undefined, digits: number): string {

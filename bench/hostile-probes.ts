@@ -33,6 +33,7 @@ import {
   CLK_TCK,
   OUT_DIR,
   ROOT,
+  bothSides,
   cpuSeconds,
   fmt,
   httpModuleYaml,
@@ -41,6 +42,7 @@ import {
   parseMetric,
   quantile,
   ratioCell,
+  roundRobin,
   run,
   runMain,
   startExporter,
@@ -392,7 +394,7 @@ async function burst(side: Side, cfg: Settings, targets: Record<Kind, string>, t
   const t0 = performance.now();
   res.burstStartEpochMs = performance.timeOrigin + t0;
   const probes = Array.from({ length: cfg.probes }, (_, i) => {
-    const kind = cfg.kinds[i % cfg.kinds.length];
+    const kind = roundRobin(cfg.kinds, i);
     return oneProbe(side, kind, targets[kind], cfg, cap.signal).then((r) => {
       res.lastProbeEndedMs = Math.max(res.lastProbeEndedMs, performance.now() - t0);
       return r;
@@ -530,7 +532,7 @@ async function main(): Promise<void> {
     for (const s of sides) s.vmHwmKb = s.child.exited() ? 0 : treeKb(s.pid, 'VmHWM');
 
     // --- report -----------------------------------------------------------
-    const [cp, bb] = sides;
+    const [cp, bb] = bothSides(sides);
     const all = <T>(s: Side, pick: (r: RoundResult) => T[]): T[] => s.rounds.flatMap(pick);
     const okHealth = (s: Side): number[] => all(s, (r) => r.health.filter((h) => h.ok).map((h) => h.ms));
     // Percentiles over every check, a failed one counted at the time it took to fail (the 2 s

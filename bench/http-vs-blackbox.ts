@@ -31,6 +31,7 @@ import {
   CLK_TCK,
   OUT_DIR,
   ROOT,
+  bothSides,
   cpuSeconds,
   fmt,
   httpModuleYaml,
@@ -92,16 +93,17 @@ function parseArgs(argv: string[]): Settings {
   let checkpointCmd = DEFAULT_CHECKPOINT_CMD;
   let blackboxBin = '/usr/bin/prometheus-blackbox-exporter';
   let quick = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+  // One iterator, so that value() can take the next argument as a flag's value.
+  const args = argv.values();
+  for (const a of args) {
     const eq = a.indexOf('=');
     const key = eq >= 0 ? a.slice(0, eq) : a;
     const inline = eq >= 0 ? a.slice(eq + 1) : undefined;
     const value = (): string => {
       if (inline !== undefined) return inline;
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`missing value for ${key}`);
-      return next;
+      const next = args.next();
+      if (next.done) throw new Error(`missing value for ${key}`);
+      return next.value;
     };
     switch (key) {
       case '--checkpoint-cmd':
@@ -504,8 +506,7 @@ async function main(): Promise<void> {
     // --- throughput levels -------------------------------------------------
     // Each level is split into ROUNDS halves run A,B then B,A (the first side
     // alternating per level), so drift and "who ran first" bias cancel out.
-    for (let li = 0; li < cfg.levels.length; li++) {
-      const lv = cfg.levels[li];
+    for (const [li, lv] of cfg.levels.entries()) {
       const first = li % 2 === 0 ? sides : [...sides].reverse();
       const parts = new Map<string, RunResult[]>();
       for (let round = 0; round < ROUNDS; round++) {
@@ -586,7 +587,7 @@ async function main(): Promise<void> {
     sampler = undefined;
 
     // --- report -----------------------------------------------------------
-    const [cp, bb] = [sides[0].d, sides[1].d];
+    const [cp, bb] = bothSides(sides.map((s) => s.d));
     const directMedian = median(direct.latenciesMs);
     const lvl = (d: SideData, c: number): RunResult | undefined => d.levels.find((r) => r.concurrency === c);
     const rate = (r: RunResult | undefined): number | undefined =>

@@ -19,8 +19,6 @@ import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { importBusyboxImage, startDockerd, type Dockerd } from '../../tests/support/dockerd';
 import { LOOPBACK, refusedPort } from '../../tests/support/ports';
 import { eventually, probeWith, recordProbeSignals, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
-import { builtInProbers } from '../../src/cli/probers';
-import { parseConfig } from '../../src/config/load';
 
 let pki: TestPki;
 let dockerd: Dockerd;
@@ -338,20 +336,6 @@ describe('an engine that cannot be asked', () => {
     expect(probed.reason).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(4000);
     expect(probed.result.failure?.message).toBe('deadline reached in the tls phase');
-  });
-});
-
-describe('targets and modules the config refuses', () => {
-  test('a bad target, a tls_config on a unix socket and an unknown key are refused with their messages', () => {
-    const { dockerProber } = jest.requireActual<typeof import('.')>('.');
-    expect(dockerProber.checkTarget('/web', {} as never)).toBe('target "/web": write the container name without the leading /');
-    expect(dockerProber.checkTarget('web app', {} as never)).toContain('is not a container name or id');
-    expect(dockerProber.checkTarget('label:', {} as never)).toContain('the label selector is empty');
-    expect(dockerProber.checkTarget('label:a=b,=c', {} as never)).toContain('is not key or key=value');
-    expect(dockerProber.checkTarget('label:com.docker.compose.project=shop', {} as never)).toBeUndefined();
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: unix:///run/docker.sock\n      tls_config:\n        ca_file: /ca.pem\n', 'd.yml', builtInProbers)).toThrow(/tls_config applies to a tcp:\/\/ host/);
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      socket: /run/docker.sock\n', 'd.yml', builtInProbers)).toThrow(/socket/);
-    expect(() => parseConfig('modules:\n  d:\n    prober: docker\n    docker:\n      host: http://localhost:2375\n', 'd.yml', builtInProbers)).toThrow(/is not unix:\/\/\/path or tcp:\/\/host:port/);
   });
 });
 

@@ -32,6 +32,6 @@ export function classifyRequestError(error: unknown, request: EngineRequest, wha
 /** dockerode wraps the engine's message as "(HTTP code 404) no such container - <message> "; the message is what helps. */
 function engineMessage(message: string | undefined): string {
   const text = (message ?? 'no message').trim();
-  const match = /^\(HTTP code \d+\) [^-]*- (.*)$/s.exec(text);
-  return (match ? match[1] : text).slice(0, 300);
+  const wrapped = /^\(HTTP code \d+\) [^-]*- (.*)$/s.exec(text)?.[1];
+  return (wrapped ?? text).slice(0, 300);
 }

@@ -6,7 +6,7 @@
  * container appears once it was read, because a 0 there would be a claim about a container we
  * could not see.
  */
-import type { ProbeGauge, ProbeRegistry } from '../../src/probe/probe-registry';
+import type { ProbeRegistry } from '../../src/probe/probe-registry';
 
 export const DOCKER_PHASES = ['resolve', 'connect', 'tls', 'version', 'list', 'inspect', 'stats'] as const;
 export type DockerPhase = (typeof DOCKER_PHASES)[number];
@@ -45,47 +45,59 @@ export interface ContainerUsage {
 }
 
 export function createDockerMetrics(registry: ProbeRegistry) {
-  const gauge = (name: string, help: string, labelNames: string[] = []) => registry.gauge(name, help, labelNames);
-  const containers = gauge('probe_docker_containers', 'Containers the target matched: 0 or 1 for a name or id, any number for a label selector');
+  const containers = registry.gauge('probe_docker_containers', 'Containers the target matched: 0 or 1 for a name or id, any number for a label selector');
   containers.set(0);
   // Created on first use, so a probe that never reached a container shows none of them.
-  const perContainer = new Map<string, ProbeGauge>();
-  const containerGauge = (name: string, help: string, labelNames: string[] = []) => {
-    let series = perContainer.get(name);
-    if (!series) perContainer.set(name, (series = gauge(name, help, ['container', ...labelNames])));
-    return series;
+  const perContainer = {
+    info: once(() => registry.gauge('probe_docker_container_info', 'The image the container was created from', ['container', 'image'])),
+    state: once(() => registry.gauge('probe_docker_container_state', 'The container\'s state: 1 for the current one, 0 for the others (missing: the named container does not exist)', ['container', 'state'])),
+    health: once(() => registry.gauge('probe_docker_container_health_status', 'The health check\'s status: 1 for the current one, 0 for the others (none: no health check)', ['container', 'status'])),
+    restartCount: once(() => registry.gauge('probe_docker_container_restart_count', 'Times the engine restarted the container under its restart policy since it was created', ['container'])),
+    oomKilled: once(() => registry.gauge('probe_docker_container_oom_killed', 'Whether the kernel killed the container\'s last run for memory', ['container'])),
+    exitCode: once(() => registry.gauge('probe_docker_container_exit_code', 'The exit code of the container\'s last run (0 while the first run goes on)', ['container'])),
+    uptime: once(() => registry.gauge('probe_docker_container_uptime_seconds', 'Seconds since the container last started; 0 when it is not running', ['container'])),
+    cpuLimit: once(() => registry.gauge('probe_docker_container_cpu_limit_cores', 'The container\'s CPU limit in cores (NanoCpus, or CpuQuota/CpuPeriod); 0 for none', ['container'])),
+    memoryLimit: once(() => registry.gauge('probe_docker_container_memory_limit_bytes', 'The container\'s memory limit; 0 for none', ['container'])),
+    cpuUsage: once(() => registry.gauge('probe_docker_container_cpu_usage_seconds', 'CPU time the container used since it started, from the engine\'s counters: rate() of it is the cores in use', ['container'])),
+    memoryUsage: once(() => registry.gauge('probe_docker_container_memory_usage_bytes', 'Memory in use, as docker stats shows it (page cache the kernel can reclaim left out)', ['container'])),
   };
   const stateSet = (container: string, state: ContainerState) => {
-    const series = containerGauge('probe_docker_container_state', 'The container\'s state: 1 for the current one, 0 for the others (missing: the named container does not exist)', ['state']);
+    const series = perContainer.state();
     for (const each of CONTAINER_STATES) series.labels(container, each).set(each === state ? 1 : 0);
   };
   return {
     containers,
     engine(version: string, apiVersion: string) {
-      gauge('probe_docker_engine_info', 'The engine\'s version and API version', ['version', 'api_version']).labels(version, apiVersion).set(1);
+      registry.gauge('probe_docker_engine_info', 'The engine\'s version and API version', ['version', 'api_version']).labels(version, apiVersion).set(1);
     },
     missing(container: string) {
       stateSet(container, 'missing');
     },
     container(facts: ContainerFacts, now: number) {
       const { name } = facts;
-      containerGauge('probe_docker_container_info', 'The image the container was created from', ['image']).labels(name, facts.image).set(1);
+      perContainer.info().labels(name, facts.image).set(1);
       stateSet(name, facts.state);
-      const health = containerGauge('probe_docker_container_health_status', 'The health check\'s status: 1 for the current one, 0 for the others (none: no health check)', ['status']);
+      const health = perContainer.health();
       for (const status of HEALTH_STATUSES) health.labels(name, status).set(status === facts.health ? 1 : 0);
-      containerGauge('probe_docker_container_restart_count', 'Times the engine restarted the container under its restart policy since it was created').labels(name).set(facts.restartCount);
-      containerGauge('probe_docker_container_oom_killed', 'Whether the kernel killed the container\'s last run for memory').labels(name).set(facts.oomKilled ? 1 : 0);
-      containerGauge('probe_docker_container_exit_code', 'The exit code of the container\'s last run (0 while the first run goes on)').labels(name).set(facts.exitCode);
+      perContainer.restartCount().labels(name).set(facts.restartCount);
+      perContainer.oomKilled().labels(name).set(facts.oomKilled ? 1 : 0);
+      perContainer.exitCode().labels(name).set(facts.exitCode);
       const uptime = facts.running && facts.startedAt !== undefined ? Math.max(0, now - facts.startedAt) : 0;
-      containerGauge('probe_docker_container_uptime_seconds', 'Seconds since the container last started; 0 when it is not running').labels(name).set(uptime);
-      containerGauge('probe_docker_container_cpu_limit_cores', 'The container\'s CPU limit in cores (NanoCpus, or CpuQuota/CpuPeriod); 0 for none').labels(name).set(facts.cpuLimitCores);
-      containerGauge('probe_docker_container_memory_limit_bytes', 'The container\'s memory limit; 0 for none').labels(name).set(facts.memoryLimitBytes);
+      perContainer.uptime().labels(name).set(uptime);
+      perContainer.cpuLimit().labels(name).set(facts.cpuLimitCores);
+      perContainer.memoryLimit().labels(name).set(facts.memoryLimitBytes);
     },
     usage(name: string, usage: ContainerUsage) {
-      containerGauge('probe_docker_container_cpu_usage_seconds', 'CPU time the container used since it started, from the engine\'s counters: rate() of it is the cores in use').labels(name).set(usage.cpuSeconds);
-      containerGauge('probe_docker_container_memory_usage_bytes', 'Memory in use, as docker stats shows it (page cache the kernel can reclaim left out)').labels(name).set(usage.memoryBytes);
+      perContainer.cpuUsage().labels(name).set(usage.cpuSeconds);
+      perContainer.memoryUsage().labels(name).set(usage.memoryBytes);
     },
   };
+}
+
+/** Makes the value on the first call and returns the same one after: a gauge registered when first needed. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 export type DockerMetrics = ReturnType<typeof createDockerMetrics>;

@@ -7,27 +7,25 @@
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure } from '../../src/probe/failure';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
-import { createPhaseTimer } from '../../src/probe/phases';
 import { parseDockerEndpoint } from './endpoint';
 import { openEngine, type EngineSession } from './engine';
 import { readContainerList, readInspection, readUsage, readVersion } from './engine-answers';
 import { classifyRequestError } from './errors';
-import { createDockerMetrics, DOCKER_PHASES, type ContainerFacts } from './metrics';
+import { createDockerMetrics, DOCKER_PHASES, type ContainerFacts, type DockerMetrics } from './metrics';
 import type { DockerSettings } from './schema';
-import { parseDockerTarget } from './target';
+import type { DockerTarget } from './target';
 
-export async function probeDocker(probe: ProbeContext<DockerSettings>): Promise<boolean> {
-  const { settings, log, signal } = probe;
+export async function probeDocker(probe: ProbeContext<DockerSettings, DockerTarget>): Promise<boolean> {
+  const { settings, log, signal, target } = probe;
   const metrics = createDockerMetrics(probe.registry);
-  const timer = createPhaseTimer(probe.registry, 'docker', DOCKER_PHASES, log);
-  let engine: EngineSession | undefined;
-  try {
-    const target = parseDockerTarget(probe.target);
-    if ('problem' in target) throw new ProbeFailure('config', target.problem);
-    const endpoint = parseDockerEndpoint(settings.host, settings.tls_config !== undefined);
-    if ('problem' in endpoint) throw new ProbeFailure('config', endpoint.problem);
+  const timer = probe.phases('docker', DOCKER_PHASES);
+  // validate() refused a host that does not parse when the config loaded; this reads its parts again.
+  const endpoint = parseDockerEndpoint(settings.host, settings.tls_config !== undefined);
+  if ('problem' in endpoint) return probe.fail('config', endpoint.problem);
 
-    engine = await openEngine({ endpoint, settings, timer, log, signal, onTls: (facts) => facts && registerTlsMetrics(probe.registry, facts) });
+  // openEngine closes what it opened when it fails; from here on the finally below does.
+  const engine = await openEngine({ endpoint, settings, timer, log, signal, onTls: (facts) => facts && registerTlsMetrics(probe.registry, facts) });
+  try {
     const { docker } = engine;
     // dockerode's types leave out abortSignal on version(), which it passes on like the others.
     const versionAnswer = await timer.time('version', () => (docker.version as (options: object) => Promise<unknown>)({ abortSignal: signal }).catch(rethrowAs('version', 'GET /version')));
@@ -41,7 +39,7 @@ export async function probeDocker(probe: ProbeContext<DockerSettings>): Promise<
       candidates = readContainerList(listed);
       log.info('Containers listed', { matched: candidates.length, names: candidates.map((each) => each.name).join(',') });
       if (candidates.length > settings.max_containers) {
-        throw new ProbeFailure('config', `the label selector matches ${candidates.length} containers, more than max_containers (${settings.max_containers}): narrow it or raise the limit`);
+        return probe.fail('config', `the label selector matches ${candidates.length} containers, more than max_containers (${settings.max_containers}): narrow it or raise the limit`);
       }
     } else {
       candidates = [{ id: target.name, name: target.name }];
@@ -60,13 +58,14 @@ export async function probeDocker(probe: ProbeContext<DockerSettings>): Promise<
           }
         }),
       ).catch((error: unknown) => {
+        // A named container that does not exist still gets its state set: `missing`.
         if (target.kind === 'container' && error instanceof ProbeFailure && error.reason === 'not_found') metrics.missing(target.name);
         throw error;
       }),
     );
     const found = inspected.filter((facts): facts is ContainerFacts => facts !== undefined);
     metrics.containers.set(found.length);
-    if (found.length === 0) throw new ProbeFailure('not_found', `no container carries the labels ${target.kind === 'labels' ? target.filters.join(',') : ''}`);
+    if (found.length === 0) return probe.fail('not_found', `no container carries the labels ${target.kind === 'labels' ? target.filters.join(',') : ''}`);
 
     const now = Date.now() / 1000;
     for (const facts of found) {
@@ -75,7 +74,7 @@ export async function probeDocker(probe: ProbeContext<DockerSettings>): Promise<
     }
 
     const running = found.filter((facts) => facts.running);
-    if (settings.stats && running.length > 0) await timer.time('stats', () => Promise.all(running.map((facts) => readStats(probe, engine!, facts.name, metrics))));
+    if (settings.stats && running.length > 0) await timer.time('stats', () => Promise.all(running.map((facts) => readStats(probe, engine, facts.name, metrics))));
 
     const unwell = found.filter((facts) => facts.state !== 'running' || (facts.health !== 'none' && facts.health !== 'healthy'));
     if (unwell.length > 0) {
@@ -83,13 +82,8 @@ export async function probeDocker(probe: ProbeContext<DockerSettings>): Promise<
       return probe.fail('assertion', `${unwell.length} of ${found.length} container(s) not running and healthy: ${described.join('; ')}`);
     }
     return true;
-  } catch (error) {
-    if (signal.aborted) return probe.fail('timeout', `deadline reached in the ${timer.current() ?? 'connect'} phase`);
-    if (error instanceof ProbeFailure) return probe.fail(error.reason, error.message);
-    log.error('unexpected error in docker prober', { err: String(error) });
-    return probe.fail('internal', String(error));
   } finally {
-    engine?.close();
+    engine.close();
   }
 }
 
@@ -105,7 +99,7 @@ function rethrowAs(request: 'version' | 'list', what: string) {
  * out, and the probe's result stands. Only the deadline fails the probe here. `one-shot` (API
  * 1.41) answers at once instead of sampling twice a second apart.
  */
-async function readStats(probe: ProbeContext<DockerSettings>, engine: EngineSession, name: string, metrics: ReturnType<typeof createDockerMetrics>): Promise<void> {
+async function readStats(probe: ProbeContext<DockerSettings, DockerTarget>, engine: EngineSession, name: string, metrics: DockerMetrics): Promise<void> {
   try {
     const answer: unknown = await engine.docker.getContainer(name).stats({ stream: false, 'one-shot': true, abortSignal: probe.signal } as { stream: false });
     const usage = readUsage(answer);

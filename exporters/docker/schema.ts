@@ -4,7 +4,7 @@
  * target. Unknown keys are refused.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StrictObject, StringEnum } from '../../src/config/schema-helpers';
+import { IpProtocolKeys, StrictObject } from '../../src/config/schema-helpers';
 import { TlsConfigSchema } from '../../src/net/tls-config';
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
@@ -21,8 +21,7 @@ export const DockerSettingsSchema = StrictObject({
   api_version: Type.Optional(Type.String({ pattern: '^1\\.\\d+$', patternMessage: 'must be an engine API version such as 1.41', description: 'pin the API version (paths /v1.41/...); default: the engine\'s own' })),
   stats: Type.Boolean({ default: true, description: 'read CPU and memory use of running containers (one stats call per container)' }),
   max_containers: Type.Integer({ minimum: 1, maximum: MAX_CONTAINERS_LIMIT, default: 100, description: 'a label selector matching more containers fails the probe' }),
-  preferred_ip_protocol: StringEnum(['ip4', 'ip6'], { default: 'ip6' }),
-  ip_protocol_fallback: Type.Boolean({ default: true }),
+  ...IpProtocolKeys,
 });
 
 export type DockerSettings = Static<typeof DockerSettingsSchema>;

@@ -4,6 +4,7 @@
  * project: `label:com.docker.compose.project=shop`. Container names cannot contain a colon, so
  * the prefix is unambiguous.
  */
+import type { TargetParse } from '../../src/net/target-url';
 
 /** Docker's own rule for container names (daemon/names.go), which also covers hex ids and prefixes. */
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -16,7 +17,7 @@ export type DockerTarget =
   /** Docker's label filters, each `key` or `key=value`; a container must carry all of them. */
   | { kind: 'labels'; filters: string[] };
 
-export function parseDockerTarget(target: string): DockerTarget | { problem: string } {
+export function parseDockerTarget(target: string): TargetParse<DockerTarget> {
   if (target.startsWith(LABEL_PREFIX)) {
     const selector = target.slice(LABEL_PREFIX.length);
     if (selector === '') return { problem: 'the label selector is empty: use label:key=value (comma-separated for several)' };
@@ -24,11 +25,11 @@ export function parseDockerTarget(target: string): DockerTarget | { problem: str
     for (const filter of filters) {
       if (!LABEL_TERM.test(filter)) return { problem: `label selector term ${JSON.stringify(filter)} is not key or key=value` };
     }
-    return { kind: 'labels', filters };
+    return { target: { kind: 'labels', filters } };
   }
   if (target.startsWith('/')) return { problem: `target ${JSON.stringify(target)}: write the container name without the leading /` };
   if (!CONTAINER_NAME.test(target)) {
     return { problem: `target ${JSON.stringify(target)} is not a container name or id, nor label:key=value (the engine is set in the module's host)` };
   }
-  return { kind: 'container', name: target };
+  return { target: { kind: 'container', name: target } };
 }

@@ -80,8 +80,8 @@ describe('the shipped config', () => {
       ['admins-watchdog', false, '48h'],
     ]);
     const byName = new Map(config.receivers.map((receiver) => [receiver.name, receiver]));
-    expect(byName.get('deadmansswitch')?.webhook_configs?.[0].send_resolved).toBe(false);
-    for (const name of ['admins-critical', 'admins-warning']) expect(byName.get(name)?.email_configs?.[0].send_resolved).toBe(true);
+    expect(byName.get('deadmansswitch')?.webhook_configs?.[0]?.send_resolved).toBe(false);
+    for (const name of ['admins-critical', 'admins-warning']) expect(byName.get(name)?.email_configs?.[0]?.send_resolved).toBe(true);
   });
 });
 
@@ -98,9 +98,15 @@ interface Receiver {
   webhook_configs?: { send_resolved?: boolean; url?: string }[];
 }
 const flatten = (route: Route): Route[] => [route, ...(route.routes ?? []).flatMap(flatten)];
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 const seconds = (duration: string): number => {
-  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  return [...duration.matchAll(/(\d+)([smhdw])/g)].reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
+  let total = 0;
+  for (const [, count, unit] of duration.matchAll(/(\d+)([smhdw])/g)) {
+    const unitSeconds = unit === undefined ? undefined : UNIT_SECONDS[unit];
+    if (count === undefined || unitSeconds === undefined) throw new Error(`cannot read the duration ${duration}`);
+    total += Number(count) * unitSeconds;
+  }
+  return total;
 };
 
 describe('render-config.sh', () => {
@@ -127,7 +133,7 @@ describe('render-config.sh', () => {
       smtp_require_tls: true,
     });
     const deadmansswitch = config.receivers.find((receiver) => receiver.name === 'deadmansswitch');
-    expect(deadmansswitch?.webhook_configs?.[0].url).toBe('https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2');
+    expect(deadmansswitch?.webhook_configs?.[0]?.url).toBe('https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2');
     expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
   });
 
@@ -137,7 +143,7 @@ describe('render-config.sh', () => {
     const withFile = path.join(workDir, 'render-file');
     await render(withFile, { ADMIN_EMAILS: 'alice@example.test', DEADMANSSWITCH_URL_FILE: urlFile });
     const fromFile = parse(await fs.readFile(path.join(withFile, 'alertmanager.yml'), 'utf8')) as { receivers: Receiver[] };
-    expect(fromFile.receivers.find((r) => r.name === 'deadmansswitch')?.webhook_configs?.[0].url).toBe('https://hc-ping.com/from-a-file');
+    expect(fromFile.receivers.find((r) => r.name === 'deadmansswitch')?.webhook_configs?.[0]?.url).toBe('https://hc-ping.com/from-a-file');
 
     const without = path.join(workDir, 'render-without');
     expect(await render(without, { ADMIN_EMAILS: 'alice@example.test' })).not.toContain('switch');
@@ -176,7 +182,8 @@ describe('render-config.sh', () => {
 /** A dead man's switch endpoint, healthchecks.io style: it only counts what it receives. */
 interface Switch {
   url: string;
-  pings: { alertnames: string[]; status: string }[];
+  /** The alertname of each alert of each ping; undefined for an alert without one. */
+  pings: { alertnames: (string | undefined)[]; status: string }[];
   close(): Promise<void>;
 }
 async function startSwitch(): Promise<Switch> {
@@ -224,7 +231,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
   // would then come in a second mail.
   let startedAt = '';
 
-  const alert = (labels: Record<string, string>, annotations: Record<string, string> = {}, endsAt?: string): PostableAlert => ({
+  const alert = (labels: { alertname: string } & Record<string, string>, annotations: Record<string, string> = {}, endsAt?: string): PostableAlert => ({
     labels,
     annotations: { runbook_url: RUNBOOK + labels.alertname.toLowerCase(), ...annotations },
     startsAt: startedAt,
@@ -259,6 +266,12 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     alert({ alertname: 'Watchdog', severity: 'none' }, { summary: 'The alerting path works' }),
   ];
   const bySubject = (subject: string) => (mail: ReceivedMail) => mail.subject === subject;
+  /** The mail with `subject`, once it has come; waitFor fails the test, listing what came, when it does not. */
+  const mailWithSubject = async (subject: string): Promise<ReceivedMail> => {
+    const [mail] = await sink.waitFor(bySubject(subject), 15_000);
+    if (!mail) throw new Error(`mail sink: waitFor resolved without a mail "${subject}"`);
+    return mail;
+  };
 
   beforeAll(async () => {
     pki = await makeTestPki();
@@ -315,7 +328,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
     expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'MonitorCertificateExpiring', 'MonitorFailingFromOneCheckpoint']);
 
-    const [down] = sink.received.filter(bySubject('[FIRING:1] MonitorDown orders-db'));
+    const down = await mailWithSubject('[FIRING:1] MonitorDown orders-db');
     expect(down.headers.importance).toBe('high');
     const dashboard = `${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`;
     for (const body of [down.text, down.html]) {
@@ -334,18 +347,18 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     expect(down.html).toContain(`href="${dashboard}"`);
 
     // An alert about one checkpoint names it from its `checkpoint` label.
-    const [checkpointDown] = sink.received.filter(bySubject('[FIRING:1] CheckpointDown cp-c'));
+    const checkpointDown = await mailWithSubject('[FIRING:1] CheckpointDown cp-c');
     expect(checkpointDown.text).toContain('Checkpoint: cp-c');
     expect(checkpointDown.html).toContain('Checkpoint: <b>cp-c</b>');
     expect(checkpointDown.text).not.toContain('Checkpoints:');
 
-    const [watchdog] = sink.received.filter(bySubject('[FIRING:1] Watchdog'));
+    const watchdog = await mailWithSubject('[FIRING:1] Watchdog');
     expect(watchdog.text).toContain('two days without it means alerts are not reaching you');
     expect(deadmansswitch.pings).toEqual([{ status: 'firing', alertnames: ['Watchdog'] }]);
   });
 
-  test('the HTML is made for a phone: viewport, max-width, inline styles, nothing fetched', () => {
-    const [down] = sink.received.filter(bySubject('[FIRING:1] MonitorDown orders-db'));
+  test('the HTML is made for a phone: viewport, max-width, inline styles, nothing fetched', async () => {
+    const down = await mailWithSubject('[FIRING:1] MonitorDown orders-db');
     expect(down.html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
     expect(down.html).toContain('max-width:600px');
     expect(down.html).not.toMatch(/<style|<link|<script|<img|src=/i);
@@ -357,7 +370,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const past = new Date(Date.now() - 1000).toISOString();
     startedAt = new Date(Date.now() - 60_000).toISOString();
     await alertmanager!.postAlerts([monitorDown(past), ...inhibited(past)]);
-    const [resolved] = await sink.waitFor(bySubject('[RESOLVED] MonitorDown orders-db'), 15_000);
+    const resolved = await mailWithSubject('[RESOLVED] MonitorDown orders-db');
     expect(resolved.to.sort()).toEqual([...ADMINS].sort());
     for (const body of [resolved.text, resolved.html]) {
       expect(body).toContain('Resolved (1)');
@@ -379,7 +392,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
       ...firing().filter((a) => a.labels.alertname !== 'MonitorDown'),
       alert({ alertname: 'MonitorDown', severity: 'critical', monitor: 'billing-api' }, { summary: 'billing-api is down', checkpoints: 'cp-a, cp-b' }),
     ]);
-    const [billing] = await sink.waitFor(bySubject('[FIRING:1] MonitorDown billing-api'), 15_000);
+    const billing = await mailWithSubject('[FIRING:1] MonitorDown billing-api');
     expect(billing.text).toContain('Checkpoints: cp-a, cp-b');
     expect(billing.html).toContain('Checkpoints: <b>cp-a, cp-b</b>');
     await sleep(3_000);

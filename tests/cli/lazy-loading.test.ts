@@ -95,7 +95,7 @@ test('the checkpoint users run (bin/checkpoint, the bundle) loads only what it u
   // Node names every module it loads from disk under NODE_DEBUG=module; inside the bundle nothing is loaded.
   const checkpoint = await startCheckpointProcess(EVERY_PROBER, { env: { NODE_DEBUG: 'module', SFTP_PASSWORD: 'unused' } });
   try {
-    const loadedFromDisk = () => new Set([...checkpoint.output().matchAll(/node_modules\/((?:@[^/]+\/)?[^/"]+)/g)].map((m) => m[1]));
+    const loadedFromDisk = () => new Set([...checkpoint.output().matchAll(/node_modules\/((?:@[^/]+\/)?[^/"]+)/g)].flatMap((m) => m[1] ?? []));
     expect((await checkpoint.get('/-/healthy')).status).toBe(200);
     expect((await checkpoint.get('/metrics')).status).toBe(200);
     const probed = await checkpoint.get(`/probe?module=web&target=${encodeURIComponent(`${checkpoint.url}/-/healthy`)}`);

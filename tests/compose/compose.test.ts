@@ -67,33 +67,67 @@ const compose = parse(read('compose.yaml'), { merge: true }) as Compose;
 const services = compose.services;
 const CHECKPOINTS = ['checkpoint-a', 'checkpoint-b'];
 
+/** The service `name` of compose.yaml; a test that needs one that is not there fails saying so. */
+function service(name: string): Service {
+  const found = services[name];
+  if (!found) throw new Error(`compose.yaml has no service "${name}"`);
+  return found;
+}
+/** The file of the top-level secret `name` of compose.yaml. */
+function secretFile(name: string): string {
+  const secret = compose.secrets[name];
+  if (!secret) throw new Error(`compose.yaml declares no secret "${name}"`);
+  return secret.file;
+}
+/** The environment variable `key` a service sets, as text (compose.yaml may write a number). */
+function environmentOf(name: string, key: string): string {
+  const value = service(name).environment?.[key];
+  if (value === undefined) throw new Error(`compose.yaml: service "${name}" sets no ${key}`);
+  return String(value);
+}
+/** A file of the repository that a service has at `containerPath` (see repoFileFor); a test fails naming what is not mounted. */
+function mountedFile(name: string, containerPath: string): string {
+  const file = repoFileFor(service(name), containerPath);
+  if (file === undefined) throw new Error(`compose.yaml: service "${name}" has nothing of the repository mounted at ${containerPath}`);
+  return file;
+}
+/** The host of `host:port` (all of an address without a port). */
+function hostOf(address: string): string {
+  return address.replace(/:.*/, '');
+}
+/** The first group of `pattern` in `text`; a test whose text does not match fails saying what it looked for. */
+function captured(pattern: RegExp, text: string, what: string): string {
+  const group = pattern.exec(text)?.[1];
+  if (group === undefined) throw new Error(`no ${what} found (${pattern})`);
+  return group;
+}
+
 /** Compose's interpolation with nothing set in the environment: `${VAR:-default}` is the default, `$$` a `$`. */
 function interpolate(value: string): string {
   return value.replace(/\$\$|\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (match, _name: string, fallback?: string) => (match === '$$' ? '$' : (fallback ?? '')));
 }
 /** A variable that compose.yaml lets the user set: `${NAME:-default}` in the raw text. */
-function variableOf(value: string): string | undefined {
+function variableOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
   return /^\$\{([A-Z0-9_]+):-[^}]*\}$/.exec(value)?.[1];
 }
 function secretNames(service: Service): { source: string; target: string }[] {
   return (service.secrets ?? []).map((ref) => (typeof ref === 'string' ? { source: ref, target: ref } : { source: ref.source, target: ref.target ?? ref.source }));
 }
 type Mount = { source: string; target: string; options: string[] };
+/** A `source:target[:options]` volume of a service; compose.yaml has no anonymous (target-only) ones. */
+function mounts(service: Service): Mount[] {
+  return (service.volumes ?? []).map((spec) => {
+    const [source, target, options = ''] = spec.split(':');
+    if (source === undefined || target === undefined) throw new Error(`compose.yaml: volume "${spec}" is not source:target[:options]`);
+    return { source, target, options: options.split(',').filter(Boolean) };
+  });
+}
 function bindMounts(service: Service): Mount[] {
-  return (service.volumes ?? [])
-    .map((spec) => {
-      const [source, target, options = ''] = spec.split(':');
-      return { source, target, options: options.split(',').filter(Boolean) };
-    })
-    .filter((mount) => mount.source.startsWith('.') || mount.source.startsWith('/'));
+  return mounts(service).filter((mount) => mount.source.startsWith('.') || mount.source.startsWith('/'));
 }
 function namedVolumes(service: Service): Mount[] {
-  return (service.volumes ?? [])
-    .map((spec) => {
-      const [source, target, options = ''] = spec.split(':');
-      return { source, target, options: options.split(',').filter(Boolean) };
-    })
-    .filter((mount) => !mount.source.startsWith('.') && !mount.source.startsWith('/'));
+  return mounts(service).filter((mount) => !mount.source.startsWith('.') && !mount.source.startsWith('/'));
 }
 /**
  * The repository file a path inside a service's container comes from (a bind mount of the file
@@ -101,7 +135,7 @@ function namedVolumes(service: Service): Mount[] {
  */
 function repoFileFor(service: Service, containerPath: string): string | undefined {
   for (const { source, target } of secretNames(service)) {
-    if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(compose.secrets[source].file));
+    if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(secretFile(source)));
   }
   for (const mount of bindMounts(service)) {
     if (!mount.source.startsWith('.')) continue;
@@ -119,13 +153,13 @@ function commandText(service: Service): string {
   const part = (value: string[] | string | undefined) => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
   return `${part(service.entrypoint)} ${part(service.command)}`;
 }
-/** Every `key: value` in a parsed YAML tree, with its dotted path. */
-function* entries(node: unknown, at: string[] = []): Generator<[string[], unknown]> {
+/** Every `key: value` in a parsed YAML tree, with its path. */
+function* entries(node: unknown, at: string[] = []): Generator<{ path: string[]; key: string; value: unknown }> {
   if (Array.isArray(node)) {
     for (const [index, item] of node.entries()) yield* entries(item, [...at, String(index)]);
   } else if (node && typeof node === 'object') {
     for (const [key, value] of Object.entries(node)) {
-      yield [[...at, key], value];
+      yield { path: [...at, key], key, value };
       yield* entries(value, [...at, key]);
     }
   }
@@ -179,7 +213,7 @@ describe('compose.yaml: services, images, health checks', () => {
         expect([name, service.image]).toEqual([name, expect.stringMatching(/^private-checkpoint[a-z-]*:local$/)]);
         const context = typeof service.build === 'string' ? service.build : service.build.context;
         const dockerfile = readFileSync(path.join(ROOT, context, 'Dockerfile'), 'utf8');
-        const bases = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)|^FROM (\S+)/gm)].map((m) => m[1] ?? m[2]).filter((base) => !base.startsWith('$'));
+        const bases = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)|^FROM (\S+)/gm)].flatMap((m) => m[1] ?? m[2] ?? []).filter((base) => !base.startsWith('$'));
         expect(bases.length).toBeGreaterThan(0);
         for (const base of bases) expect([name, base]).toEqual([name, expect.stringMatching(versioned)]);
       } else if (service.image?.endsWith(':local')) {
@@ -209,17 +243,17 @@ describe('compose.yaml: services, images, health checks', () => {
       expect([name, service.healthcheck?.interval]).toEqual([name, expect.stringMatching(/^\d+s$/)]);
     }
     // The HTTP ones ask the port the service listens on (the one Prometheus scrapes, below).
-    expect(healthcheckText(services['checkpoint-a'])).toContain('http://127.0.0.1:9915/-/healthy');
-    expect(healthcheckText(services.prometheus)).toContain('http://127.0.0.1:9090/-/healthy');
-    expect(healthcheckText(services.alertmanager)).toContain('http://127.0.0.1:9093/-/healthy');
-    expect(healthcheckText(services.grafana)).toContain('http://127.0.0.1:3000/api/health');
-    expect(healthcheckText(services['node-exporter'])).toContain('http://127.0.0.1:9100/metrics');
-    expect(healthcheckText(services.cadvisor)).toContain('http://127.0.0.1:8080/healthz');
-    expect(healthcheckText(services['docker-proxy'])).toContain('http://127.0.0.1:2375/version');
-    expect(healthcheckText(services.mailpit)).toBe('CMD /mailpit readyz');
-    expect(healthcheckText(services.postgres)).toMatch(/^CMD pg_isready /);
+    expect(healthcheckText(service('checkpoint-a'))).toContain('http://127.0.0.1:9915/-/healthy');
+    expect(healthcheckText(service('prometheus'))).toContain('http://127.0.0.1:9090/-/healthy');
+    expect(healthcheckText(service('alertmanager'))).toContain('http://127.0.0.1:9093/-/healthy');
+    expect(healthcheckText(service('grafana'))).toContain('http://127.0.0.1:3000/api/health');
+    expect(healthcheckText(service('node-exporter'))).toContain('http://127.0.0.1:9100/metrics');
+    expect(healthcheckText(service('cadvisor'))).toContain('http://127.0.0.1:8080/healthz');
+    expect(healthcheckText(service('docker-proxy'))).toContain('http://127.0.0.1:2375/version');
+    expect(healthcheckText(service('mailpit'))).toBe('CMD /mailpit readyz');
+    expect(healthcheckText(service('postgres'))).toMatch(/^CMD pg_isready /);
     // The sftp check reads sshd's banner; `$$` keeps compose from interpolating the shell's variable.
-    expect(interpolate(healthcheckText(services.sftp))).toContain('[[ $banner == SSH-2.0-* ]]');
+    expect(interpolate(healthcheckText(service('sftp')))).toContain('[[ $banner == SSH-2.0-* ]]');
   });
 
   test('Prometheus, Alertmanager and Grafana keep their data in named volumes', () => {
@@ -229,11 +263,11 @@ describe('compose.yaml: services, images, health checks', () => {
       grafana: ['grafana-data', '/var/lib/grafana'],
     };
     for (const [name, [volume, target]] of Object.entries(expected)) {
-      expect(namedVolumes(services[name])).toContainEqual({ source: volume, target, options: [] });
+      expect(namedVolumes(service(name))).toContainEqual({ source: volume, target, options: [] });
       expect(Object.keys(compose.volumes)).toContain(volume);
     }
-    expect(commandText(services.prometheus)).toContain('--storage.tsdb.path=/prometheus');
-    expect(commandText(services.alertmanager)).toContain('--storage.path=/alertmanager');
+    expect(commandText(service('prometheus'))).toContain('--storage.tsdb.path=/prometheus');
+    expect(commandText(service('alertmanager'))).toContain('--storage.path=/alertmanager');
     for (const service of Object.values(services)) {
       for (const volume of namedVolumes(service)) expect(Object.keys(compose.volumes)).toContain(volume.source);
     }
@@ -242,24 +276,25 @@ describe('compose.yaml: services, images, health checks', () => {
 
 describe('compose.yaml: the checkpoints run confined', () => {
   test.each(CHECKPOINTS)('%s: non-root, read-only root filesystem, tmpfs for what it writes, no capabilities', (name) => {
-    const service = services[name];
-    expect(service.user).toMatch(/^\d+:\d+$/);
-    expect(Number(service.user!.split(':')[0])).toBeGreaterThan(0);
-    expect(service.read_only).toBe(true);
-    expect(service.tmpfs).toEqual([expect.stringMatching(/^\/tmp(:|$)/)]);
-    expect(service.cap_drop).toEqual(['ALL']);
-    expect(service.security_opt).toContain('no-new-privileges:true');
-    expect(service.privileged).toBeUndefined();
-    for (const mount of bindMounts(service)) expect(mount.options).toContain('ro');
+    const checkpoint = service(name);
+    expect(checkpoint.user).toMatch(/^\d+:\d+$/);
+    expect(Number(checkpoint.user?.split(':')[0])).toBeGreaterThan(0);
+    expect(checkpoint.read_only).toBe(true);
+    expect(checkpoint.tmpfs).toEqual([expect.stringMatching(/^\/tmp(:|$)/)]);
+    expect(checkpoint.cap_drop).toEqual(['ALL']);
+    expect(checkpoint.security_opt).toContain('no-new-privileges:true');
+    expect(checkpoint.privileged).toBeUndefined();
+    for (const mount of bindMounts(checkpoint)) expect(mount.options).toContain('ro');
     // The browser prober's screenshots go to the tmpfs.
     const config = checkpointConfig();
     const browser = Object.values(config.modules).find((module) => module.prober === 'browser');
-    expect((proberSettings(browser!) as BrowserSettings).artifacts?.dir).toMatch(/^\/tmp\//);
+    if (!browser) throw new Error('compose/checkpoint.yml has no browser module');
+    expect((proberSettings(browser) as BrowserSettings).artifacts?.dir).toMatch(/^\/tmp\//);
   });
 
   test('the Dockerfile user is the compose user', () => {
     const user = /^USER (\S+)$/m.exec(read('Dockerfile'))?.[1];
-    for (const name of CHECKPOINTS) expect(services[name].user).toBe(user);
+    for (const name of CHECKPOINTS) expect(service(name).user).toBe(user);
   });
 
   test('only the socket proxy sees the Docker socket, read-only, on an internal network with the checkpoints', () => {
@@ -267,8 +302,9 @@ describe('compose.yaml: the checkpoints run confined', () => {
       const socket = bindMounts(service).filter((mount) => mount.source === '/var/run/docker.sock');
       expect([name, socket.length]).toEqual([name, name === 'docker-proxy' ? 1 : 0]);
     }
-    const proxy = services['docker-proxy'];
-    expect(bindMounts(proxy)[0].options).toEqual(['ro']);
+    const proxy = service('docker-proxy');
+    const [socket] = bindMounts(proxy);
+    expect(socket?.options).toEqual(['ro']);
     expect(proxy.environment).toEqual({ CONTAINERS: 1, VERSION: 1, POST: 0 });
     expect(compose.networks['docker-proxy']).toEqual({ internal: true });
     const onProxyNetwork = Object.entries(services).filter(([, service]) => service.networks?.includes('docker-proxy')).map(([name]) => name);
@@ -301,7 +337,7 @@ describe('compose.yaml: mounts and ports', () => {
       expect([name, hostMounts.map((mount) => mount.source)]).toEqual([name, HOST_MOUNTS[name] ?? []]);
       for (const mount of hostMounts) expect([name, mount.options[0]]).toEqual([name, 'ro']);
     }
-    expect(services.cadvisor.privileged).toBe(true);
+    expect(service('cadvisor').privileged).toBe(true);
   });
 
   test('every build context exists', () => {
@@ -387,13 +423,19 @@ function checkpointConfig(): CheckpointConfig {
   cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml', builtInProbers, { checkSecretSources: false });
   return cachedConfig;
 }
+/** A module of compose/checkpoint.yml that a monitor names. */
+function moduleNamed(config: CheckpointConfig, name: string): CheckpointConfig['modules'][string] {
+  const module = config.modules[name];
+  if (!module) throw new Error(`compose/checkpoint.yml has no module "${name}"`);
+  return module;
+}
 
 describe("compose/checkpoint.yml: the checkpoints' config", () => {
   test('loads with the checkpoint parser, and every monitor has its module', () => {
     const config = checkpointConfig();
     for (const monitor of config.monitors) expect([monitor.name, config.modules[monitor.module]?.prober]).toEqual([monitor.name, expect.any(String)]);
     // One monitor per demo target and prober, and the checkpoints themselves.
-    const probers = new Set(config.monitors.map((monitor) => config.modules[monitor.module].prober));
+    const probers = new Set(config.monitors.map((monitor) => moduleNamed(config, monitor.module).prober));
     expect([...probers].sort()).toEqual(['browser', 'docker', 'http', 'postgres', 'sftp', 'smtp']);
     expect(config.monitors.map((monitor) => monitor.target)).toContain('http://127.0.0.1:9915/-/healthy');
   });
@@ -401,8 +443,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
   test('holds no secret: every password, key and CA is a file the checkpoints have mounted', () => {
     const raw = parse(read('compose/checkpoint.yml')) as unknown;
     const files: string[] = [];
-    for (const [at, value] of entries(raw)) {
-      const key = at[at.length - 1];
+    for (const { path: at, key, value } of entries(raw)) {
       expect([at.join('.'), ['password', 'value', 'passphrase', 'bearer_token', 'insecure_skip_verify', 'insecure_skip_host_key_check'].includes(key)]).toEqual([at.join('.'), false]);
       expect([at.join('.'), key.endsWith('_env')]).toEqual([at.join('.'), false]);
       if (key.endsWith('_file')) files.push(String(value));
@@ -410,20 +451,20 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     expect(files.length).toBeGreaterThanOrEqual(4);
     for (const name of CHECKPOINTS) {
       for (const file of files) {
-        const source = repoFileFor(services[name], file);
+        const source = repoFileFor(service(name), file);
         expect([name, file, source !== undefined && existsSync(source)]).toEqual([name, file, true]);
       }
     }
     // The checkpoints get exactly the secrets the config reads.
     const secretsRead = files.filter((file) => file.startsWith('/run/secrets/')).map((file) => path.basename(file));
-    for (const name of CHECKPOINTS) expect(secretNames(services[name]).map((ref) => ref.target).sort()).toEqual([...new Set(secretsRead)].sort());
+    for (const name of CHECKPOINTS) expect(secretNames(service(name)).map((ref) => ref.target).sort()).toEqual([...new Set(secretsRead)].sort());
   });
 
   test('every network target is a compose service, on the port that service listens on', () => {
     const config = checkpointConfig();
     const listening: Record<string, number> = { webapp: 80, postgres: 5432, sftp: 22, mailpit: 1025, grafana: 3000, 'docker-proxy': 2375, '127.0.0.1': 9915 };
     const hosts = config.monitors
-      .filter((monitor) => config.modules[monitor.module].prober !== 'docker')
+      .filter((monitor) => moduleNamed(config, monitor.module).prober !== 'docker')
       .map((monitor) => new URL(monitor.target))
       .map((url) => [url.hostname, Number(url.port || { 'http:': 80, 'https:': 443 }[url.protocol])]);
     const docker = Object.values(config.modules).filter((module) => module.prober === 'docker') as unknown as { docker: { host: string } }[];
@@ -439,9 +480,10 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
 
   test('the docker monitor selects this compose project through the socket proxy', () => {
     const config = checkpointConfig();
-    const monitor = config.monitors.find((m) => config.modules[m.module].prober === 'docker')!;
+    const monitor = config.monitors.find((m) => moduleNamed(config, m.module).prober === 'docker');
+    if (!monitor) throw new Error('compose/checkpoint.yml has no docker monitor');
     expect(monitor.target).toBe(`label:com.docker.compose.project=${compose.name}`);
-    expect((config.modules[monitor.module] as unknown as { docker: { host: string } }).docker.host).toBe('tcp://docker-proxy:2375');
+    expect((moduleNamed(config, monitor.module) as unknown as { docker: { host: string } }).docker.host).toBe('tcp://docker-proxy:2375');
   });
 
   test('the web app monitors expect what the demo page has', () => {
@@ -452,7 +494,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     expect(journey.browser.steps).toEqual([{ expect_title: title }]);
     const http = config.modules.webapp_http as unknown as { http: { fail_if_body_not_matches_regexp: string[] } };
     for (const regexp of http.http.fail_if_body_not_matches_regexp) expect(page).toMatch(new RegExp(regexp));
-    expect(bindMounts(services.webapp)).toEqual([{ source: './compose/webapp', target: '/usr/share/nginx/html', options: ['ro'] }]);
+    expect(bindMounts(service('webapp'))).toEqual([{ source: './compose/webapp', target: '/usr/share/nginx/html', options: ['ro'] }]);
   });
 
   test('the postgres monitor logs in as the role the demo database creates, with the same secret', () => {
@@ -461,8 +503,8 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     const init = read('compose/postgres/initdb/10-checkpoint-role.sh');
     expect(init).toContain(`CREATE ROLE ${module.postgres.user} LOGIN PASSWORD :'password'`);
     expect(init).toContain(`cat ${module.postgres.password_file}`);
-    expect(secretNames(services.postgres).map((ref) => ref.target)).toContain(path.basename(module.postgres.password_file));
-    expect(bindMounts(services.postgres)).toContainEqual({ source: './compose/postgres/initdb', target: '/docker-entrypoint-initdb.d', options: ['ro'] });
+    expect(secretNames(service('postgres')).map((ref) => ref.target)).toContain(path.basename(module.postgres.password_file));
+    expect(bindMounts(service('postgres'))).toContainEqual({ source: './compose/postgres/initdb', target: '/docker-entrypoint-initdb.d', options: ['ro'] });
     expect(module.postgres.sslmode).toBe('disable');
   });
 
@@ -474,6 +516,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     // The fingerprint of the shipped public key, as ssh-keygen -lf prints it.
     const [type, blob] = read('compose/sftp/ssh_host_ed25519_key.pub').split(' ');
     expect(type).toBe('ssh-ed25519');
+    if (blob === undefined) throw new Error('compose/sftp/ssh_host_ed25519_key.pub is not "type key comment"');
     const fingerprint = `SHA256:${createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
     expect(module.sftp.host_key_fingerprints).toEqual([fingerprint]);
     // The public key is the demo private key's (ssh-keygen refuses a key file others can read).
@@ -490,11 +533,11 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     }
     // The server installs that key and creates that user with that password file.
     const entrypoint = read('compose/sftp/entrypoint.sh');
-    const hostKeySecret = secretNames(services.sftp).find((ref) => ref.source === 'sftp_host_ed25519_key')!;
-    expect(entrypoint).toContain(`/run/secrets/${hostKeySecret.target} /etc/ssh/ssh_host_ed25519_key`);
+    const hostKeySecret = secretNames(service('sftp')).find((ref) => ref.source === 'sftp_host_ed25519_key');
+    expect(entrypoint).toContain(`/run/secrets/${hostKeySecret?.target} /etc/ssh/ssh_host_ed25519_key`);
     expect(entrypoint).toContain(`useradd --create-home --shell /usr/sbin/nologin ${module.sftp.username}`);
     expect(entrypoint).toContain(`cat ${module.sftp.password_file}`);
-    expect(entrypoint).toContain(`/home/${module.sftp.username}/${module.sftp.round_trip!.directory}`);
+    expect(entrypoint).toContain(`/home/${module.sftp.username}/${module.sftp.round_trip?.directory}`);
     expect(read('compose/sftp/sshd_config')).toMatch(new RegExp(`^AllowUsers ${module.sftp.username}$`, 'm'));
   });
 
@@ -505,15 +548,16 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     };
     const authFile = read('compose/demo-secrets/mailpit_smtp_auth').trim().split('\n');
     const users = Object.fromEntries(authFile.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]));
-    const alertmanagerUser = interpolate(String(services.alertmanager.environment!.SMTP_AUTH_USERNAME));
+    const alertmanagerUser = interpolate(environmentOf('alertmanager', 'SMTP_AUTH_USERNAME'));
     const logins: [string, string][] = [
-      [module.smtp.auth.username, repoFileFor(services['checkpoint-a'], module.smtp.auth.password_file)!],
-      [alertmanagerUser, repoFileFor(services.alertmanager, String(services.alertmanager.environment!.SMTP_AUTH_PASSWORD_FILE))!],
+      [module.smtp.auth.username, mountedFile('checkpoint-a', module.smtp.auth.password_file)],
+      [alertmanagerUser, mountedFile('alertmanager', environmentOf('alertmanager', 'SMTP_AUTH_PASSWORD_FILE'))],
     ];
     for (const [user, passwordFile] of logins) {
       const hash = users[user];
+      if (hash === undefined) throw new Error(`compose/demo-secrets/mailpit_smtp_auth has no user "${user}"`);
       expect([user, hash]).toEqual([user, expect.stringMatching(/^\$apr1\$[^$]+\$/)]);
-      const salt = hash.split('$')[2];
+      const salt = captured(/^\$apr1\$([^$]+)\$/, hash, `apr1 salt in the hash of ${user}`);
       const password = readFileSync(passwordFile, 'utf8').trim();
       const computed = spawnSync('openssl', ['passwd', '-apr1', '-salt', salt, '-stdin'], { input: password, encoding: 'utf8' });
       expect([user, computed.stdout.trim()]).toEqual([user, hash]);
@@ -526,17 +570,16 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 5 * 365 * 86400_000);
     expect(cert.checkPrivateKey(createPrivateKey(read('compose/demo-secrets/mailpit_tls_key.pem')))).toBe(true);
     expect(module.smtp.require_starttls).toBe(true);
-    expect(repoFileFor(services['checkpoint-a'], module.smtp.tls_config.ca_file)).toBe(path.join(ROOT, 'compose/tls/demo-ca.pem'));
+    expect(repoFileFor(service('checkpoint-a'), module.smtp.tls_config.ca_file)).toBe(path.join(ROOT, 'compose/tls/demo-ca.pem'));
     // Mailpit serves that certificate and key, requires STARTTLS and reads that auth file.
-    const mailpit = services.mailpit;
-    const env = mailpit.environment!;
-    expect(repoFileFor(mailpit, String(env.MP_SMTP_TLS_CERT))).toBe(path.join(ROOT, 'compose/tls/mailpit.pem'));
-    expect(repoFileFor(mailpit, String(env.MP_SMTP_TLS_KEY))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_tls_key.pem'));
-    expect(repoFileFor(mailpit, String(env.MP_SMTP_AUTH_FILE))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_smtp_auth'));
-    expect(env.MP_SMTP_REQUIRE_STARTTLS).toBe('true');
+    const mailpit = service('mailpit');
+    expect(repoFileFor(mailpit, environmentOf('mailpit', 'MP_SMTP_TLS_CERT'))).toBe(path.join(ROOT, 'compose/tls/mailpit.pem'));
+    expect(repoFileFor(mailpit, environmentOf('mailpit', 'MP_SMTP_TLS_KEY'))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_tls_key.pem'));
+    expect(repoFileFor(mailpit, environmentOf('mailpit', 'MP_SMTP_AUTH_FILE'))).toBe(path.join(ROOT, 'compose/demo-secrets/mailpit_smtp_auth'));
+    expect(mailpit.environment?.MP_SMTP_REQUIRE_STARTTLS).toBe('true');
     // Alertmanager trusts the demo CA through Go's SSL_CERT_DIR.
-    const caDir = String(services.alertmanager.environment!.SSL_CERT_DIR);
-    expect(bindMounts(services.alertmanager)).toContainEqual({ source: './compose/tls/demo-ca.pem', target: `${caDir}/demo-ca.pem`, options: ['ro'] });
+    const caDir = environmentOf('alertmanager', 'SSL_CERT_DIR');
+    expect(bindMounts(service('alertmanager'))).toContainEqual({ source: './compose/tls/demo-ca.pem', target: `${caDir}/demo-ca.pem`, options: ['ro'] });
   });
 });
 
@@ -547,7 +590,7 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
   };
   /** The port each service listens on inside the network, from its health check (or its published container port). */
   function listenPort(name: string): number | undefined {
-    const fromHealth = /127\.0\.0\.1:(\d+)\//.exec(healthcheckText(services[name]))?.[1];
+    const fromHealth = /127\.0\.0\.1:(\d+)\//.exec(healthcheckText(service(name)))?.[1];
     return fromHealth ? Number(fromHealth) : undefined;
   }
 
@@ -559,7 +602,8 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     ];
     expect(addresses).toEqual(expect.arrayContaining(['checkpoint-a:9915', 'checkpoint-b:9915', 'alertmanager:9093', 'node-exporter:9100', 'cadvisor:8080']));
     for (const address of addresses) {
-      const [host, port] = address.split(':');
+      const host = hostOf(address);
+      const port = address.slice(host.length + 1);
       if (host === 'localhost') {
         expect(port).toBe(String(listenPort('prometheus')));
         continue;
@@ -573,8 +617,8 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
   });
 
   test('Prometheus reads prometheus/ (its rules relative to it) and Grafana the data sources at their compose names', () => {
-    expect(bindMounts(services.prometheus)).toEqual([{ source: './prometheus', target: '/etc/prometheus', options: ['ro'] }]);
-    expect(commandText(services.prometheus)).toContain('--config.file=/etc/prometheus/prometheus.yml');
+    expect(bindMounts(service('prometheus'))).toEqual([{ source: './prometheus', target: '/etc/prometheus', options: ['ro'] }]);
+    expect(commandText(service('prometheus'))).toContain('--config.file=/etc/prometheus/prometheus.yml');
     const datasources = parse(read('grafana/provisioning/datasources/datasources.yml')) as { datasources: { url: string }[] };
     for (const source of datasources.datasources) {
       const url = new URL(source.url);
@@ -584,16 +628,16 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
 
   test("Grafana mounts what grafana/README.md says, and reads its admin password from a secret", () => {
     const readme = read('grafana/README.md');
-    const block = /```yaml\n\s*volumes:\n([\s\S]*?)```/.exec(readme)![1];
-    const documented = [...block.matchAll(/- (\S+)/g)].map((m) => m[1]);
+    const block = captured(/```yaml\n\s*volumes:\n([\s\S]*?)```/, readme, 'volumes block in grafana/README.md');
+    const documented = [...block.matchAll(/- (\S+)/g)].flatMap((m) => m[1] ?? []);
     expect(documented).toEqual(['./grafana/provisioning:/etc/grafana/provisioning:ro', './grafana/dashboards:/etc/grafana/dashboards:ro']);
-    for (const volume of documented) expect(services.grafana.volumes).toContain(volume);
-    const password = String(services.grafana.environment!.GF_SECURITY_ADMIN_PASSWORD__FILE);
-    expect(repoFileFor(services.grafana, password)).toBe(path.join(ROOT, 'compose/demo-secrets/grafana_admin_password'));
+    for (const volume of documented) expect(service('grafana').volumes).toContain(volume);
+    const password = environmentOf('grafana', 'GF_SECURITY_ADMIN_PASSWORD__FILE');
+    expect(repoFileFor(service('grafana'), password)).toBe(path.join(ROOT, 'compose/demo-secrets/grafana_admin_password'));
   });
 
   test('Alertmanager starts through render-config.sh, as alertmanager/README.md runs it', () => {
-    const am = services.alertmanager;
+    const am = service('alertmanager');
     expect(bindMounts(am)).toContainEqual({ source: './alertmanager', target: '/etc/alertmanager', options: ['ro'] });
     const command = commandText(am);
     expect(read('alertmanager/README.md')).toContain('sh /etc/alertmanager/render-config.sh /tmp/alertmanager');
@@ -603,25 +647,25 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     for (const key of ['ADMIN_EMAILS', 'GRAFANA_URL', 'SMTP_SMARTHOST', 'SMTP_FROM', 'SMTP_AUTH_USERNAME']) {
       expect([key, variableOf(raw.services.alertmanager.environment[key])]).toEqual([key, key]);
     }
-    expect(interpolate(String(am.environment!.SMTP_SMARTHOST))).toBe('mailpit:1025');
+    expect(interpolate(environmentOf('alertmanager', 'SMTP_SMARTHOST'))).toBe('mailpit:1025');
   });
 
   test('render-config.sh renders a config from the compose environment, sending to Mailpit', () => {
-    const am = services.alertmanager;
+    const am = service('alertmanager');
     const out = mkdtempSync(path.join(os.tmpdir(), 'compose-alertmanager-'));
     try {
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-      for (const [key, value] of Object.entries(am.environment!)) env[key] = interpolate(String(value));
+      for (const [key, value] of Object.entries(am.environment ?? {})) env[key] = interpolate(String(value));
       // The container's paths, read from the repository here.
-      env.SMTP_AUTH_PASSWORD_FILE = repoFileFor(am, env.SMTP_AUTH_PASSWORD_FILE)!;
+      env.SMTP_AUTH_PASSWORD_FILE = mountedFile('alertmanager', interpolate(environmentOf('alertmanager', 'SMTP_AUTH_PASSWORD_FILE')));
       const result = spawnSync('sh', [path.join(ROOT, 'alertmanager', 'render-config.sh'), out], { env, encoding: 'utf8' });
       expect(result.stderr).not.toMatch(/render-config\.sh: (?!.*alertmanager\.yml for)/);
       expect(result.status).toBe(0);
       const rendered = parse(readFileSync(path.join(out, 'alertmanager.yml'), 'utf8')) as { global: Record<string, unknown> };
       expect(rendered.global.smtp_smarthost).toBe('mailpit:1025');
-      expect(rendered.global.smtp_auth_username).toBe(interpolate(String(am.environment!.SMTP_AUTH_USERNAME)));
+      expect(rendered.global.smtp_auth_username).toBe(interpolate(environmentOf('alertmanager', 'SMTP_AUTH_USERNAME')));
       expect(rendered.global.smtp_require_tls).toBe(true);
-      expect(readFileSync(path.join(out, 'templates', 'site.tmpl'), 'utf8')).toContain(interpolate(String(am.environment!.ADMIN_EMAILS)));
+      expect(readFileSync(path.join(out, 'templates', 'site.tmpl'), 'utf8')).toContain(interpolate(environmentOf('alertmanager', 'ADMIN_EMAILS')));
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -633,20 +677,27 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
   type Job = { job_name: string; basic_auth?: BasicAuth; static_configs?: { targets: string[] }[]; http_sd_configs?: { url: string; basic_auth?: BasicAuth }[] };
   const prometheus = parse(read('prometheus/prometheus.yml')) as { scrape_configs: Job[] };
   const WEB_CONFIG_FLAG = /(?:^| )--web\.config\.file=(\S+)/;
-  const webConfigPath = (name: string) => WEB_CONFIG_FLAG.exec(commandText(services[name]))?.[1];
+  const webConfigPath = (name: string) => WEB_CONFIG_FLAG.exec(commandText(service(name)))?.[1];
   const webConfig = () => parse(read('compose/checkpoint-web.yml')) as { basic_auth_users: Record<string, string>; [key: string]: unknown };
+  /** The web config's one user and its bcrypt hash. */
+  const webLogin = (): [string, string] => {
+    const [login, ...others] = Object.entries(webConfig().basic_auth_users);
+    if (!login || others.length > 0) throw new Error('compose/checkpoint-web.yml should have exactly one user in basic_auth_users');
+    return login;
+  };
   /** The networks a service is on (compose's `default` when it names none). */
-  const networksOf = (name: string): string[] => services[name].networks ?? ['default'];
+  const networksOf = (name: string): string[] => service(name).networks ?? ['default'];
   const shareNetwork = (a: string, b: string): string[] => networksOf(a).filter((network) => networksOf(b).includes(network));
   const CHECKPOINT_HOSTS = new Set(CHECKPOINTS);
 
   test('every checkpoint runs with --web.config.file, mounted read-only from compose/checkpoint-web.yml, and without --web.enable-lifecycle', () => {
     for (const name of CHECKPOINTS) {
       const file = webConfigPath(name);
+      if (file === undefined) throw new Error(`compose.yaml: ${name} runs without --web.config.file`);
       expect([name, file]).toEqual([name, expect.stringMatching(/^\//)]);
-      expect([name, repoFileFor(services[name], file!)]).toEqual([name, path.join(ROOT, 'compose/checkpoint-web.yml')]);
-      expect(bindMounts(services[name])).toContainEqual({ source: './compose/checkpoint-web.yml', target: file, options: ['ro'] });
-      expect([name, commandText(services[name])]).toEqual([name, expect.not.stringContaining('--web.enable-lifecycle')]);
+      expect([name, repoFileFor(service(name), file)]).toEqual([name, path.join(ROOT, 'compose/checkpoint-web.yml')]);
+      expect(bindMounts(service(name))).toContainEqual({ source: './compose/checkpoint-web.yml', target: file, options: ['ro'] });
+      expect([name, commandText(service(name))]).toEqual([name, expect.not.stringContaining('--web.enable-lifecycle')]);
     }
   });
 
@@ -655,18 +706,18 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     for (const key of Object.keys(config)) expect(['basic_auth_users', 'tls_server_config', 'http_server_config']).toContain(key);
     const users = Object.entries(config.basic_auth_users);
     expect(users).toHaveLength(1);
-    const [, hash] = users[0];
+    const hash = users[0]?.[1];
     expect(hash).toMatch(/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/);
     expect(read('compose/checkpoint-web.yml')).toMatch(/DEMO ONLY/);
   });
 
   test('Prometheus, the health check and the checkpoint_self monitor send that user, with the demo password that matches the hash', () => {
-    const [[user, hash]] = Object.entries(webConfig().basic_auth_users);
+    const [user, hash] = webLogin();
     const passwordFiles = new Set<string>();
     // Prometheus: every job and every /sd URL that asks a checkpoint.
     const checkpointJobs = prometheus.scrape_configs.filter(
       (job) =>
-        (job.static_configs ?? []).some((config) => config.targets.some((target) => CHECKPOINT_HOSTS.has(target.split(':')[0]))) ||
+        (job.static_configs ?? []).some((config) => config.targets.some((target) => CHECKPOINT_HOSTS.has(hostOf(target)))) ||
         (job.http_sd_configs ?? []).some((config) => CHECKPOINT_HOSTS.has(new URL(config.url).hostname)),
     );
     expect(checkpointJobs.map((job) => job.job_name).sort()).toEqual(['checkpoint', 'probe']);
@@ -677,26 +728,30 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     expect(logins.length).toBe(4);
     for (const [where, auth] of logins) {
       expect([where, auth?.username, auth?.password]).toEqual([where, user, undefined]);
-      const file = repoFileFor(services.prometheus, auth!.password_file!);
-      expect([where, auth!.password_file, file]).toEqual([where, auth!.password_file, expect.any(String)]);
-      passwordFiles.add(file!);
+      const passwordFile = auth?.password_file;
+      if (passwordFile === undefined) throw new Error(`prometheus/prometheus.yml: ${where} sends no basic_auth.password_file`);
+      passwordFiles.add(mountedFile('prometheus', passwordFile));
     }
     // The checkpoints' own health check reads the same secret and sends the same user.
     for (const name of CHECKPOINTS) {
-      const check = healthcheckText(services[name]);
+      const check = healthcheckText(service(name));
       expect(check).toContain(`'${user}:'`);
-      const secretPath = /readFileSync\('([^']+)'/.exec(check)![1];
-      passwordFiles.add(repoFileFor(services[name], secretPath)!);
+      const secretPath = captured(/readFileSync\('([^']+)'/, check, `password file read in the health check of ${name}`);
+      passwordFiles.add(mountedFile(name, secretPath));
     }
     // The self-monitor: a module with the same login (a module with a secret).
     const config = checkpointConfig();
-    const self = config.monitors.find((monitor) => monitor.target === 'http://127.0.0.1:9915/-/healthy')!;
-    const auth = (config.modules[self.module] as unknown as { http: { basic_auth: BasicAuth } }).http.basic_auth;
+    const self = config.monitors.find((monitor) => monitor.target === 'http://127.0.0.1:9915/-/healthy');
+    if (!self) throw new Error('compose/checkpoint.yml has no monitor of http://127.0.0.1:9915/-/healthy');
+    const auth = (moduleNamed(config, self.module) as unknown as { http: { basic_auth: BasicAuth } }).http.basic_auth;
     expect(auth.username).toBe(user);
-    for (const name of CHECKPOINTS) passwordFiles.add(repoFileFor(services[name], auth.password_file!)!);
+    const selfPasswordFile = auth.password_file;
+    if (selfPasswordFile === undefined) throw new Error(`compose/checkpoint.yml: module ${self.module} sends no basic_auth.password_file`);
+    for (const name of CHECKPOINTS) passwordFiles.add(mountedFile(name, selfPasswordFile));
     // One file, the demo secret, whose password is the hash's (the checkpoint trims a secret file, as Prometheus does).
-    expect([...passwordFiles]).toEqual([path.join(ROOT, 'compose/demo-secrets/checkpoint_web_password')]);
-    const password = readFileSync([...passwordFiles][0], 'utf8');
+    const demoPasswordFile = path.join(ROOT, 'compose/demo-secrets/checkpoint_web_password');
+    expect([...passwordFiles]).toEqual([demoPasswordFile]);
+    const password = readFileSync(demoPasswordFile, 'utf8');
     expect(password).toBe(password.trim());
     expect(password.length).toBeGreaterThanOrEqual(20);
     expect(bcrypt.compareSync(password, hash)).toBe(true);
@@ -711,7 +766,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     for (const entry of allowed) expect(entry).toMatch(/^[a-z][a-z0-9-]*$/);
     const monitored = new Set(
       raw.monitors
-        .filter((monitor) => raw.modules[monitor.module].prober !== 'docker')
+        .filter((monitor) => raw.modules[monitor.module]?.prober !== 'docker')
         .map((monitor) => new URL(monitor.target).hostname)
         .filter((host) => host !== '127.0.0.1'),
     );
@@ -728,7 +783,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
 
   test('neither Prometheus nor Alertmanager enables its lifecycle or admin API, and nothing in the stack calls one', () => {
     for (const name of ['prometheus', 'alertmanager']) {
-      expect([name, commandText(services[name])]).toEqual([name, expect.not.stringMatching(/--web\.enable-(lifecycle|admin-api)/)]);
+      expect([name, commandText(service(name))]).toEqual([name, expect.not.stringMatching(/--web\.enable-(lifecycle|admin-api)/)]);
     }
     for (const file of ['scripts/smoke-compose.sh', 'compose.yaml']) {
       const code = read(file)
@@ -740,7 +795,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
   });
 
   test('every service names its networks; the checkpoints share none with Alertmanager, and only an internal one of its own with Prometheus', () => {
-    for (const name of Object.keys(services)) expect([name, services[name].networks]).toEqual([name, expect.any(Array)]);
+    for (const name of Object.keys(services)) expect([name, service(name).networks]).toEqual([name, expect.any(Array)]);
     expect(Object.keys(compose.networks)).not.toContain('default');
     const used = new Set(Object.keys(services).flatMap(networksOf));
     expect([...used].sort()).toEqual(Object.keys(compose.networks).sort());
@@ -748,10 +803,12 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
       expect([name, shareNetwork(name, 'alertmanager')]).toEqual([name, []]);
       const withPrometheus = shareNetwork(name, 'prometheus');
       expect([name, withPrometheus]).toEqual([name, [expect.any(String)]]);
-      const network = withPrometheus[0];
-      expect([network, compose.networks[network]]).toEqual([network, { internal: true }]);
-      const members = Object.keys(services).filter((service) => networksOf(service).includes(network));
-      expect([network, members.sort()]).toEqual([network, ['prometheus', ...CHECKPOINTS].sort()]);
+      // The one network, as asserted just above.
+      for (const network of withPrometheus) {
+        expect([network, compose.networks[network]]).toEqual([network, { internal: true }]);
+        const members = Object.keys(services).filter((member) => networksOf(member).includes(network));
+        expect([network, members.sort()]).toEqual([network, ['prometheus', ...CHECKPOINTS].sort()]);
+      }
     }
   });
 
@@ -763,17 +820,17 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
         am.static_configs.flatMap((config) => config.targets),
       ),
     ]
-      .map((address) => address.split(':')[0])
+      .map(hostOf)
       .filter((host) => host !== 'localhost');
     const pairs: [string, string][] = prometheusTargets.map((host) => ['prometheus', host]);
     const config = checkpointConfig();
     for (const monitor of config.monitors) {
-      if (config.modules[monitor.module].prober === 'docker') continue;
+      if (moduleNamed(config, monitor.module).prober === 'docker') continue;
       const host = new URL(monitor.target).hostname;
       if (host !== '127.0.0.1') for (const name of CHECKPOINTS) pairs.push([name, host]);
     }
     for (const name of CHECKPOINTS) pairs.push([name, 'docker-proxy']);
-    pairs.push(['alertmanager', interpolate(String(services.alertmanager.environment!.SMTP_SMARTHOST)).split(':')[0]]);
+    pairs.push(['alertmanager', hostOf(interpolate(environmentOf('alertmanager', 'SMTP_SMARTHOST')))]);
     const datasources = parse(read('grafana/provisioning/datasources/datasources.yml')) as { datasources: { url: string }[] };
     for (const source of datasources.datasources) pairs.push(['grafana', new URL(source.url).hostname]);
     expect(pairs.length).toBeGreaterThan(15);
@@ -792,7 +849,11 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
 describe('Dockerfile and .dockerignore', () => {
   const dockerfile = read('Dockerfile');
   const stages = dockerfile.split(/^(?=FROM )/m).slice(1);
-  const stage = (name: string) => stages.find((text) => new RegExp(`^FROM \\S+ AS ${name}$`, 'm').test(text))!;
+  const stage = (name: string): string => {
+    const found = stages.find((text) => new RegExp(`^FROM \\S+ AS ${name}$`, 'm').test(text));
+    if (found === undefined) throw new Error(`the Dockerfile has no stage ${name}`);
+    return found;
+  };
 
   test('two stages: build (dev dependencies, tsc, bundle) and runtime (production dependencies, the bundle)', () => {
     expect(stages).toHaveLength(2);
@@ -831,7 +892,7 @@ describe('Dockerfile and .dockerignore', () => {
       .map((line) => line.trim())
       .filter((line) => line && !line.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', '.git', 'compose', '.env']));
-    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(' '));
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]?.split(' ') ?? []);
     expect(copied.length).toBeGreaterThan(3);
     for (const source of copied) {
       expect([source, existsSync(path.join(ROOT, source))]).toEqual([source, true]);
@@ -842,7 +903,7 @@ describe('Dockerfile and .dockerignore', () => {
 
   test("the build stage's tsc and bundle build what the Dockerfile copies, to the path the runtime stage takes", () => {
     const build = stage('build');
-    const copied = [...build.matchAll(/^COPY (.+) (\S+)$/gm)].flatMap((m) => m[1].split(' '));
+    const copied = [...build.matchAll(/^COPY (.+) (\S+)$/gm)].flatMap((m) => m[1]?.split(' ') ?? []);
     const context = mkdtempSync(path.join(os.tmpdir(), 'compose-image-build-'));
     try {
       for (const source of copied) cpSync(path.join(ROOT, source), path.join(context, source), { recursive: true });
@@ -874,7 +935,7 @@ describe('scripts/smoke-compose.sh', () => {
   test('checks the dashboards Grafana has, the alert the rules have, the monitor the config has', () => {
     expect(script).toMatch(/^set -euo pipefail$/m);
     const uids = readdirSync(path.join(ROOT, 'grafana', 'dashboards')).map((file) => (JSON.parse(read(path.join('grafana', 'dashboards', file))) as { uid: string }).uid);
-    const listed = /^DASHBOARDS=\(([^)]*)\)$/m.exec(script)![1].split(' ');
+    const listed = captured(/^DASHBOARDS=\(([^)]*)\)$/m, script, 'DASHBOARDS=(...) in scripts/smoke-compose.sh').split(' ');
     expect(listed.sort()).toEqual(uids.sort());
     expect(read('prometheus/rules/services.yml')).toMatch(/^\s+- alert: PostgresDown$/m);
     const config = checkpointConfig();
@@ -884,6 +945,6 @@ describe('scripts/smoke-compose.sh', () => {
     expect(script).toContain('stop postgres');
     expect(script).toContain('start postgres');
     // The Grafana password the script uses is the one compose gives Grafana.
-    expect(script).toContain(`GRAFANA_PASSWORD_FILE=\${GRAFANA_ADMIN_PASSWORD_FILE:-${interpolate(compose.secrets.grafana_admin_password.file).replace(/^\.\//, '')}}`);
+    expect(script).toContain(`GRAFANA_PASSWORD_FILE=\${GRAFANA_ADMIN_PASSWORD_FILE:-${interpolate(secretFile('grafana_admin_password')).replace(/^\.\//, '')}}`);
   });
 });

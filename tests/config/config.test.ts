@@ -226,7 +226,9 @@ describe('valid configs', () => {
   test('the default config validates and has blackbox_exporter module names', async () => {
     const config = await loadConfigFile(defaultConfigFile(), builtInProbers);
     expect(Object.keys(config.modules)).toEqual(expect.arrayContaining(['http_2xx', 'http_post_2xx']));
-    expect((proberSettings(config.modules.http_post_2xx) as HttpSettings).method).toBe('POST');
+    const post = config.modules.http_post_2xx;
+    if (!post) throw new Error('the default config has no module http_post_2xx');
+    expect((proberSettings(post) as HttpSettings).method).toBe('POST');
   });
 
   test("blackbox_exporter's own example http modules are accepted as they are", () => {

@@ -24,7 +24,7 @@ const READMES = readdirSync(EXPORTERS)
 
 /** The fenced ```yaml blocks of a Markdown file, in order. */
 function yamlBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((match) => match[1]);
+  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].flatMap((match) => match[1] ?? []);
 }
 
 let scratch: string;

@@ -171,7 +171,8 @@ const TYPES: Record<string, MetricType> = { Gauge: 'gauge', Counter: 'counter', 
  * The metrics one source file registers: with prom-client (`new Gauge({ name: '...' })` and the
  * like), in a probe's registry (`registry.gauge('...')`), calls of the file's helpers that wrap
  * one (`gauge('probe_x', ...)`, a helper calling a helper with its `name`), and phase timers
- * (`createPhaseTimer(registry, 'sftp', ...)` registers probe_sftp_duration_seconds).
+ * (`probe.phases('sftp', ...)`, or `createPhaseTimer(registry, 'sftp', ...)` under it, registers
+ * probe_sftp_duration_seconds).
  */
 function registeredMetrics(source: string): Map<string, MetricType> {
   const found = new Map<string, MetricType>();
@@ -179,7 +180,7 @@ function registeredMetrics(source: string): Map<string, MetricType> {
     found.set(m[2] as string, TYPES[m[1] as string] as MetricType);
   }
   for (const m of source.matchAll(/\.gauge\(\s*['"]([A-Za-z_:][\w:]*)['"]/g)) found.set(m[1] as string, 'gauge');
-  for (const m of source.matchAll(/createPhaseTimer\s*\(\s*[\w.]+\s*,\s*['"](\w+)['"]/g)) found.set(`probe_${m[1]}_duration_seconds`, 'gauge');
+  for (const m of source.matchAll(/(?:createPhaseTimer\s*\(\s*[\w.]+\s*,|\.phases\s*\()\s*['"](\w+)['"]/g)) found.set(`probe_${m[1]}_duration_seconds`, 'gauge');
 
   // Helpers: functions with a `name` parameter that pass it to a metric constructor or to another helper.
   const helpers = new Map<string, MetricType>();
@@ -386,8 +387,10 @@ describe('panel queries', () => {
     test('the catalog finds what the code registers', () => {
       // A scan that silently found nothing would pass every query below.
       expect(catalog.get('probe_success')).toMatchObject({ type: 'gauge' });
-      expect(catalog.get('probe_http_duration_seconds')).toMatchObject({ type: 'gauge', source: 'exporters/http/metrics.ts' });
-      expect(catalog.get('probe_sftp_duration_seconds')).toMatchObject({ type: 'gauge', source: 'exporters/sftp/metrics.ts' });
+      // A prober asks for its phase timer where it runs (probe.phases), or in its metrics module.
+      expect(catalog.get('probe_http_duration_seconds')).toMatchObject({ type: 'gauge', source: expect.stringMatching(/^exporters\/http\/(metrics|prober)\.ts$/) });
+      expect(catalog.get('probe_sftp_duration_seconds')).toMatchObject({ type: 'gauge', source: expect.stringMatching(/^exporters\/sftp\/(metrics|prober)\.ts$/) });
+      expect(catalog.get('probe_docker_duration_seconds')).toMatchObject({ type: 'gauge', source: 'exporters/docker/prober.ts' });
       expect(catalog.get('probe_ssl_earliest_cert_expiry')).toMatchObject({ type: 'gauge', source: 'src/net/tls-facts.ts' });
       expect(catalog.get('checkpoint_probes_total')).toMatchObject({ type: 'counter', source: 'src/observability/self-metrics.ts' });
       expect(catalog.get('checkpoint_probe_duration_seconds_bucket')).toMatchObject({ type: 'counter' });

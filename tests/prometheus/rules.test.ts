@@ -99,7 +99,7 @@ describe('prometheus.yml', () => {
 
 describe('every alert', () => {
   const runbookAnchors = new Set(
-    [...readFileSync(RUNBOOKS, 'utf8').matchAll(/^## (\S+)\s*$/gm)].map((match) => match[1].toLowerCase()),
+    [...readFileSync(RUNBOOKS, 'utf8').matchAll(/^## (\S+)\s*$/gm)].flatMap((match) => match[1]?.toLowerCase() ?? []),
   );
 
   test('there are alerts, each name once', () => {

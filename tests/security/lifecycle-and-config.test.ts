@@ -40,7 +40,8 @@ async function lastReloadSuccessful(cp: CheckpointProcess): Promise<number | und
   return value(parseMetrics((await cp.get('/metrics')).body), 'checkpoint_config_last_reload_successful');
 }
 
-async function monitorNames(cp: CheckpointProcess): Promise<string[]> {
+/** The `monitor` label of each /sd group, undefined for a group without one. */
+async function monitorNames(cp: CheckpointProcess): Promise<(string | undefined)[]> {
   const groups = JSON.parse((await cp.get('/sd')).body) as { labels: Record<string, string> }[];
   return groups.map((group) => group.labels.monitor);
 }

@@ -433,24 +433,24 @@ describe('after all the attacks, no secret value shows anywhere', () => {
 
   test('not in stdout/stderr, /metrics, /sd, the status page, /logs or ?debug=true', async () => {
     const secrets = await secretsUsed();
-    const pages: Record<string, string> = {
-      '/metrics': (await cp.get('/metrics')).body,
-      '/sd': (await cp.get('/sd')).body,
-      '/': (await cp.get('/')).body,
-    };
-    for (const id of new Set([...pages['/'].matchAll(/logs\?id=(\d+)/g)].map((m) => m[1]))) {
+    const metricsText = (await cp.get('/metrics')).body;
+    const sdText = (await cp.get('/sd')).body;
+    const statusPage = (await cp.get('/')).body;
+    const pages: Record<string, string> = { '/metrics': metricsText, '/sd': sdText, '/': statusPage };
+    for (const id of new Set([...statusPage.matchAll(/logs\?id=(\d+)/g)].map((m) => m[1]))) {
       pages[`/logs?id=${id}`] = (await cp.get(`/logs?id=${id}`)).body;
     }
     expect(Object.keys(pages).filter((page) => page.startsWith('/logs')).length).toBeGreaterThan(10);
     for (const module of ['http_basic_file', 'http_basic_inline', 'http_header_secret_inline', 'http_header_authorization', 'http_header_cookie', 'http_header_proxy_authorization', 'http_header_api_key', 'http_tls_key', 'pg_password_env', 'sftp_private_key', 'smtp_password_env', 'docker_tls_key']) {
-      const sd = JSON.parse(pages['/sd']) as { targets: string[]; labels: Record<string, string> }[];
-      const target = sd.find((group) => group.labels.module === module)!.targets[0];
+      const sd = JSON.parse(sdText) as { targets: string[]; labels: Record<string, string> }[];
+      const target = sd.find((group) => group.labels.module === module)?.targets[0];
+      if (target === undefined) throw new Error(`/sd lists no target of module ${module}`);
       pages[`debug ${module}`] = (await cp.get(probePath(module, target, '&debug=true'), { timeoutMs: 30_000 })).body;
     }
     // The debug pages must show the config they hide things in, or this test proves nothing.
     expect(pages['debug http_basic_inline']).toContain('<secret>');
     pages['process output'] = cp.output();
-    const found = Object.fromEntries(Object.entries(pages).map(([page, text]) => [page, leaks(text, secrets)]).filter(([, leaked]) => leaked.length > 0));
+    const found = Object.fromEntries(Object.entries(pages).map(([page, text]): [string, string[]] => [page, leaks(text, secrets)]).filter(([, leaked]) => leaked.length > 0));
     expect(found).toEqual({});
   });
 });

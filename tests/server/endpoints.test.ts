@@ -222,7 +222,8 @@ describe('/probe', () => {
 describe('probe history, /logs and the status page', () => {
   test('/logs?id= shows a recent probe; an unknown id is 404', async () => {
     await get(`/probe?module=http_2xx&target=${encodeURIComponent(`${targets.http}/ok`)}`);
-    const newest = running.checkpoint.history.list()[0];
+    const [newest] = running.checkpoint.history.list();
+    if (!newest) throw new Error('the probe just made is not in the history');
     const logs = await get(`/logs?id=${newest.id}`);
     expect(logs.status).toBe(200);
     expect(logs.text).toContain(`msg="Making HTTP request" url=${targets.http}/ok`);

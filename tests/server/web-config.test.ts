@@ -246,7 +246,8 @@ describe('basic auth', () => {
 
   test('every endpoint asks, and the right user and password get in', async () => {
     await start(users('alice-secret'));
-    for (const [method, urlPath] of [['GET', '/'], ['GET', '/metrics'], ['GET', '/sd'], ['GET', '/probe?target=127.0.0.1'], ['GET', '/logs?id=1'], ['GET', '/-/healthy'], ['POST', '/-/reload']]) {
+    const endpoints: [string, string][] = [['GET', '/'], ['GET', '/metrics'], ['GET', '/sd'], ['GET', '/probe?target=127.0.0.1'], ['GET', '/logs?id=1'], ['GET', '/-/healthy'], ['POST', '/-/reload']];
+    for (const [method, urlPath] of endpoints) {
       expect([urlPath, (await get(urlPath, { method })).status]).toEqual([urlPath, 401]);
     }
     const response = await get('/metrics', { headers: { authorization: authorization('alice', 'alice-secret') } });
@@ -340,7 +341,7 @@ describe('a web config that would enforce less than at start is invalid until a 
     await start(verified);
     expect((await get('/-/healthy', client)).status).toBe(200);
     // Cut off after key_file: a valid file, with NoClientCert.
-    const weaker = [
+    const weaker: [string, string][] = [
       [tlsBlock(), 'NoClientCert'],
       [tlsBlock('  client_auth_type: RequireAnyClientCert\n'), 'RequireAnyClientCert'],
       [tlsBlock(`  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ${pki.caCertPath}\n`), 'VerifyClientCertIfGiven'],
@@ -393,12 +394,18 @@ describe('bcrypt checks: bounded, and each wrong password paid once', () => {
     const calls: { password: string; hash: string; finish: () => void }[] = [];
     const compare = (password: string, storedHash: string) =>
       new Promise<boolean>((resolve) => calls.push({ password, hash: storedHash, finish: () => resolve(bcrypt.compareSync(password, storedHash)) }));
-    return { calls, compare };
+    /** The check at `index` (negative from the last), which the test expects to have started. */
+    const call = (index: number) => {
+      const started = calls.at(index);
+      if (!started) throw new Error(`password check ${index} was not started; ${calls.length} were`);
+      return started;
+    };
+    return { calls, call, compare };
   }
   const login = (user: string, password: string) => ({ user, password });
 
   test(`at most ${MAX_CHECKS_AT_ONCE} at once; one more is busy at once; the same check again waits for the running one`, async () => {
-    const { calls, compare } = heldCompare();
+    const { calls, call, compare } = heldCompare();
     const checker = new BasicAuthChecker(compare);
     const first = checker.check(USERS, login('alice', 'guess-1'));
     const second = checker.check(USERS, login('mallory', 'guess-2')); // an unknown user takes a slot too
@@ -408,20 +415,20 @@ describe('bcrypt checks: bounded, and each wrong password paid once', () => {
     const again = checker.check(USERS, login('alice', 'guess-1'));
     expect(calls.map((call) => call.password)).toEqual(['guess-1', 'guess-2']);
     // The unknown user is checked against a configured hash: the same cost as a real check.
-    expect(calls[1].hash).toBe(USERS.alice);
+    expect(call(1).hash).toBe(USERS.alice);
     calls.forEach((call) => call.finish());
     expect(await Promise.all([first, second, again])).toEqual(['refused', 'refused', 'refused']);
     // Slots free again.
     const right = checker.check(USERS, login('bob', 'bob-secret'));
-    calls[2].finish();
+    call(2).finish();
     expect(await right).toBe('accepted');
   });
 
   test('the same wrong password, and the same unknown user, cost no second check; the right password stays cheap', async () => {
-    const { calls, compare } = heldCompare();
+    const { calls, call, compare } = heldCompare();
     const checker = new BasicAuthChecker(compare);
     const settle = async (attempt: Promise<string>) => {
-      calls.at(-1)!.finish();
+      call(-1).finish();
       return attempt;
     };
     expect(await settle(checker.check(USERS, login('alice', 'wrong')))).toBe('refused');
@@ -440,7 +447,7 @@ describe('bcrypt checks: bounded, and each wrong password paid once', () => {
     // A new hash for alice: her old refusal and her old success are checked afresh.
     const changed = { ...USERS, alice: hash('wrong') };
     const refreshed = checker.check(changed, login('alice', 'wrong'));
-    calls.at(-1)!.finish();
+    call(-1).finish();
     expect(await refreshed).toBe('accepted');
     expect(calls).toHaveLength(6);
   });
@@ -457,8 +464,8 @@ describe('bcrypt checks: bounded, and each wrong password paid once', () => {
     const busy = answers.filter((answer) => answer.status === 429);
     expect(busy.length).toBeGreaterThan(0);
     expect(answers.filter((answer) => answer.status !== 429).every((answer) => answer.status === 401)).toBe(true);
-    expect(busy[0].headers['retry-after']).toBe('1');
-    expect(busy[0].body).toBe('Too many login attempts at once, retry in a second\n');
+    expect(busy[0]?.headers['retry-after']).toBe('1');
+    expect(busy[0]?.body).toBe('Too many login attempts at once, retry in a second\n');
     const warnings = running!.logLines.filter((line) => line.includes('Too many password checks at once'));
     expect(warnings).toHaveLength(1); // at most once per 10 s
     expect(warnings[0]).not.toMatch(/guess|alice|user-/);

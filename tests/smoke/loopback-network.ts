@@ -188,8 +188,8 @@ async function socketInode(clientPort: number, serverPort: number): Promise<stri
   const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
   const table = await fs.readFile('/proc/net/tcp', 'utf8');
   for (const line of table.split('\n').slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length > 9 && fields[1].endsWith(`:${hex(clientPort)}`) && fields[2].endsWith(`:${hex(serverPort)}`)) return fields[9];
+    const [, local, remote, , , , , , , inode] = line.trim().split(/\s+/);
+    if (inode !== undefined && local?.endsWith(`:${hex(clientPort)}`) && remote?.endsWith(`:${hex(serverPort)}`)) return inode;
   }
   return undefined;
 }

@@ -371,7 +371,9 @@ test('1. every monitor is up from both checkpoints, and every dashboard panel th
     }
   }
   say('step 1: the checkpoints answer 401 without the login on /metrics, /sd and /probe');
-  pgDataDir = String((await postgres!.admin('SHOW data_directory'))[0].data_directory);
+  const [dataDirectory] = await postgres!.admin('SHOW data_directory');
+  if (!dataDirectory) throw new Error('SHOW data_directory returned no row');
+  pgDataDir = String(dataDirectory.data_directory);
 
   // rate() over [1m] needs two samples of each counter: a few scrapes after everything is up.
   await sleep(5_000);

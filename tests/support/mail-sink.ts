@@ -116,7 +116,7 @@ function splitHeaders(entity: string): { headers: Record<string, string>; body: 
 
 function collectParts(headers: Record<string, string>, body: string, parts: Record<string, string>): void {
   const contentType = headers['content-type'] ?? 'text/plain';
-  const type = contentType.split(';')[0].trim().toLowerCase();
+  const type = contentType.replace(/;.*/s, '').trim().toLowerCase();
   if (type.startsWith('multipart/')) {
     const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
     if (!boundary) return;

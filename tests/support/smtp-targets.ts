@@ -154,7 +154,7 @@ export async function startScriptedServer(script: Script = {}): Promise<Scripted
         const line = buffered.slice(0, end).replace(/\r$/, '');
         buffered = buffered.slice(end + 1);
         if (inData && line !== '.') continue;
-        const verb = inData ? 'DOT' : line.split(' ')[0].toUpperCase();
+        const verb = inData ? 'DOT' : line.replace(/ .*/s, '').toUpperCase();
         inData = false;
         verbs.push(verb);
         if (verb === script.stallOn) {

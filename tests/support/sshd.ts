@@ -35,7 +35,9 @@ export async function generateSshKey(file: string, passphrase = ''): Promise<Ssh
   await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'checkpoint-test', '-f', file]);
   const publicKeyLine = (await fs.readFile(`${file}.pub`, 'utf8')).trim();
   // `256 SHA256:... comment (ED25519)`
-  const fingerprint = (await run(SSH_KEYGEN, ['-l', '-f', `${file}.pub`])).split(' ')[1];
+  const listed = await run(SSH_KEYGEN, ['-l', '-f', `${file}.pub`]);
+  const fingerprint = /^\d+ (SHA256:\S+) /.exec(listed)?.[1];
+  if (fingerprint === undefined) throw new Error(`ssh-keygen -l printed no SHA256 fingerprint: ${listed}`);
   return { privateKeyFile: file, publicKeyLine, fingerprint };
 }
 
@@ -240,8 +242,10 @@ async function openServerConnections(port: number): Promise<number> {
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const lines = (await fs.readFile(table, 'utf8')).trim().split('\n').slice(1);
     for (const line of lines) {
+      // `sl local_address rem_address st ...`, an address being `HEXIP:HEXPORT`.
       const [, local, , state] = line.trim().split(/\s+/);
-      if (parseInt(local.split(':')[1], 16) === port && OPEN_STATES.has(state)) count++;
+      if (local === undefined || state === undefined) continue;
+      if (parseInt(local.slice(local.indexOf(':') + 1), 16) === port && OPEN_STATES.has(state)) count++;
     }
   }
   return count;

@@ -47,7 +47,13 @@ const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 8640
 export function durationSeconds(text: string): number {
   const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
   if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text) throw new Error(`not a Prometheus duration: ${text}`);
-  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * UNITS[unit], 0);
+  let seconds = 0;
+  for (const [, count, unit] of parts) {
+    const unitSeconds = unit === undefined ? undefined : UNITS[unit];
+    if (count === undefined || unitSeconds === undefined) throw new Error(`not a Prometheus duration: ${text}`);
+    seconds += Number(count) * unitSeconds;
+  }
+  return seconds;
 }
 
 /** A production duration divided by TIME_SCALE, in whole seconds (at least 1s unless it was 0). */

@@ -32,11 +32,12 @@ export async function startUnacceptingListener(): Promise<UnacceptingListener> {
   });
   // One connection completes and fills the queue; a second waits in SYN-SENT like the probe will,
   // which makes sure the queue really is full before the caller's connect.
-  const fillers = [net.connect(port, LOOPBACK), net.connect(port, LOOPBACK)];
+  const completing = net.connect(port, LOOPBACK);
+  const fillers = [completing, net.connect(port, LOOPBACK)];
   for (const filler of fillers) filler.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('could not fill the listener\'s queue within 5 s')), 5000);
-    fillers[0].once('connect', () => {
+    completing.once('connect', () => {
       clearTimeout(timer);
       resolve();
     });
