@@ -17,13 +17,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { builtInProbers } from '../src/cli/probers';
 import { parseConfig } from '../src/config/load';
-import { proberSettings } from '../src/config/schema';
 import { targetPolicies, type TargetPolicy } from '../src/security/allowed-targets';
 import { ProbeLog } from '../src/probe/probe-log';
 import { createPhaseTimer } from '../src/probe/phases';
 import type { ProbeContext } from '../src/probe/prober';
 import { runJourney } from '../exporters/browser/prober';
 import type { BrowserSettings } from '../exporters/browser/schema';
+import { parseBrowserTarget } from '../exporters/browser/target';
 import { JourneySlots } from '../exporters/browser/journey-slots';
 import { launchArgs } from '../exporters/browser/chromium-switches';
 import { sharedBrowsers, type BrowserSource } from '../exporters/browser/shared-browser';
@@ -86,8 +86,8 @@ monitors:
   const login = config.modules.login;
   // A browser module is always held to its monitors' targets; without that the bench would measure something else.
   const destinations = targetPolicies(config, builtInProbers).get('login');
-  if (!login || !destinations) throw new Error('bench.yml: module "login" is missing or not held to its monitor\'s target');
-  return { settings: proberSettings(login) as BrowserSettings, destinations };
+  if (login?.prober !== 'browser' || !destinations) throw new Error('bench.yml: module "login" is missing or not held to its monitor\'s target');
+  return { settings: login.browser, destinations };
 }
 
 async function journey(target: string, module: LoginModule, source: BrowserSource): Promise<boolean> {
@@ -95,8 +95,10 @@ async function journey(target: string, module: LoginModule, source: BrowserSourc
   const log = new ProbeLog();
   let failure: string | undefined;
   const registry = new ProbeRegistry();
-  const probe: ProbeContext<BrowserSettings> = {
-    target,
+  const parsed = parseBrowserTarget(target);
+  if ('problem' in parsed) throw new Error(parsed.problem);
+  const probe: ProbeContext<BrowserSettings, typeof parsed.target> = {
+    target: parsed.target,
     targetText: target,
     settings: module.settings,
     registry,

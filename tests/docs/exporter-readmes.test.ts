@@ -33,9 +33,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-test('the infrastructure exporters each have a README', () => {
+test('every exporter has a README', () => {
   const documented = READMES.map((file) => path.basename(path.dirname(file)));
-  expect(documented).toEqual(expect.arrayContaining(['postgres', 'sftp', 'smtp']));
+  expect(documented).toEqual(expect.arrayContaining(['http', 'browser', 'postgres', 'sftp', 'smtp', 'docker']));
 });
 
 describe.each(READMES.map((file) => [path.relative(EXPORTERS, file), file]))('%s', (_name, file) => {

@@ -43,9 +43,11 @@ export async function probeWith(prober: string, target: string, section = '', op
   });
   const parsed = builtInProbers.definition(prober).parseTarget(target);
   if ('problem' in parsed) throw new Error(parsed.problem);
+  const module = config.modules.under_test;
+  if (!module) throw new Error('the test config has no module under_test');
   const result = await runProbe({
     moduleName: 'under_test',
-    module: config.modules.under_test,
+    module,
     prober: await builtInProbers.prober(prober),
     target,
     parsedTarget: parsed.target,
