@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npm ci --no-audit --no-fund
 npm run build
+# Lint and formatting before jest: both are reported, either failing fails the run (before the long suites).
+# `npm run format` fixes formatting; eslint.config.mjs says why each rule is on, off or tuned.
+checks=0
+npm run lint || checks=1
+npm run format:check || checks=1
+[ "$checks" -eq 0 ] || { echo "lint/format: failed, jest not run"; exit 1; }
 
 results=$(mktemp --suffix=.json)
 status=0

@@ -27,7 +27,8 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => {
+// void: main turns every error into an exit code, so this promise never rejects.
+void main(process.argv.slice(2)).then((code) => {
   // The server resolves -1 and keeps running until a signal stops it.
   if (code >= 0) process.exitCode = code;
 });

@@ -24,6 +24,6 @@ export async function runProbeCommand(args: string[]): Promise<number> {
   const outcome = await checkpoint.probe({ module: flags.module, target: flags.target, hostname: flags.hostname }).finally(() => builtInProbers.close());
   if ('refused' in outcome) throw new UsageError(outcome.message);
   process.stderr.write(`${outcome.ran.log.toText()}\n`);
-  process.stdout.write(await outcome.ran.registry.metrics());
+  process.stdout.write(outcome.ran.registry.metrics());
   return outcome.ran.success ? 0 : 1;
 }

@@ -4,7 +4,7 @@
  * fixed here; each prober's own section (`http:`) comes from the prober table the config is
  * loaded with (src/probe/prober-table.ts), and its type is the prober's own.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { ProberTable } from '../probe/prober-table';
 import { Duration, StrictObject, StringEnum } from './schema-helpers';
 
@@ -47,9 +47,8 @@ export function configShellSchema(probers: ProberTable) {
   return configSchemaWith(StrictObject({ prober: StringEnum(probers.names), ...MODULE_KEYS, ...sections }));
 }
 
-const ModuleKeysSchema = StrictObject({ prober: Type.String(), ...MODULE_KEYS });
-
-type ModuleKeys = Omit<Static<typeof ModuleKeysSchema>, 'prober'>;
+/** The keys every module has beside `prober:` (which the loader checks against the prober table, see configShellSchema) and its section. */
+type ModuleKeys = Static<TObject<typeof MODULE_KEYS>>;
 
 /**
  * A module of a prober table whose probers' settings are `Sections` (by prober name): a union
@@ -61,7 +60,7 @@ export type ModuleConfig<Sections extends Record<string, unknown> = Record<strin
 }[keyof Sections & string];
 export type MonitorConfig = Static<typeof MonitorSchema>;
 /** A loaded config; its modules are those of the prober table it was loaded with (`ModuleConfig`). */
-export type CheckpointConfig<Module = ModuleConfig> = Omit<Static<ReturnType<typeof configSchemaWith<typeof ModuleKeysSchema>>>, 'modules'> & { modules: Record<string, Module> };
+export type CheckpointConfig<Module = ModuleConfig> = Omit<Static<ReturnType<typeof configSchemaWith>>, 'modules'> & { modules: Record<string, Module> };
 
 /** The module's section for its own prober, after validation always present. */
 export function proberSettings(module: ModuleConfig): unknown {

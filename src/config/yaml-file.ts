@@ -15,6 +15,7 @@ export interface SchemaCheck<T> {
   errors?: ErrorObject[] | null;
 }
 
+/** A file's rules; the hooks are functions, not methods: they are called (and handed on) without a `this`. */
 export interface YamlFileRules<T> {
   /** The compiled schema; an ajv with `verbose: true` lets enum problems quote the value found. */
   validate: SchemaCheck<T>;
@@ -23,17 +24,17 @@ export interface YamlFileRules<T> {
   /** The one problem of a file whose value is not a mapping. */
   notAMapping: string;
   /** Before the schema: may change the value in place; returns problems the schema does not find. */
-  beforeSchema?(raw: Record<string, unknown>): ConfigProblem[];
+  beforeSchema?: (raw: Record<string, unknown>) => ConfigProblem[];
   /** A file's own wording for a schema error; undefined keeps the common one. */
-  describeSchemaError?(error: ErrorObject, path: ConfigPath): ConfigProblem | undefined;
+  describeSchemaError?: (error: ErrorObject, path: ConfigPath) => ConfigProblem | undefined;
   /** Once the schema holds: the rules it cannot say. */
-  afterSchema(value: T): ConfigProblem[];
+  afterSchema: (value: T) => ConfigProblem[];
   /**
    * When the schema does not hold: the same rules for the parts that do, so one run reports every
    * problem. `holds(path)` is false where a schema error lies at or below `path`; such parts
    * must be skipped, their values are not what the type says. Without it, rules wait for the schema.
    */
-  rulesWhereSchemaHolds?(raw: Record<string, unknown>, holds: (path: ConfigPath) => boolean): ConfigProblem[];
+  rulesWhereSchemaHolds?: (raw: Record<string, unknown>, holds: (path: ConfigPath) => boolean) => ConfigProblem[];
 }
 
 /** `text` as a `T`, or a ConfigError with every problem; `fileLabel` is what the messages call the file. */

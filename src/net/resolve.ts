@@ -50,7 +50,7 @@ function addressBytes(address: string, family: 4 | 6): number[] {
   const groups = (part: string) => (part === '' ? [] : part.split(':'));
   const headGroups = groups(head);
   const tailGroups = address.includes('::') ? groups(tail) : [];
-  const words = [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const words = [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   return words.flatMap((word) => {
     const value = parseInt(word, 16);
     return [value >> 8, value & 0xff];

@@ -4,10 +4,10 @@ import type { ModuleConfig } from '../config/schema';
 import type { HistoryEntry } from '../probe/history';
 import type { ProberTable } from '../probe/prober-table';
 
-export async function debugOutput(entry: HistoryEntry, module: ModuleConfig | undefined, probers: ProberTable): Promise<string> {
+export function debugOutput(entry: HistoryEntry, module: ModuleConfig | undefined, probers: ProberTable): string {
   const sections = [
     `Logs for the probe:\n${entry.log.toText()}`,
-    `Metrics that would have been returned:\n${await entry.registry.metrics()}`,
+    `Metrics that would have been returned:\n${entry.registry.metrics()}`,
     `Module configuration:\n${module ? moduleAsYaml(module, probers) : '(module no longer configured)\n'}`,
   ];
   return sections.join('\n\n\n');

@@ -13,14 +13,14 @@ export function createExpressApp(checkpoint: Checkpoint, options: AppOptions): e
   // The parser the fast routes use too (node:querystring): a repeated parameter is an array.
   app.set('query parser', 'simple');
 
-  app.get('/logs', async (req: Request, res: Response) => {
+  app.get('/logs', (req: Request, res: Response) => {
     const id = Number(queryParam(req.query as Record<string, string | string[]>, 'id'));
     const entry = Number.isInteger(id) ? checkpoint.history.get(id) : undefined;
     if (!entry) {
       res.status(404).type('text/plain').send('Probe id not found\n');
       return;
     }
-    res.type('text/plain').send(await debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
+    res.type('text/plain').send(debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
   });
 
   app.get('/', (_req: Request, res: Response) => {

@@ -61,8 +61,8 @@ async function probe(checkpoint: Checkpoint, req: IncomingMessage, res: ServerRe
   });
   if ('refused' in outcome) return send(res, outcome.refused, `${outcome.message}\n`);
   const entry = outcome.ran;
-  if (queryParam(query, 'debug') === 'true') return send(res, 200, await debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
-  send(res, 200, await entry.registry.metrics(), TEXT_EXPOSITION);
+  if (queryParam(query, 'debug') === 'true') return send(res, 200, debugOutput(entry, checkpoint.config.modules[entry.moduleName], checkpoint.options.probers));
+  send(res, 200, entry.registry.metrics(), TEXT_EXPOSITION);
 }
 
 function send(res: ServerResponse, status: number, body: string, contentType = TEXT): void {

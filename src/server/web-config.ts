@@ -212,8 +212,9 @@ export function weakenings(atStart: WebConfigStrength, config: WebConfig): strin
  * connections see an edit at once without paying for YAML and the schema each time. With
  * `atStart`, a file that would enforce less than that is invalid (see weakenings): requests get
  * 500 and new TLS connections are refused until the file is back to at least that strength.
+ * Both readers are closures (no `this`), handed to the request guard and the TLS reload as they are.
  */
-export function webConfigSource(file: string, atStart?: WebConfigStrength): { read(): Promise<WebConfig>; readSync(): WebConfig } {
+export function webConfigSource(file: string, atStart?: WebConfigStrength): { read: () => Promise<WebConfig>; readSync: () => WebConfig } {
   let last: { text: string; result: WebConfig | ConfigError } | undefined;
   const parsed = (text: string): WebConfig => {
     if (last?.text !== text) {
