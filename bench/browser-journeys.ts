@@ -14,6 +14,7 @@
  */
 import { ProbeRegistry } from '../src/probe/probe-registry';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { builtInProbers } from '../src/cli/probers';
 import { parseConfig } from '../src/config/load';
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   }
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
   const lines = [
-    `Login journey (6 steps), ${seconds} s per row, ${process.env.BENCH_MACHINE ?? `${require('node:os').cpus().length} CPUs`}`,
+    `Login journey (6 steps), ${seconds} s per row, ${process.env.BENCH_MACHINE ?? `${cpus().length} CPUs`}`,
     '',
     '| journeys at once | way | journeys/min | failed | peak RSS sum (MiB) | peak PSS sum (MiB) |',
     '|---:|---|---:|---:|---:|---:|',

@@ -115,7 +115,7 @@ export class PageFacts {
 
   /** The first page's navigation timing; it also marks the document whose vitals are reported. */
   async firstPageTiming(): Promise<NavigationTiming | undefined> {
-    const found = (await this.page?.evaluate(NAVIGATION_SCRIPT)) as { doc?: string; timing: RawNavigationTiming } | null | undefined;
+    const found = await this.page?.evaluate<{ doc?: string; timing: RawNavigationTiming } | null>(NAVIGATION_SCRIPT);
     if (!found) return undefined;
     this.firstDocument = found.doc;
     const t = found.timing;

@@ -34,7 +34,7 @@ interface Journey {
   /** Present when the module's pages must stay on its allowed hosts. */
   guard?: NavigationGuard;
   /** Secret values, cut out of every message that reaches the log. */
-  scrub(text: string): string;
+  scrub: (text: string) => string;
 }
 
 export function probeBrowser(probe: ProbeContext<BrowserSettings, BrowserTarget>): Promise<boolean> {

@@ -2,7 +2,6 @@
  * HTTP/2 over the probe's own TLS connection (ALPN chose h2), with undici. Only this path loads
  * undici, and exchange.ts imports it the first time a target speaks h2.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Client } from 'undici';
@@ -49,7 +48,7 @@ export async function exchangeH2(request: HopRequest & { socket: TLSSocket }): P
     body = response.body;
     return {
       status: response.statusCode,
-      headers: response.headers as IncomingHttpHeaders,
+      headers: response.headers,
       httpVersion: '2.0',
       tls: readTlsFacts(socket),
       processingSeconds: (performance.now() - started) / 1000,

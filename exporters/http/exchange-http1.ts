@@ -113,7 +113,7 @@ function sendsContentLength(request: HopRequest): boolean {
  * `headers` would. No prototype, so a header named `constructor` or `__proto__` is only a header.
  */
 function headersByName(raw: string[]): IncomingHttpHeaders {
-  const headers: Record<string, string | string[]> = Object.create(null);
+  const headers = Object.create(null) as Record<string, string | string[]>;
   for (let i = 0; i < raw.length; i += 2) {
     const rawName = raw[i];
     const value = raw[i + 1];

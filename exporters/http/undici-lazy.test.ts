@@ -8,7 +8,7 @@ import { startTargets, type Targets } from '../../tests/support/http-targets';
 let mockUndiciLoaded = false;
 jest.mock('undici', () => {
   mockUndiciLoaded = true;
-  return jest.requireActual('undici');
+  return jest.requireActual<typeof import('undici')>('undici');
 });
 
 let pki: TestPki;

@@ -290,7 +290,7 @@ describe('credentials', () => {
     const probed = await probe(primary.address, section().replace(files.password, files.wrongPassword));
     expect(probed.reason).toBe('auth');
     expect(probed.result.failure?.message).toContain('password authentication failed');
-    const metricsText = await probed.result.registry.metrics();
+    const metricsText = probed.result.registry.metrics();
     for (const secret of [WRONG_PASSWORD, primary.password]) {
       expect(probed.logText).not.toContain(secret);
       expect(probed.result.failure?.message).not.toContain(secret);

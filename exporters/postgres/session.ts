@@ -21,7 +21,7 @@ import type { PostgresPhase } from './metrics';
 const CLOSE_WAIT_MS = 1000;
 
 /** Every value as the text the server sent: expectations compare what psql would show, and nothing is parsed for nothing. */
-const SERVER_TEXT: CustomTypesConfig = { getTypeParser: () => (value: string) => value } as unknown as CustomTypesConfig;
+const SERVER_TEXT: CustomTypesConfig = { getTypeParser: () => (value: string) => value };
 
 export interface SessionRequest {
   /** Connected, not yet spoken on. */
@@ -231,10 +231,10 @@ function runQuery(client: Client, text: string, maxRows: number): Promise<QueryO
  * that, on the next tick as a real connect would.
  */
 function alreadyConnected(socket: net.Socket): net.Socket {
-  socket.connect = (() => {
+  socket.connect = () => {
     process.nextTick(() => socket.emit('connect'));
     return socket;
-  }) as typeof socket.connect;
+  };
   return socket;
 }
 

@@ -43,7 +43,8 @@ export async function roundTrip(context: CheckContext, directory: string): Promi
   const { files, metrics, log, signal } = context;
   const path = posix.join(directory, `${PROBE_FILE_PREFIX}${randomBytes(8).toString('hex')}`);
   const content = randomBytes(ROUND_TRIP_BYTES);
-  let failure: unknown;
+  /** The first failure, boxed so that whatever was thrown is thrown again as it came. */
+  let failed: { error: unknown } | undefined;
   try {
     await metrics.phases.time('upload', () => files.create(path, content), { path, bytes: content.length });
     log.info('Uploaded file', { path, bytes: content.length });
@@ -52,18 +53,18 @@ export async function roundTrip(context: CheckContext, directory: string): Promi
     if (!readBack.equals(content)) throw new ProbeFailure('assertion', `the ${readBack.length} bytes read back from ${path} differ from the ${content.length} written`);
     log.info('Read back the same bytes', { path, bytes: readBack.length });
   } catch (error) {
-    failure = error;
+    failed = { error };
   }
   if (!signal.aborted) {
     try {
       await metrics.phases.time('delete', () => removeProbeFiles(context, directory, path), { path });
     } catch (error) {
       // A failed upload may have created nothing to delete; any other delete failure counts.
-      const nothingToDelete = failure !== undefined && error instanceof SftpRefusal && error.status === 'NO_SUCH_FILE';
-      if (!nothingToDelete) failure ??= error;
+      const nothingToDelete = failed !== undefined && error instanceof SftpRefusal && error.status === 'NO_SUCH_FILE';
+      if (!nothingToDelete) failed ??= { error };
     }
   }
-  if (failure !== undefined) throw failure;
+  if (failed) throw failed.error;
 }
 
 async function removeProbeFiles({ files, log, signal }: CheckContext, directory: string, path: string): Promise<void> {

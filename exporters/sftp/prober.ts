@@ -2,7 +2,6 @@
  * The sftp prober: resolve, connect, SSH handshake with the host key pinned, login, then the
  * module's checks on the sftp channel. Every phase is timed, logged, and ends at the deadline.
  */
-import type { Socket } from 'node:net';
 import { openConnection } from '../../src/net/connect';
 import { resolveTarget } from '../../src/net/resolve';
 import { ProbeFailure } from '../../src/probe/failure';
@@ -31,7 +30,7 @@ export async function probeSftp(probe: ProbeContext<SftpSettings, SftpTarget>): 
     log.info('Connected', { ip: resolved.address, port: target.port });
 
     session = await SshSession.open({
-      socket: connection.socket as Socket,
+      socket: connection.socket,
       credentials,
       hostKeys: { pinned: settings.insecure_skip_host_key_check ? [] : settings.host_key_fingerprints },
       signal,

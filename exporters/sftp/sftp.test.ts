@@ -57,6 +57,7 @@ beforeAll(async () => {
   ]);
   baselineSockets = socketResources();
   signals = recordProbeSignals();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, kept before the spy replaces it, is called below with the spied log as `this`
   const info = ProbeLog.prototype.info;
   jest.spyOn(ProbeLog.prototype, 'info').mockImplementation(function (this: ProbeLog, msg, fields) {
     if (freezeAt !== undefined && msg === `Phase ${freezeAt}`) sshd.freezeSessions();

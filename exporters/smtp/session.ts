@@ -34,7 +34,8 @@ export class SmtpSession {
   private partial = '';
   private readonly lines: string[] = [];
   private ended = false;
-  private failure: unknown;
+  /** The first failure, boxed: what failed the session is `unknown` (an abort's reason), and is thrown as it came. */
+  private failed?: { error: unknown };
   private wake?: () => void;
   private readonly onAbort = () => this.fail(this.signal.reason);
 
@@ -68,7 +69,7 @@ export class SmtpSession {
 
   /** Sends one line without waiting for a reply (the message body, before its final reply). */
   send(line: string, shown?: string): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failed) throw this.failed.error;
     // A reply nobody asked for means the server is out of step with us (or someone injects
     // data): everything after would be misread.
     if (this.lines.length > 0 || this.partial !== '') throw new ProbeFailure('protocol', `the server sent data before ${describeCommand(shown ?? line)}: ${excerpt(this.lines[0] ?? this.partial)}`);
@@ -78,7 +79,7 @@ export class SmtpSession {
 
   /** Writes raw bytes (the message) as they are. */
   write(data: string): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failed) throw this.failed.error;
     this.socket.write(data, 'latin1');
   }
 
@@ -110,7 +111,7 @@ export class SmtpSession {
    * would be read as if it had come over TLS).
    */
   async upgrade(options: tls.ConnectionOptions, what: string): Promise<tls.TLSSocket> {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failed) throw this.failed.error;
     if (this.lines.length > 0 || this.partial !== '') throw new ProbeFailure('protocol', `the server sent data before the ${what}: ${excerpt(this.lines[0] ?? this.partial)}`);
     this.detach(this.socket);
     const secure = await upgradeToTls(this.tcp, options, this.signal, what);
@@ -135,22 +136,22 @@ export class SmtpSession {
   close(politely = false): void {
     this.signal.removeEventListener('abort', this.onAbort);
     const socket = this.socket;
-    if (politely && this.failure === undefined && !this.ended && socket.writable) {
-      this.failure = new ProbeFailure('internal', 'the session is closed');
+    if (politely && !this.failed && !this.ended && socket.writable) {
+      this.failed = { error: new ProbeFailure('internal', 'the session is closed') };
       // destroySoon: FIN after the QUIT is flushed, then the socket is freed.
       socket.end('QUIT\r\n');
       socket.destroySoon();
       socket.once('close', () => this.tcp.destroy());
       return;
     }
-    this.failure ??= new ProbeFailure('internal', 'the session is closed');
+    this.failed ??= { error: new ProbeFailure('internal', 'the session is closed') };
     socket.destroy();
     this.tcp.destroy();
   }
 
   private async nextLine(midReply: boolean): Promise<string> {
     for (;;) {
-      if (this.failure !== undefined) throw this.failure;
+      if (this.failed) throw this.failed.error;
       const line = this.lines.shift();
       if (line !== undefined) return line;
       if (this.ended) {
@@ -205,7 +206,7 @@ export class SmtpSession {
 
   /** The first failure wins; the socket goes at once, so a flood or a stall costs nothing more. */
   private fail(reason: unknown): void {
-    this.failure ??= reason;
+    this.failed ??= { error: reason };
     this.socket.destroy();
     this.tcp.destroy();
     this.wake?.();
