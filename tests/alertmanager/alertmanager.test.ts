@@ -213,9 +213,11 @@ function scaleTimings(yamlText: string): string {
     if (route.has('group_wait') || route === doc.get('route')) route.set('group_wait', '1s');
     if (route.has('group_interval') || route === doc.get('route')) route.set('group_interval', '2s');
     const children = route.get('routes');
-    if (isSeq(children)) for (const child of children.items) if (isMap(child)) visit(child as YAMLMap);
+    if (isSeq(children)) for (const child of children.items) if (isMap(child)) visit(child);
   };
-  visit(doc.get('route') as YAMLMap);
+  const route = doc.get('route');
+  if (!isMap(route)) throw new Error('alertmanager.yml has no route to scale the timings of');
+  visit(route);
   return doc.toString();
 }
 

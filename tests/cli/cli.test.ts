@@ -140,7 +140,7 @@ describe('--web.config.file', () => {
     const port = await freePort();
     const child = spawn(BIN, [`--config.file=${configFile}`, `--web.config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
     try {
       const url = `https://127.0.0.1:${port}/-/healthy`;
       let denied: SimpleResponse | undefined;

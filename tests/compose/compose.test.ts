@@ -26,10 +26,9 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parse } from 'yaml';
-import { builtInProbers } from '../../src/cli/probers';
+import { builtInProbers, type BuiltInModuleConfig } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
-import { proberSettings, type CheckpointConfig } from '../../src/config/schema';
-import type { BrowserSettings } from '../../exporters/browser/schema';
+import type { CheckpointConfig } from '../../src/config/schema';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -287,9 +286,7 @@ describe('compose.yaml: the checkpoints run confined', () => {
     for (const mount of bindMounts(checkpoint)) expect(mount.options).toContain('ro');
     // The browser prober's screenshots go to the tmpfs.
     const config = checkpointConfig();
-    const browser = Object.values(config.modules).find((module) => module.prober === 'browser');
-    if (!browser) throw new Error('compose/checkpoint.yml has no browser module');
-    expect((proberSettings(browser) as BrowserSettings).artifacts?.dir).toMatch(/^\/tmp\//);
+    expect(firstModuleOf(config, 'browser').browser.artifacts.dir).toMatch(/^\/tmp\//);
   });
 
   test('the Dockerfile user is the compose user', () => {
@@ -417,17 +414,47 @@ describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
   });
 });
 
-let cachedConfig: CheckpointConfig | undefined;
+/** A config of the built-in probers: each module typed by its `prober`. */
+type Config = CheckpointConfig<BuiltInModuleConfig>;
+type ProberName = BuiltInModuleConfig['prober'];
+/** A module of prober `P`: its section `module[P]` is typed as that prober's settings. */
+type ModuleOf<P extends ProberName> = Extract<BuiltInModuleConfig, { prober: P }>;
+
+let cachedConfig: Config | undefined;
 /** compose/checkpoint.yml through the checkpoint's own loader; its secrets live in the containers. */
-function checkpointConfig(): CheckpointConfig {
+function checkpointConfig(): Config {
   cachedConfig ??= parseConfig(read('compose/checkpoint.yml'), 'compose/checkpoint.yml', builtInProbers, { checkSecretSources: false });
   return cachedConfig;
 }
 /** A module of compose/checkpoint.yml that a monitor names. */
-function moduleNamed(config: CheckpointConfig, name: string): CheckpointConfig['modules'][string] {
+function moduleNamed(config: Config, name: string): BuiltInModuleConfig {
   const module = config.modules[name];
   if (!module) throw new Error(`compose/checkpoint.yml has no module "${name}"`);
   return module;
+}
+function isModuleOf<P extends ProberName>(module: BuiltInModuleConfig, prober: P): module is ModuleOf<P> {
+  return module.prober === prober;
+}
+/** The module `name`, which a test expects to be of `prober`; it fails saying so when it is missing or of another prober. */
+function moduleOf<P extends ProberName>(config: Config, name: string, prober: P): ModuleOf<P> {
+  const module = moduleNamed(config, name);
+  if (!isModuleOf(module, prober)) throw new Error(`compose/checkpoint.yml: module "${name}" is a ${module.prober} module, not ${prober}`);
+  return module;
+}
+/** Every module of `prober`. */
+function modulesOf<P extends ProberName>(config: Config, prober: P): ModuleOf<P>[] {
+  return Object.values(config.modules).filter((module): module is ModuleOf<P> => isModuleOf(module, prober));
+}
+/** The first module of `prober`; a test that needs one fails saying there is none. */
+function firstModuleOf<P extends ProberName>(config: Config, prober: P): ModuleOf<P> {
+  const [module] = modulesOf(config, prober);
+  if (!module) throw new Error(`compose/checkpoint.yml has no ${prober} module`);
+  return module;
+}
+/** An optional setting a test needs: it fails naming the setting when the config leaves it out. */
+function setting<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`compose/checkpoint.yml sets no ${what}`);
+  return value;
 }
 
 describe("compose/checkpoint.yml: the checkpoints' config", () => {
@@ -467,8 +494,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
       .filter((monitor) => moduleNamed(config, monitor.module).prober !== 'docker')
       .map((monitor) => new URL(monitor.target))
       .map((url) => [url.hostname, Number(url.port || { 'http:': 80, 'https:': 443 }[url.protocol])]);
-    const docker = Object.values(config.modules).filter((module) => module.prober === 'docker') as unknown as { docker: { host: string } }[];
-    for (const module of docker) {
+    for (const module of modulesOf(config, 'docker')) {
       const url = new URL(module.docker.host);
       hosts.push([url.hostname, Number(url.port)]);
     }
@@ -483,36 +509,34 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     const monitor = config.monitors.find((m) => moduleNamed(config, m.module).prober === 'docker');
     if (!monitor) throw new Error('compose/checkpoint.yml has no docker monitor');
     expect(monitor.target).toBe(`label:com.docker.compose.project=${compose.name}`);
-    expect((moduleNamed(config, monitor.module) as unknown as { docker: { host: string } }).docker.host).toBe('tcp://docker-proxy:2375');
+    expect(moduleOf(config, monitor.module, 'docker').docker.host).toBe('tcp://docker-proxy:2375');
   });
 
   test('the web app monitors expect what the demo page has', () => {
     const config = checkpointConfig();
     const page = read('compose/webapp/index.html');
     const title = /<title>([^<]*)<\/title>/.exec(page)?.[1];
-    const journey = Object.values(config.modules).find((module) => module.prober === 'browser') as unknown as { browser: { steps: Record<string, unknown>[] } };
-    expect(journey.browser.steps).toEqual([{ expect_title: title }]);
-    const http = config.modules.webapp_http as unknown as { http: { fail_if_body_not_matches_regexp: string[] } };
+    expect(firstModuleOf(config, 'browser').browser.steps).toEqual([{ expect_title: title }]);
+    const http = moduleOf(config, 'webapp_http', 'http');
     for (const regexp of http.http.fail_if_body_not_matches_regexp) expect(page).toMatch(new RegExp(regexp));
     expect(bindMounts(service('webapp'))).toEqual([{ source: './compose/webapp', target: '/usr/share/nginx/html', options: ['ro'] }]);
   });
 
   test('the postgres monitor logs in as the role the demo database creates, with the same secret', () => {
     const config = checkpointConfig();
-    const module = Object.values(config.modules).find((m) => m.prober === 'postgres') as unknown as { postgres: { user: string; password_file: string; sslmode: string } };
+    const module = firstModuleOf(config, 'postgres');
+    const passwordFile = setting(module.postgres.password_file, 'postgres.password_file');
     const init = read('compose/postgres/initdb/10-checkpoint-role.sh');
     expect(init).toContain(`CREATE ROLE ${module.postgres.user} LOGIN PASSWORD :'password'`);
-    expect(init).toContain(`cat ${module.postgres.password_file}`);
-    expect(secretNames(service('postgres')).map((ref) => ref.target)).toContain(path.basename(module.postgres.password_file));
+    expect(init).toContain(`cat ${passwordFile}`);
+    expect(secretNames(service('postgres')).map((ref) => ref.target)).toContain(path.basename(passwordFile));
     expect(bindMounts(service('postgres'))).toContainEqual({ source: './compose/postgres/initdb', target: '/docker-entrypoint-initdb.d', options: ['ro'] });
     expect(module.postgres.sslmode).toBe('disable');
   });
 
   test('the sftp monitor pins the demo server host key, and logs in as the user the server creates', () => {
     const config = checkpointConfig();
-    const module = Object.values(config.modules).find((m) => m.prober === 'sftp') as unknown as {
-      sftp: { username: string; password_file: string; host_key_fingerprints: string[]; round_trip?: { directory: string } };
-    };
+    const module = firstModuleOf(config, 'sftp');
     // The fingerprint of the shipped public key, as ssh-keygen -lf prints it.
     const [type, blob] = read('compose/sftp/ssh_host_ed25519_key.pub').split(' ');
     expect(type).toBe('ssh-ed25519');
@@ -536,21 +560,20 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     const hostKeySecret = secretNames(service('sftp')).find((ref) => ref.source === 'sftp_host_ed25519_key');
     expect(entrypoint).toContain(`/run/secrets/${hostKeySecret?.target} /etc/ssh/ssh_host_ed25519_key`);
     expect(entrypoint).toContain(`useradd --create-home --shell /usr/sbin/nologin ${module.sftp.username}`);
-    expect(entrypoint).toContain(`cat ${module.sftp.password_file}`);
-    expect(entrypoint).toContain(`/home/${module.sftp.username}/${module.sftp.round_trip?.directory}`);
+    expect(entrypoint).toContain(`cat ${setting(module.sftp.password_file, 'sftp.password_file')}`);
+    expect(entrypoint).toContain(`/home/${module.sftp.username}/${setting(module.sftp.round_trip, 'sftp.round_trip').directory}`);
     expect(read('compose/sftp/sshd_config')).toMatch(new RegExp(`^AllowUsers ${module.sftp.username}$`, 'm'));
   });
 
   test('the smtp monitor and Alertmanager log in to Mailpit with users its auth file knows, over TLS it can verify', () => {
     const config = checkpointConfig();
-    const module = Object.values(config.modules).find((m) => m.prober === 'smtp') as unknown as {
-      smtp: { require_starttls: boolean; tls_config: { ca_file: string }; auth: { username: string; password_file: string } };
-    };
+    const module = firstModuleOf(config, 'smtp');
+    const smtpAuth = setting(module.smtp.auth, 'smtp.auth');
     const authFile = read('compose/demo-secrets/mailpit_smtp_auth').trim().split('\n');
     const users = Object.fromEntries(authFile.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]));
     const alertmanagerUser = interpolate(environmentOf('alertmanager', 'SMTP_AUTH_USERNAME'));
     const logins: [string, string][] = [
-      [module.smtp.auth.username, mountedFile('checkpoint-a', module.smtp.auth.password_file)],
+      [smtpAuth.username, mountedFile('checkpoint-a', setting(smtpAuth.password_file, 'smtp.auth.password_file'))],
       [alertmanagerUser, mountedFile('alertmanager', environmentOf('alertmanager', 'SMTP_AUTH_PASSWORD_FILE'))],
     ];
     for (const [user, passwordFile] of logins) {
@@ -570,7 +593,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     expect(new Date(cert.validTo).getTime()).toBeGreaterThan(Date.now() + 5 * 365 * 86400_000);
     expect(cert.checkPrivateKey(createPrivateKey(read('compose/demo-secrets/mailpit_tls_key.pem')))).toBe(true);
     expect(module.smtp.require_starttls).toBe(true);
-    expect(repoFileFor(service('checkpoint-a'), module.smtp.tls_config.ca_file)).toBe(path.join(ROOT, 'compose/tls/demo-ca.pem'));
+    expect(repoFileFor(service('checkpoint-a'), setting(module.smtp.tls_config?.ca_file, 'smtp.tls_config.ca_file'))).toBe(path.join(ROOT, 'compose/tls/demo-ca.pem'));
     // Mailpit serves that certificate and key, requires STARTTLS and reads that auth file.
     const mailpit = service('mailpit');
     expect(repoFileFor(mailpit, environmentOf('mailpit', 'MP_SMTP_TLS_CERT'))).toBe(path.join(ROOT, 'compose/tls/mailpit.pem'));
@@ -743,7 +766,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     const config = checkpointConfig();
     const self = config.monitors.find((monitor) => monitor.target === 'http://127.0.0.1:9915/-/healthy');
     if (!self) throw new Error('compose/checkpoint.yml has no monitor of http://127.0.0.1:9915/-/healthy');
-    const auth = (moduleNamed(config, self.module) as unknown as { http: { basic_auth: BasicAuth } }).http.basic_auth;
+    const auth = setting(moduleOf(config, self.module, 'http').http.basic_auth, `basic_auth in module ${self.module}`);
     expect(auth.username).toBe(user);
     const selfPasswordFile = auth.password_file;
     if (selfPasswordFile === undefined) throw new Error(`compose/checkpoint.yml: module ${self.module} sends no basic_auth.password_file`);

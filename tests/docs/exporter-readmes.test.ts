@@ -52,6 +52,7 @@ describe.each(READMES.map((file) => [path.relative(EXPORTERS, file), file]))('%s
     expect(rules.length).toBeGreaterThan(0);
     const ruleFile = path.join(scratch, `${path.basename(path.dirname(file))}.rules.yml`);
     writeFileSync(ruleFile, rules.join('\n---\n'));
-    await expect(promisify(execFile)('promtool', ['check', 'rules', ruleFile])).resolves.toMatchObject({ stdout: expect.stringContaining('SUCCESS') });
+    const { stdout } = await promisify(execFile)('promtool', ['check', 'rules', ruleFile]);
+    expect(stdout).toContain('SUCCESS');
   });
 });

@@ -15,8 +15,11 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Type } from '@sinclair/typebox';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parse, stringify } from 'yaml';
+import { anyString, stringMatching } from '../support/matchers';
+import { parsedAs } from '../support/parsed';
 import { allPanels, concrete as concreteWith, loadDashboards, panelTargets, queryPanels, variablesIn, type Dashboard, type Variable } from '../support/dashboards';
 import { nodeExporterMetricTypes } from '../support/node-exporter';
 
@@ -219,6 +222,9 @@ function addSeries(catalog: Map<string, { type: MetricType; source: string }>, n
   }
 }
 
+/** The part of a rule file the catalog reads: the names of the recording rules. */
+const RecordingRules = Type.Object({ groups: Type.Array(Type.Object({ rules: Type.Array(Type.Object({ record: Type.Optional(Type.String()) })) })) });
+
 async function ourMetrics(): Promise<Map<string, { type: MetricType; source: string }>> {
   const catalog = new Map<string, { type: MetricType; source: string }>();
   let defaultMetrics = false;
@@ -234,7 +240,7 @@ async function ourMetrics(): Promise<Map<string, { type: MetricType; source: str
     registry.clear();
   }
   for (const file of readdirSync(path.join(ROOT, 'prometheus', 'rules')).filter((name) => name.endsWith('.yml'))) {
-    const rules = parse(readFileSync(path.join(ROOT, 'prometheus', 'rules', file), 'utf8')) as { groups: { rules: { record?: string }[] }[] };
+    const rules = parsedAs(RecordingRules, parse(readFileSync(path.join(ROOT, 'prometheus', 'rules', file), 'utf8')), `prometheus/rules/${file}`);
     for (const rule of rules.groups.flatMap((group) => group.rules)) {
       if (rule.record) catalog.set(rule.record, { type: 'gauge', source: `prometheus/rules/${file}` });
     }
@@ -253,11 +259,15 @@ function promtool(args: string[]): Promise<{ ok: boolean; output: string }> {
 
 // ---------------------------------------------------------------------------------------------
 
+/** The parts of the provisioning files the tests read; the rest each test matches as a whole. */
+const DatasourcesYml = Type.Object({ apiVersion: Type.Number(), datasources: Type.Array(Type.Object({ uid: Type.String(), isDefault: Type.Optional(Type.Boolean()) })) });
+const DashboardsYml = Type.Object({ apiVersion: Type.Number(), providers: Type.Array(Type.Record(Type.String(), Type.Unknown())) });
+
 describe('provisioning', () => {
-  const read = (file: string): Record<string, unknown> => parse(readFileSync(path.join(GRAFANA, 'provisioning', file), 'utf8')) as Record<string, unknown>;
+  const read = (file: string): unknown => parse(readFileSync(path.join(GRAFANA, 'provisioning', file), 'utf8'));
 
   test('datasources: Prometheus and Alertmanager with fixed uids, Prometheus the default', () => {
-    const { apiVersion, datasources } = read('datasources/datasources.yml') as { apiVersion: number; datasources: Record<string, any>[] };
+    const { apiVersion, datasources } = parsedAs(DatasourcesYml, read('datasources/datasources.yml'), 'grafana/provisioning/datasources/datasources.yml');
     expect(apiVersion).toBe(1);
     const byUid = new Map(datasources.map((ds) => [ds.uid, ds]));
     expect([...byUid.keys()].sort()).toEqual(['alertmanager', 'prometheus']);
@@ -267,7 +277,7 @@ describe('provisioning', () => {
   });
 
   test('dashboards: one file provider reading the mounted grafana/dashboards', () => {
-    const { apiVersion, providers } = read('dashboards/dashboards.yml') as { apiVersion: number; providers: Record<string, any>[] };
+    const { apiVersion, providers } = parsedAs(DashboardsYml, read('dashboards/dashboards.yml'), 'grafana/provisioning/dashboards/dashboards.yml');
     expect(apiVersion).toBe(1);
     expect(providers).toHaveLength(1);
     expect(providers[0]).toMatchObject({ type: 'file', options: { path: DASHBOARDS_MOUNT } });
@@ -293,7 +303,7 @@ describe('dashboards', () => {
       const queryVariables = variables.filter((v) => v.type === 'query');
       expect(queryVariables.length).toBeGreaterThan(0);
       for (const variable of queryVariables) {
-        expect({ variable: variable.name, query: variableQuery(variable) }).toEqual({ variable: variable.name, query: expect.stringMatching(LABEL_VALUES) });
+        expect({ variable: variable.name, query: variableQuery(variable) }).toEqual({ variable: variable.name, query: stringMatching(LABEL_VALUES) });
         expect({ variable: variable.name, datasource: variable.datasource?.uid }).toEqual({ variable: variable.name, datasource: DATASOURCE_REF });
       }
     });
@@ -324,7 +334,7 @@ describe('dashboards', () => {
         expect(panel.title).toBeTruthy();
         expect(panel.gridPos).toBeDefined();
         if (['timeseries', 'stat', 'bargauge', 'gauge'].includes(panel.type)) {
-          expect({ panel: panel.title, unit: panel.fieldConfig?.defaults?.unit }).toEqual({ panel: panel.title, unit: expect.any(String) });
+          expect({ panel: panel.title, unit: panel.fieldConfig?.defaults?.unit }).toEqual({ panel: panel.title, unit: anyString() });
         }
       }
     });
@@ -388,8 +398,8 @@ describe('panel queries', () => {
       // A scan that silently found nothing would pass every query below.
       expect(catalog.get('probe_success')).toMatchObject({ type: 'gauge' });
       // A prober asks for its phase timer where it runs (probe.phases), or in its metrics module.
-      expect(catalog.get('probe_http_duration_seconds')).toMatchObject({ type: 'gauge', source: expect.stringMatching(/^exporters\/http\/(metrics|prober)\.ts$/) });
-      expect(catalog.get('probe_sftp_duration_seconds')).toMatchObject({ type: 'gauge', source: expect.stringMatching(/^exporters\/sftp\/(metrics|prober)\.ts$/) });
+      expect(catalog.get('probe_http_duration_seconds')).toMatchObject({ type: 'gauge', source: stringMatching(/^exporters\/http\/(metrics|prober)\.ts$/) });
+      expect(catalog.get('probe_sftp_duration_seconds')).toMatchObject({ type: 'gauge', source: stringMatching(/^exporters\/sftp\/(metrics|prober)\.ts$/) });
       expect(catalog.get('probe_docker_duration_seconds')).toMatchObject({ type: 'gauge', source: 'exporters/docker/prober.ts' });
       expect(catalog.get('probe_ssl_earliest_cert_expiry')).toMatchObject({ type: 'gauge', source: 'src/net/tls-facts.ts' });
       expect(catalog.get('checkpoint_probes_total')).toMatchObject({ type: 'counter', source: 'src/observability/self-metrics.ts' });

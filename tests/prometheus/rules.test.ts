@@ -7,7 +7,9 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { parse } from 'yaml';
+import { parsedAs } from '../support/parsed';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PROMETHEUS = path.join(ROOT, 'prometheus');
@@ -22,24 +24,31 @@ const yamlFiles = (dir: string, suffix: string): string[] =>
     .sort()
     .map((name) => path.join(dir, name));
 
+const relative = (file: string): string => path.relative(ROOT, file);
+
 const ruleFiles = yamlFiles(RULES, '.yml');
 const unitTestFiles = yamlFiles(UNIT_TESTS, '.test.yml');
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+const Rule = Type.Object({
+  alert: Type.Optional(Type.String()),
+  record: Type.Optional(Type.String()),
+  expr: Type.String(),
+  labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+type Rule = Static<typeof Rule>;
+const RuleFile = Type.Object({ groups: Type.Array(Type.Object({ rules: Type.Array(Rule) })) });
 interface Alert extends Rule {
   alert: string;
   file: string;
 }
 
+/** A YAML file of the repository, as the parts `schema` names. */
+const readYaml = <Schema extends TSchema>(schema: Schema, file: string): Static<Schema> => parsedAs(schema, parse(readFileSync(file, 'utf8')), relative(file));
+
 const alerts: Alert[] = ruleFiles.flatMap((file) =>
-  (parse(readFileSync(file, 'utf8')) as { groups: { rules: Rule[] }[] }).groups
-    .flatMap((group) => group.rules)
+  readYaml(RuleFile, file)
+    .groups.flatMap((group) => group.rules)
     .filter((rule): rule is Rule & { alert: string } => typeof rule.alert === 'string')
     .map((rule) => ({ ...rule, file: path.basename(file) })),
 );
@@ -54,8 +63,6 @@ function promtool(args: string[]): Promise<string> {
     });
   });
 }
-
-const relative = (file: string): string => path.relative(ROOT, file);
 
 describe('promtool', () => {
   test('check config accepts prometheus.yml and the rule files it loads', async () => {
@@ -76,25 +83,48 @@ describe('promtool', () => {
   });
 });
 
+/** The parts of prometheus.yml the tests below read. */
+const PrometheusYml = Type.Object({
+  scrape_configs: Type.Array(
+    Type.Object({
+      job_name: Type.String(),
+      metrics_path: Type.Optional(Type.String()),
+      http_sd_configs: Type.Optional(Type.Array(Type.Object({ url: Type.String() }))),
+      relabel_configs: Type.Optional(Type.Array(Type.Object({ target_label: Type.Optional(Type.String()) }))),
+    }),
+  ),
+  alerting: Type.Object({ alertmanagers: Type.Array(Type.Object({ static_configs: Type.Array(Type.Object({ targets: Type.Array(Type.String()) })) })) }),
+  rule_files: Type.Array(Type.String()),
+});
+
 describe('prometheus.yml', () => {
-  const config = parse(readFileSync(path.join(PROMETHEUS, 'prometheus.yml'), 'utf8'));
-  const job = (name: string) => config.scrape_configs.find((scrape: { job_name: string }) => scrape.job_name === name);
+  const config = readYaml(PrometheusYml, path.join(PROMETHEUS, 'prometheus.yml'));
+  /** The scrape job `name`; a test that needs one that is not there fails saying so. */
+  const job = (name: string) => {
+    const found = config.scrape_configs.find((scrape) => scrape.job_name === name);
+    if (!found) throw new Error(`prometheus.yml has no scrape job "${name}"`);
+    return found;
+  };
 
   test('scrapes the checkpoints, probes through each of them, and scrapes the hosts and containers', () => {
     for (const name of ['checkpoint', 'probe', 'node', 'cadvisor']) expect(job(name)).toBeDefined();
     expect(job('probe').metrics_path).toBe('/probe');
-    expect(job('probe').http_sd_configs.map((sd: { url: string }) => sd.url)).toEqual([
-      'http://checkpoint-a:9915/sd',
-      'http://checkpoint-b:9915/sd',
-    ]);
-    const targetLabels = job('probe').relabel_configs.map((rule: { target_label: string }) => rule.target_label);
+    expect(job('probe').http_sd_configs?.map((sd) => sd.url)).toEqual(['http://checkpoint-a:9915/sd', 'http://checkpoint-b:9915/sd']);
+    const targetLabels = job('probe').relabel_configs?.map((rule) => rule.target_label);
     expect(targetLabels).toEqual(expect.arrayContaining(['__param_target', 'target', 'checkpoint', '__address__', 'instance']));
   });
 
   test('sends alerts to Alertmanager and loads rules/*.yml', () => {
-    expect(config.alerting.alertmanagers[0].static_configs[0].targets).toEqual(['alertmanager:9093']);
+    expect(config.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
     expect(config.rule_files).toEqual(['rules/*.yml']);
   });
+});
+
+/** The parts of a promtool unit test file read below: which alerts each test expects to fire. */
+const UnitTestFile = Type.Object({
+  tests: Type.Array(
+    Type.Object({ alert_rule_test: Type.Optional(Type.Array(Type.Object({ alertname: Type.String(), exp_alerts: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])) }))) }),
+  ),
 });
 
 describe('every alert', () => {
@@ -124,9 +154,7 @@ describe('every alert', () => {
   test('has a promtool unit test in which it fires', () => {
     const fired = new Set<string>();
     for (const file of unitTestFiles) {
-      const suite = parse(readFileSync(file, 'utf8')) as {
-        tests: { alert_rule_test?: { alertname: string; exp_alerts?: unknown[] | null }[] }[];
-      };
+      const suite = readYaml(UnitTestFile, file);
       for (const test of suite.tests) {
         for (const check of test.alert_rule_test ?? []) if ((check.exp_alerts ?? []).length > 0) fired.add(check.alertname);
       }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
 import { AUTH_PASSWORD, startTargets, type Targets } from '../support/http-targets';
+import { stringContaining } from '../support/matchers';
 import { parseMetrics, value } from '../support/metrics-text';
 import { eventually } from '../support/probe-harness';
 
@@ -198,7 +199,7 @@ describe('/probe', () => {
     // Well before the module's 60 s timeout: only the client-gone abort can end it this early.
     expect(await eventually(() => running.checkpoint.history.list().some((entry) => entry.target === target), 20000)).toBe(true);
     const entry = running.checkpoint.history.list().find((candidate) => candidate.target === target)!;
-    expect(entry.failure).toEqual({ reason: 'timeout', message: expect.stringContaining('the client went away before the probe finished') });
+    expect(entry.failure).toEqual({ reason: 'timeout', message: stringContaining('the client went away before the probe finished') });
     expect(value(parseMetrics((await get('/metrics')).text), 'checkpoint_probes_in_flight')).toBe(0);
   });
 

@@ -15,6 +15,7 @@ import { parseWebConfig } from '../../src/server/web-config';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
 import { request, type GetOptions } from '../support/client';
+import { stringContaining } from '../support/matchers';
 
 const CONFIG = 'modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n';
 /** Cost 4, bcrypt's lowest: the tests check behaviour, not bcrypt's slowness. */
@@ -203,8 +204,8 @@ describe('TLS', () => {
     await start(tlsBlock());
     await rm(path.join(dir, 'server.pem'));
     // Closed before the handshake: not a refused TCP connection, and no TLS alert either.
-    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
-    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: stringContaining('before secure TLS connection was established') });
+    await expect(get('/-/healthy')).rejects.toMatchObject({ code: 'ECONNRESET', message: stringContaining('before secure TLS connection was established') });
     const errors = running!.logLines.filter((line) => line.includes('refusing new TLS connections'));
     expect(errors).toHaveLength(1); // once per problem, not per connection
     expect(errors[0]).toContain(`tls_server_config.cert_file: cannot read ${path.join(dir, 'server.pem')}: ENOENT`);
@@ -348,7 +349,7 @@ describe('a web config that would enforce less than at start is invalid until a 
     ];
     for (const [yaml, type] of weaker) {
       await writeFile(webConfigFile, yaml);
-      await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET', message: expect.stringContaining('before secure TLS connection was established') });
+      await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET', message: stringContaining('before secure TLS connection was established') });
       await expect(get('/-/healthy', client)).rejects.toMatchObject({ code: 'ECONNRESET' });
       const logged = refusals(`weaken client_auth_type from RequireAndVerifyClientCert to ${type}`);
       expect([type, logged.length]).toEqual([type, 1]);

@@ -28,6 +28,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
@@ -283,7 +284,7 @@ async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, m
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}${last === undefined ? '' : ` (last error: ${last instanceof Error ? String(last) : inspect(last)})`}`);
     await sleep(250);
   }
 }

@@ -59,7 +59,8 @@ export async function startMailSink(options: { pki: TestPki; user: string; passw
           ...parseMessage(raw),
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-          user: session.user,
+          // smtp-server types the user as `any`: it is what onAuth above gave, the user name.
+          user: typeof session.user === 'string' ? session.user : undefined,
           secure: session.secure,
           raw,
         });

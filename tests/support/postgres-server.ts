@@ -144,7 +144,7 @@ async function adminQuery(socketDir: string, port: number, sql: string, params: 
     password: '',
     ssl: false,
     application_name: 'test-admin',
-    types: { getTypeParser: () => (value: string) => value } as never,
+    types: { getTypeParser: () => (value: string) => value },
   });
   await client.connect();
   try {

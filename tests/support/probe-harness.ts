@@ -55,7 +55,7 @@ export async function probeWith(prober: string, target: string, section = '', op
     deadlineSeconds: options.deadlineSeconds ?? 10,
     destinations: targetPolicies(config, builtInProbers).get('under_test'),
   });
-  const text = await result.registry.metrics();
+  const text = result.registry.metrics();
   const metrics = parseMetrics(text);
   // The runtime's promises, checked on every probe of every suite.
   expect(value(metrics, 'probe_success')).toBe(result.success ? 1 : 0);

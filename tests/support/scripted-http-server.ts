@@ -7,10 +7,12 @@ import net, { type Socket } from 'node:net';
 import { listenOnLoopback, LOOPBACK } from './ports';
 
 /**
- * Bytes to send, or what to do with the connection: `end` closes it cleanly, `reset` with a TCP
- * RST. A script that neither ends nor resets holds the connection open until the client closes it.
+ * Bytes to send, or what to do with the connection: the string `end` closes it cleanly, `reset`
+ * with a TCP RST (so neither word can be sent as the whole of a step's bytes; a Buffer can). A
+ * script that neither ends nor resets holds the connection open until the client closes it. The
+ * type is plain `string`: the two words are strings too, and a union with them would say nothing more.
  */
-export type ScriptStep = string | Buffer | 'end' | 'reset';
+export type ScriptStep = string | Buffer;
 
 export interface ScriptedServer {
   /** http://127.0.0.1:PORT */

@@ -2,6 +2,7 @@
 import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import { parseRule, targetPolicies, TargetPolicy } from '../../src/security/allowed-targets';
+import { stringContaining } from '../support/matchers';
 
 function policy(entries: string[], monitors: { target: string; host?: string }[] = []): TargetPolicy {
   const rules = entries.map((entry) => {
@@ -50,7 +51,7 @@ test('a URL prefix admits its host for redirects and navigations', () => {
 });
 
 test.each(['10.0.0.0/33', '10.0.0/8', 'not a host', 'host:443', '*.', 'https://[bad', '-leading.example'])('%s is refused with a reason', (entry) => {
-  expect(parseRule(entry)).toEqual({ problem: expect.stringContaining(JSON.stringify(entry)) });
+  expect(parseRule(entry)).toEqual({ problem: stringContaining(JSON.stringify(entry)) });
 });
 
 describe('which modules are restricted', () => {

@@ -7,8 +7,14 @@
  */
 import net from 'node:net';
 
-const { listen } = net.Server.prototype;
-const { connect } = net.Socket.prototype;
+/** The method as Node defines it, to put back after the file: kept as its descriptor, never called on its own. */
+function original(prototype: object, name: string): PropertyDescriptor {
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, name);
+  if (!descriptor) throw new Error(`no-network.ts: Node no longer defines ${name} on the prototype it replaces`);
+  return descriptor;
+}
+const listen = original(net.Server.prototype, 'listen');
+const connect = original(net.Socket.prototype, 'connect');
 
 function refuse(what: string): never {
   throw new Error(`a *.unit.test.ts ${what}: unit tests start no server and open no connection (see jest.config.js); move this test to a servers-tier *.test.ts`);
@@ -22,6 +28,6 @@ net.Socket.prototype.connect = function () {
 };
 
 afterAll(() => {
-  net.Server.prototype.listen = listen;
-  net.Socket.prototype.connect = connect;
+  Object.defineProperty(net.Server.prototype, 'listen', listen);
+  Object.defineProperty(net.Socket.prototype, 'connect', connect);
 });

@@ -23,7 +23,7 @@ async function run(prober: Prober, options: { retries?: number; deadlineSeconds?
     deadlineSeconds: options.deadlineSeconds ?? 10,
     clientGone: options.clientGone,
   });
-  return { result, metrics: parseMetrics(await result.registry.metrics()) };
+  return { result, metrics: parseMetrics(result.registry.metrics()) };
 }
 
 /** Resolves when the probe's signal fires: a prober that waits on the network until the deadline. */
