@@ -109,11 +109,9 @@ function table(sides: Side[], settings: Settings): string {
     ['probe_http_uncompressed_body_length', ...sides.map((s) => s.probes.map((p) => p.uncompressedBytes).join(' / '))],
     ['seconds per probe', ...sides.map((s) => s.probes.map((p) => p.seconds.toFixed(2)).join(' / '))],
   ];
-  return [
-    `| ${settings.bytes} bytes, no body regex | ${sides.map((s) => s.name).join(' | ')} |`,
-    `|---|${sides.map(() => '---:').join('|')}|`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
+  return [`| ${settings.bytes} bytes, no body regex | ${sides.map((s) => s.name).join(' | ')} |`, `|---|${sides.map(() => '---:').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join(
+    '\n',
+  );
 }
 
 async function main(): Promise<void> {

@@ -131,7 +131,10 @@ export function getFreePort(): Promise<number> {
 }
 
 export function splitCmd(cmd: string, vars: Record<string, string>): string[] {
-  const parts = cmd.trim().split(/\s+/).filter((p) => p.length > 0);
+  const parts = cmd
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p.length > 0);
   return parts.map((p) => p.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m));
 }
 
@@ -337,7 +340,6 @@ export function roundRobin<T>(list: readonly T[], index: number): T {
   return item;
 }
 
-
 export function fmt(v: number | undefined, digits: number): string {
   if (v === undefined || !Number.isFinite(v)) return 'n/a';
   return v.toFixed(digits);
@@ -368,16 +370,13 @@ export function ratioCell(r: Row): string {
   const ratio = x / y;
   let verdict: string;
   if (Math.abs(ratio - 1) < 0.1) verdict = 'even within ±10% noise';
-  else if ((ratio < 1) === (r.better === 'lower')) verdict = 'checkpoint better';
+  else if (ratio < 1 === (r.better === 'lower')) verdict = 'checkpoint better';
   else verdict = 'blackbox better';
   return `${ratio.toFixed(2)}× (${dir}${r.abs ? ', by |value|' : ''}; ${verdict})`;
 }
 
 export function table(rows: Row[]): string {
-  const lines = [
-    '| metric | checkpoint | blackbox_exporter | ratio (checkpoint/blackbox) |',
-    '|---|---:|---:|---|',
-  ];
+  const lines = ['| metric | checkpoint | blackbox_exporter | ratio (checkpoint/blackbox) |', '|---|---:|---:|---|'];
   for (const r of rows) {
     lines.push(`| ${r.metric} | ${fmt(r.checkpoint, r.digits)} | ${fmt(r.blackbox, r.digits)} | ${ratioCell(r)} |`);
   }

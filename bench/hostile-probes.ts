@@ -62,8 +62,7 @@ const MODULE = 'http_hostile';
 const MODULE_YAML = httpModuleYaml(MODULE, '5s');
 const KINDS = ['silent', 'slowHeader', 'endlessBody'] as const;
 type Kind = (typeof KINDS)[number];
-const DEFAULT_CHECKPOINT_CMD =
-  'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port} --probe.max-concurrent=512 --probe.max-timeout=10s';
+const DEFAULT_CHECKPOINT_CMD = 'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port} --probe.max-concurrent=512 --probe.max-timeout=10s';
 
 interface Settings {
   checkpointCmd: string;
@@ -232,13 +231,7 @@ async function startWatcher(side: Side, round: number, cfg: Settings): Promise<{
   const { child } = await startJsonChild(
     `health-watch-${side.name}-r${round + 1}`,
     'health-watch.js',
-    [
-      `--url=${side.url}/-/healthy`,
-      `--interval-ms=${cfg.healthIntervalMs}`,
-      `--timeout-ms=${cfg.healthTimeoutMs}`,
-      `--max-s=${Math.ceil(cfg.capMs / 1000) + 30}`,
-      '--max-checks=20000',
-    ],
+    [`--url=${side.url}/-/healthy`, `--interval-ms=${cfg.healthIntervalMs}`, `--timeout-ms=${cfg.healthTimeoutMs}`, `--max-s=${Math.ceil(cfg.capMs / 1000) + 30}`, '--max-checks=20000'],
     (j) => ((j as { ready?: unknown }).ready === true ? true : undefined),
     10_000,
     (j) => {
@@ -539,15 +532,12 @@ async function main(): Promise<void> {
     // client timeout for a stall), so a stall cannot drop out of p99 by failing.
     const allHealth = (s: Side): number[] => all(s, (r) => r.health.map((h) => h.ms));
     const healthFail = (s: Side): number => all(s, (r) => r.health.filter((h) => !h.ok)).length;
-    const outcomes = (s: Side, o: Outcome, kind?: Kind): number =>
-      all(s, (r) => r.probes.filter((p) => p.outcome === o && (kind === undefined || p.kind === kind))).length;
+    const outcomes = (s: Side, o: Outcome, kind?: Kind): number => all(s, (r) => r.probes.filter((p) => p.outcome === o && (kind === undefined || p.kind === kind))).length;
     const ended = (s: Side): number => all(s, (r) => r.probes.filter((p) => p.status !== undefined)).length;
     const sent = (s: Side): number => all(s, (r) => r.probes).length;
     const answerMs = (s: Side, kind: Kind): number[] => all(s, (r) => r.probes.filter((p) => p.kind === kind && p.status !== undefined).map((p) => p.ms));
-    const maxOf = (s: Side, pick: (r: RoundResult) => number): number | undefined =>
-      s.rounds.length ? Math.max(...s.rounds.map(pick)) : undefined;
-    const meanOf = (s: Side, pick: (r: RoundResult) => number): number | undefined =>
-      s.rounds.length ? s.rounds.reduce((a, r) => a + pick(r), 0) / s.rounds.length : undefined;
+    const maxOf = (s: Side, pick: (r: RoundResult) => number): number | undefined => (s.rounds.length ? Math.max(...s.rounds.map(pick)) : undefined);
+    const meanOf = (s: Side, pick: (r: RoundResult) => number): number | undefined => (s.rounds.length ? s.rounds.reduce((a, r) => a + pick(r), 0) / s.rounds.length : undefined);
     const row = (metric: string, f: (s: Side) => number | undefined, digits: number, better: Row['better']): Row => ({
       metric,
       checkpoint: f(cp),
@@ -578,8 +568,8 @@ async function main(): Promise<void> {
       row('endless body MiB the target wrote to it per round (mean)', (s) => meanOf(s, (r) => r.endlessBodyBytes / 2 ** 20), 0, 'none'),
       row('target connections left open 1 s after a round (max)', (s) => maxOf(s, (r) => r.openAfterRound), 0, 'lower'),
       row('killed at the RSS cap', (s) => s.rounds.filter((r) => r.rssCapHit).length, 0, 'lower'),
-      row("its own event-loop delay max ms during a burst (prom-client /metrics; Node only)", (s) => maxOf(s, (r) => r.exporterLoopDelayMaxMs ?? NaN), 1, 'lower'),
-      row("its own event-loop delay p99 ms during a burst (max over rounds)", (s) => maxOf(s, (r) => r.exporterLoopDelayP99Ms ?? NaN), 1, 'lower'),
+      row('its own event-loop delay max ms during a burst (prom-client /metrics; Node only)', (s) => maxOf(s, (r) => r.exporterLoopDelayMaxMs ?? NaN), 1, 'lower'),
+      row('its own event-loop delay p99 ms during a burst (max over rounds)', (s) => maxOf(s, (r) => r.exporterLoopDelayP99Ms ?? NaN), 1, 'lower'),
       row("health watcher's own event-loop delay max ms (max over rounds)", (s) => maxOf(s, (r) => r.watcherLoopDelayMaxMs ?? NaN), 1, 'none'),
       row('load generator CPU s per round (mean)', (s) => meanOf(s, (r) => r.loadGenCpuSeconds), 2, 'none'),
       row("hostile targets' CPU s per round (mean)", (s) => meanOf(s, (r) => r.targetsCpuSeconds), 2, 'none'),

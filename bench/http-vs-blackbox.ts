@@ -86,8 +86,7 @@ interface Settings {
   requestTimeoutMs: number;
 }
 
-const DEFAULT_CHECKPOINT_CMD =
-  'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port}';
+const DEFAULT_CHECKPOINT_CMD = 'bin/checkpoint --config.file={config} --web.listen-address=127.0.0.1:{port}';
 
 function parseArgs(argv: string[]): Settings {
   let checkpointCmd = DEFAULT_CHECKPOINT_CMD;
@@ -117,9 +116,7 @@ function parseArgs(argv: string[]): Settings {
         break;
       case '-h':
       case '--help':
-        process.stdout.write(
-          'usage: node dist/bench/http-vs-blackbox.js [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH] [--quick]\n',
-        );
+        process.stdout.write('usage: node dist/bench/http-vs-blackbox.js [--checkpoint-cmd="CMD {config} {port}"|blackbox] [--blackbox-bin=PATH] [--quick]\n');
         process.exit(0);
         break;
       default:
@@ -159,7 +156,6 @@ function parseArgs(argv: string[]): Settings {
   };
 }
 
-
 // ---------------------------------------------------------------------------
 // Load generation
 // ---------------------------------------------------------------------------
@@ -190,7 +186,6 @@ interface Target {
   child: Child;
   agent: Agent;
 }
-
 
 /**
  * Run `total` requests with `concurrency` workers, stopping early at `deadline`
@@ -330,7 +325,6 @@ function errorsOf(r: RunResult): number {
   return r.non200 + r.probeFailed + r.transportErrors + r.missingMetric;
 }
 
-
 interface SideData {
   name: string;
   command: string[];
@@ -453,8 +447,7 @@ async function main(): Promise<void> {
     }, 200);
     sampler.unref();
 
-    const probeUrl = (t: Target, p: string): string =>
-      `${t.url}/probe?module=${MODULE}&target=${encodeURIComponent(targetBase + p)}`;
+    const probeUrl = (t: Target, p: string): string => `${t.url}/probe?module=${MODULE}&target=${encodeURIComponent(targetBase + p)}`;
 
     const ensureAlive = (t: Target): void => {
       if (t.child.exited()) throw new Error(`${t.name} exited during the benchmark:\n${t.child.tail()}`);
@@ -569,9 +562,7 @@ async function main(): Promise<void> {
       }
       for (const s of sides) {
         s.d.delay50 = mergeRuns(parts.get(s.t.name) ?? []);
-        log(
-          `${s.t.name} delay50: median probe_duration_seconds ${median(s.d.delay50.durationsS).toFixed(4)} s over ${s.d.delay50.durationsS.length}`,
-        );
+        log(`${s.t.name} delay50: median probe_duration_seconds ${median(s.d.delay50.durationsS).toFixed(4)} s over ${s.d.delay50.durationsS.length}`);
       }
     }
 
@@ -590,8 +581,7 @@ async function main(): Promise<void> {
     const [cp, bb] = bothSides(sides.map((s) => s.d));
     const directMedian = median(direct.latenciesMs);
     const lvl = (d: SideData, c: number): RunResult | undefined => d.levels.find((r) => r.concurrency === c);
-    const rate = (r: RunResult | undefined): number | undefined =>
-      r && r.elapsedMs > 0 ? (r.completed * 1000) / r.elapsedMs : undefined;
+    const rate = (r: RunResult | undefined): number | undefined => (r && r.elapsedMs > 0 ? (r.completed * 1000) / r.elapsedMs : undefined);
     const cpuPer1k = (rs: (RunResult | undefined)[]): number | undefined => {
       let cpu = 0;
       let n = 0;
@@ -602,8 +592,7 @@ async function main(): Promise<void> {
       }
       return n > 0 ? (cpu * 1000) / n : undefined;
     };
-    const allErrors = (d: SideData, pick: (r: RunResult) => number): number =>
-      [...d.levels, ...(d.delay50 ? [d.delay50] : [])].reduce((a, r) => a + pick(r), 0);
+    const allErrors = (d: SideData, pick: (r: RunResult) => number): number => [...d.levels, ...(d.delay50 ? [d.delay50] : [])].reduce((a, r) => a + pick(r), 0);
 
     const rows: Row[] = [];
     for (const lv of cfg.levels) {
@@ -671,14 +660,9 @@ async function main(): Promise<void> {
 
     const totalS = (performance.now() - tStart) / 1000;
     const cappedNotes = sides
-      .flatMap((s) =>
-        [s.d.warmup, ...s.d.levels, s.d.delay50].map((r) => [s.d.name, r] as const),
-      )
+      .flatMap((s) => [s.d.warmup, ...s.d.levels, s.d.delay50].map((r) => [s.d.name, r] as const))
       .filter(([, r]) => r?.capped)
-      .map(
-        ([n, r]) =>
-          `${n} ${r?.label}: time cap hit after ${r?.completed}/${r?.requested} answers (${r?.cutAtCap} in flight cut off)`,
-      );
+      .map(([n, r]) => `${n} ${r?.label}: time cap hit after ${r?.completed}/${r?.requested} answers (${r?.cutAtCap} in flight cut off)`);
     const firstErrors = sides
       .flatMap((s) => [...s.d.levels, ...(s.d.delay50 ? [s.d.delay50] : [])].map((r) => [s.d.name, r] as const))
       .filter(([, r]) => r.firstError)

@@ -120,7 +120,7 @@ export class Checkpoint {
     const refusedPart = policy && outsidePolicy(policy, params.target, definition.targetHost?.(parsed.target), hostname);
     if (policy && refusedPart) {
       this.metrics.forbidden.labels(moduleName).inc();
-      this.options.logger.warn({ module: moduleName, target: params.target, hostname: params.hostname }, 'Refused a probe outside the module\'s allowed targets');
+      this.options.logger.warn({ module: moduleName, target: params.target, hostname: params.hostname }, "Refused a probe outside the module's allowed targets");
       return { refused: 403, message: `${refusedPart} not allowed: ${policy.description}` };
     }
     const deadlineSeconds = probeDeadlineSeconds({

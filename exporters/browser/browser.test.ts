@@ -349,11 +349,11 @@ describe('the shared browser', () => {
   });
 });
 
-describe('the browser\'s command line', () => {
+describe("the browser's command line", () => {
   const features = (arg: string) => arg.slice('--disable-features='.length).split(',');
 
   // Chromium reads only the last --disable-features: ours must hold Playwright's, and a module's.
-  test('one --disable-features, last, holds Playwright\'s features, ours and the module\'s; Chromium applies it', async () => {
+  test("one --disable-features, last, holds Playwright's features, ours and the module's; Chromium applies it", async () => {
     const launch = { executable_path: '/usr/bin/chromium', args: ['--disable-features=DocumentPictureInPictureAPI'] };
     const server = await chromium.launchServer({ executablePath: launch.executable_path, args: launchArgs(launch) });
     const browser = await chromium.connect(server.wsEndpoint());
@@ -393,7 +393,7 @@ describe('allowed hosts', () => {
 
   // Chromium may open a TCP connection to a link's host as the mouse moves over it (a preconnect,
   // no byte sent); what matters is that no request goes there.
-  test('a link to a host outside the module\'s allowed targets fails the step with reason forbidden, and no byte reaches that host', async () => {
+  test("a link to a host outside the module's allowed targets fails the step with reason forbidden, and no byte reaches that host", async () => {
     const probed = await probe(leave(), 'steps:\n  - click: {role: link, name: Elsewhere, exact: true}\n  - expect_text: never here');
     expect(probed.reason).toBe('forbidden');
     expect(probed.result.failure?.message).toBe(

@@ -90,9 +90,7 @@ describe('config rules', () => {
 
   test('goto takes an http(s) URL or a path; expect_url and wait_for.url also a glob; never credentials', () => {
     expect(problemsOf('steps:\n  - goto: https://app.example/a\n  - goto: /a\n  - expect_url: "**/home"\n  - wait_for: {url: "*/home"}')).toEqual([]);
-    expect(
-      problemsOf('steps:\n  - goto: "**/home"\n  - goto: ftp://files.example/\n  - goto: "javascript:alert(1)"\n  - expect_url: home\n  - goto: https://alice:pw@app.example/'),
-    ).toEqual([
+    expect(problemsOf('steps:\n  - goto: "**/home"\n  - goto: ftp://files.example/\n  - goto: "javascript:alert(1)"\n  - expect_url: home\n  - goto: https://alice:pw@app.example/')).toEqual([
       'steps.0.goto: "**/home" is neither a URL nor a path starting with /',
       'steps.1.goto: scheme "ftp" is not supported (use http:// or https://)',
       'steps.2.goto: scheme "javascript" is not supported (use http:// or https://)',

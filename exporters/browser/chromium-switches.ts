@@ -59,4 +59,3 @@ export function launchArgs(launch: LaunchSettings): string[] {
   const moduleArgs = launch.args.filter((arg) => !arg.startsWith(DISABLE_FEATURES));
   return [...new Set([...DEFAULT_ARGS, ...(sandbox ? [] : ['--no-sandbox']), `${DISABLE_FEATURES}${features.join(',')}`, ...moduleArgs])];
 }
-

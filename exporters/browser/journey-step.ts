@@ -8,9 +8,7 @@ import type { AriaRole, LocatorSettings, Step, StepKind } from './schema';
 
 /** How a step finds its element, the Playwright way: getByRole, getByText, ... or a CSS selector. */
 export type LocatorSpec =
-  | { by: 'role'; role: AriaRole; name?: string; exact?: boolean }
-  | { by: 'text' | 'label' | 'placeholder'; value: string; exact?: boolean }
-  | { by: 'test_id' | 'css'; value: string };
+  { by: 'role'; role: AriaRole; name?: string; exact?: boolean } | { by: 'text' | 'label' | 'placeholder'; value: string; exact?: boolean } | { by: 'test_id' | 'css'; value: string };
 
 export type ElementState = 'visible' | 'hidden' | 'attached' | 'detached';
 

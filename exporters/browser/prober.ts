@@ -52,9 +52,7 @@ export async function runJourney(probe: ProbeContext<BrowserSettings, BrowserTar
     const moduleSteps = settings.steps.map(journeyStep);
     const files = await readJourneyFiles(moduleSteps);
     // A form sent with GET puts a typed secret into the URL, encoded: hide its encoded forms too.
-    const forms = [...files.secrets.values()]
-      .filter((secret) => secret !== '')
-      .flatMap((secret) => [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
+    const forms = [...files.secrets.values()].filter((secret) => secret !== '').flatMap((secret) => [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]);
     const hidden = [...new Set(forms)];
     scrub = (text) => hidden.reduce((scrubbed, secret) => scrubbed.split(secret).join('<secret>'), text);
 

@@ -64,7 +64,12 @@ export class SharedBrowser {
     }
     if (outcome === 'context') return opening;
     // The context may still arrive after we stopped waiting: nobody else will close it.
-    opening.then((context) => context.close(), () => undefined).catch(() => undefined);
+    opening
+      .then(
+        (context) => context.close(),
+        () => undefined,
+      )
+      .catch(() => undefined);
     if (outcome === 'aborted') throw new ProbeFailure('timeout', 'the deadline passed while the browser opened a context');
     log.error('The browser did not open a context in time: killing it', { wait_seconds: HANG_TIMEOUT_MS / 1000 });
     await this.kill(running);
@@ -193,7 +198,13 @@ export const sharedBrowsers = new SharedBrowsers();
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   const timer = new AbortController();
   try {
-    return await Promise.race([promise.then(() => true, () => true), delay(ms, false, { signal: timer.signal })]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      delay(ms, false, { signal: timer.signal }),
+    ]);
   } finally {
     timer.abort();
   }
@@ -210,4 +221,3 @@ function launchFailure(error: unknown, executable: string): ProbeFailure {
 function crashed(error: unknown): ProbeFailure {
   return new ProbeFailure('browser_crash', `the browser went away: ${firstLine(error)}`);
 }
-

@@ -40,7 +40,10 @@ export interface StepRun {
 
 /** `<index>-<name or action>`, lower case [a-z0-9_-], bounded: the `step` label's value. */
 export function stepLabel(index: number, step: JourneyStep): string {
-  const name = (step.name ?? step.action).toLowerCase().replace(/[^a-z0-9_-]+/g, '_').slice(0, 40);
+  const name = (step.name ?? step.action)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .slice(0, 40);
   return `${index}-${name}`;
 }
 

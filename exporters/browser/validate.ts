@@ -65,7 +65,8 @@ function locatorProblems(locator: LocatorSettings, path: ConfigPath, required: b
     problems.push({ path, message: `needs exactly one of ${LOCATOR_KEYS.join(', ')} to find the element (found ${ways.length === 0 ? 'none' : ways.join(', ')})` });
   }
   if (locator.name !== undefined && locator.role === undefined) problems.push({ path: [...path, 'name'], message: 'name goes with role' });
-  if (locator.exact !== undefined && (locator.css !== undefined || locator.test_id !== undefined)) problems.push({ path: [...path, 'exact'], message: 'exact goes with role, text, label or placeholder' });
+  if (locator.exact !== undefined && (locator.css !== undefined || locator.test_id !== undefined))
+    problems.push({ path: [...path, 'exact'], message: 'exact goes with role, text, label or placeholder' });
   return problems;
 }
 

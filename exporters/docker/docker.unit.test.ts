@@ -34,7 +34,7 @@ describe('targets', () => {
 });
 
 describe('the engine address', () => {
-  test('a unix socket, and tcp:// with Docker\'s port for plain HTTP or TLS unless one is given', () => {
+  test("a unix socket, and tcp:// with Docker's port for plain HTTP or TLS unless one is given", () => {
     expect(parseDockerEndpoint('unix:///var/run/docker.sock', false)).toEqual({ kind: 'unix', path: '/var/run/docker.sock' });
     expect(parseDockerEndpoint('tcp://engine.example', false)).toEqual({ kind: 'tcp', host: 'engine.example', port: 2375, tls: false });
     expect(parseDockerEndpoint('tcp://engine.example', true)).toEqual({ kind: 'tcp', host: 'engine.example', port: 2376, tls: true });

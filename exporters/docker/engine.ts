@@ -61,7 +61,10 @@ export async function openEngine(options: OpenOptions): Promise<EngineSession> {
       const resolved = await timer.time('resolve', () => resolveTarget(endpoint.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { host: endpoint.host });
       log.info('Resolved engine address', { host: endpoint.host, ip: resolved.address });
       connect = async () => (await openConnection({ address: resolved.address, port: endpoint.port, tls, signal })).socket;
-      const tcp = await timer.time('connect', async () => track((await openConnection({ address: resolved.address, port: endpoint.port, signal })).socket), { ip: resolved.address, port: endpoint.port });
+      const tcp = await timer.time('connect', async () => track((await openConnection({ address: resolved.address, port: endpoint.port, signal })).socket), {
+        ip: resolved.address,
+        port: endpoint.port,
+      });
       first = tcp;
       if (tls) {
         const secure = await timer.time('tls', async () => track(await upgradeToTls(tcp, tls, signal, 'TLS handshake with the engine')));

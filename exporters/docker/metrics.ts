@@ -50,15 +50,19 @@ export function createDockerMetrics(registry: ProbeRegistry) {
   // Created on first use, so a probe that never reached a container shows none of them.
   const perContainer = {
     info: once(() => registry.gauge('probe_docker_container_info', 'The image the container was created from', ['container', 'image'])),
-    state: once(() => registry.gauge('probe_docker_container_state', 'The container\'s state: 1 for the current one, 0 for the others (missing: the named container does not exist)', ['container', 'state'])),
-    health: once(() => registry.gauge('probe_docker_container_health_status', 'The health check\'s status: 1 for the current one, 0 for the others (none: no health check)', ['container', 'status'])),
+    state: once(() =>
+      registry.gauge('probe_docker_container_state', "The container's state: 1 for the current one, 0 for the others (missing: the named container does not exist)", ['container', 'state']),
+    ),
+    health: once(() => registry.gauge('probe_docker_container_health_status', "The health check's status: 1 for the current one, 0 for the others (none: no health check)", ['container', 'status'])),
     restartCount: once(() => registry.gauge('probe_docker_container_restart_count', 'Times the engine restarted the container under its restart policy since it was created', ['container'])),
-    oomKilled: once(() => registry.gauge('probe_docker_container_oom_killed', 'Whether the kernel killed the container\'s last run for memory', ['container'])),
-    exitCode: once(() => registry.gauge('probe_docker_container_exit_code', 'The exit code of the container\'s last run (0 while the first run goes on)', ['container'])),
+    oomKilled: once(() => registry.gauge('probe_docker_container_oom_killed', "Whether the kernel killed the container's last run for memory", ['container'])),
+    exitCode: once(() => registry.gauge('probe_docker_container_exit_code', "The exit code of the container's last run (0 while the first run goes on)", ['container'])),
     uptime: once(() => registry.gauge('probe_docker_container_uptime_seconds', 'Seconds since the container last started; 0 when it is not running', ['container'])),
-    cpuLimit: once(() => registry.gauge('probe_docker_container_cpu_limit_cores', 'The container\'s CPU limit in cores (NanoCpus, or CpuQuota/CpuPeriod); 0 for none', ['container'])),
-    memoryLimit: once(() => registry.gauge('probe_docker_container_memory_limit_bytes', 'The container\'s memory limit; 0 for none', ['container'])),
-    cpuUsage: once(() => registry.gauge('probe_docker_container_cpu_usage_seconds', 'CPU time the container used since it started, from the engine\'s counters: rate() of it is the cores in use', ['container'])),
+    cpuLimit: once(() => registry.gauge('probe_docker_container_cpu_limit_cores', "The container's CPU limit in cores (NanoCpus, or CpuQuota/CpuPeriod); 0 for none", ['container'])),
+    memoryLimit: once(() => registry.gauge('probe_docker_container_memory_limit_bytes', "The container's memory limit; 0 for none", ['container'])),
+    cpuUsage: once(() =>
+      registry.gauge('probe_docker_container_cpu_usage_seconds', "CPU time the container used since it started, from the engine's counters: rate() of it is the cores in use", ['container']),
+    ),
     memoryUsage: once(() => registry.gauge('probe_docker_container_memory_usage_bytes', 'Memory in use, as docker stats shows it (page cache the kernel can reclaim left out)', ['container'])),
   };
   const stateSet = (container: string, state: ContainerState) => {
@@ -68,7 +72,7 @@ export function createDockerMetrics(registry: ProbeRegistry) {
   return {
     containers,
     engine(version: string, apiVersion: string) {
-      registry.gauge('probe_docker_engine_info', 'The engine\'s version and API version', ['version', 'api_version']).labels(version, apiVersion).set(1);
+      registry.gauge('probe_docker_engine_info', "The engine's version and API version", ['version', 'api_version']).labels(version, apiVersion).set(1);
     },
     missing(container: string) {
       stateSet(container, 'missing');
@@ -80,7 +84,10 @@ export function createDockerMetrics(registry: ProbeRegistry) {
       const health = perContainer.health();
       for (const status of HEALTH_STATUSES) health.labels(name, status).set(status === facts.health ? 1 : 0);
       perContainer.restartCount().labels(name).set(facts.restartCount);
-      perContainer.oomKilled().labels(name).set(facts.oomKilled ? 1 : 0);
+      perContainer
+        .oomKilled()
+        .labels(name)
+        .set(facts.oomKilled ? 1 : 0);
       perContainer.exitCode().labels(name).set(facts.exitCode);
       const uptime = facts.running && facts.startedAt !== undefined ? Math.max(0, now - facts.startedAt) : 0;
       perContainer.uptime().labels(name).set(uptime);

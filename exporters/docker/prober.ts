@@ -35,7 +35,9 @@ export async function probeDocker(probe: ProbeContext<DockerSettings, DockerTarg
 
     let candidates: { id: string; name: string }[];
     if (target.kind === 'labels') {
-      const listed = await timer.time('list', () => docker.listContainers({ all: true, filters: { label: target.filters }, abortSignal: signal }).catch(rethrowAs('list', 'GET /containers/json')), { label: target.filters.join(',') });
+      const listed = await timer.time('list', () => docker.listContainers({ all: true, filters: { label: target.filters }, abortSignal: signal }).catch(rethrowAs('list', 'GET /containers/json')), {
+        label: target.filters.join(','),
+      });
       candidates = readContainerList(listed);
       log.info('Containers listed', { matched: candidates.length, names: candidates.map((each) => each.name).join(',') });
       if (candidates.length > settings.max_containers) {
@@ -78,7 +80,10 @@ export async function probeDocker(probe: ProbeContext<DockerSettings, DockerTarg
 
     const unwell = found.filter((facts) => facts.state !== 'running' || (facts.health !== 'none' && facts.health !== 'healthy'));
     if (unwell.length > 0) {
-      const described = unwell.map((facts) => `${facts.name} is ${facts.state}${facts.health !== 'none' && facts.health !== 'healthy' ? ` and ${facts.health}` : ''}${facts.state === 'exited' ? ` (exit code ${facts.exitCode}${facts.oomKilled ? ', OOM-killed' : ''})` : ''}`);
+      const described = unwell.map(
+        (facts) =>
+          `${facts.name} is ${facts.state}${facts.health !== 'none' && facts.health !== 'healthy' ? ` and ${facts.health}` : ''}${facts.state === 'exited' ? ` (exit code ${facts.exitCode}${facts.oomKilled ? ', OOM-killed' : ''})` : ''}`,
+      );
       return probe.fail('assertion', `${unwell.length} of ${found.length} container(s) not running and healthy: ${described.join('; ')}`);
     }
     return true;

@@ -18,7 +18,9 @@ export const DockerSettingsSchema = StrictObject({
     description: 'the engine: unix:///path/to/docker.sock, or tcp://host:port (TLS when tls_config is set)',
   }),
   tls_config: Type.Optional(TlsConfigSchema),
-  api_version: Type.Optional(Type.String({ pattern: '^1\\.\\d+$', patternMessage: 'must be an engine API version such as 1.41', description: 'pin the API version (paths /v1.41/...); default: the engine\'s own' })),
+  api_version: Type.Optional(
+    Type.String({ pattern: '^1\\.\\d+$', patternMessage: 'must be an engine API version such as 1.41', description: "pin the API version (paths /v1.41/...); default: the engine's own" }),
+  ),
   stats: Type.Boolean({ default: true, description: 'read CPU and memory use of running containers (one stats call per container)' }),
   max_containers: Type.Integer({ minimum: 1, maximum: MAX_CONTAINERS_LIMIT, default: 100, description: 'a label selector matching more containers fails the probe' }),
   ...IpProtocolKeys,

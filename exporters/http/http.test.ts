@@ -8,17 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { USER_AGENT } from '../../src/version';
 import { EXPIRED_NOT_AFTER, makeTestPki, type TestPki } from '../../tests/support/certs';
-import {
-  AUTH_BEARER_TOKEN,
-  AUTH_PASSWORD,
-  AUTH_USER,
-  GZIP_PLAIN_BODY,
-  OK_BODY,
-  OK_LAST_MODIFIED,
-  startTargets,
-  type RecordedRequest,
-  type Targets,
-} from '../../tests/support/http-targets';
+import { AUTH_BEARER_TOKEN, AUTH_PASSWORD, AUTH_USER, GZIP_PLAIN_BODY, OK_BODY, OK_LAST_MODIFIED, startTargets, type RecordedRequest, type Targets } from '../../tests/support/http-targets';
 import { startScriptedServer, type ScriptStep } from '../../tests/support/scripted-http-server';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
@@ -141,10 +131,13 @@ describe('status codes and redirects', () => {
     expect(probed.get('probe_http_redirects')).toBe(1);
     expect(seen('http')).toHaveLength(1);
 
-    const accepted = await probe(`${targets.http}/redirect/2`, `
+    const accepted = await probe(
+      `${targets.http}/redirect/2`,
+      `
       follow_redirects: false
       valid_status_codes: [302]
-    `);
+    `,
+    );
     expect(accepted.result.success).toBe(true);
   });
 
@@ -239,10 +232,13 @@ describe('failures before an answer', () => {
 
   // An IPv4 literal, not localhost: whether localhost has an IPv6 address depends on the machine.
   test('a target without an address of the preferred family fails with reason dns when fallback is off', async () => {
-    const noFallback = await probe(`${targets.http}/ok`, `
+    const noFallback = await probe(
+      `${targets.http}/ok`,
+      `
       preferred_ip_protocol: ip6
       ip_protocol_fallback: false
-    `);
+    `,
+    );
     expect(noFallback.reason).toBe('dns');
     const fallback = await probe(`${targets.http}/ok`, 'preferred_ip_protocol: ip6');
     expect(fallback.result.success).toBe(true);
@@ -250,11 +246,14 @@ describe('failures before an answer', () => {
   });
 
   test('a password_file gone since the config loaded fails with reason config, before any request', async () => {
-    const probed = await probe(`${targets.http}/auth`, `
+    const probed = await probe(
+      `${targets.http}/auth`,
+      `
       basic_auth:
         username: ${AUTH_USER}
         password_file: ${files.missing}
-    `);
+    `,
+    );
     expect(probed.reason).toBe('config');
     expect(probed.result.failure?.message).toContain('basic_auth.password_file');
     expect(seen()).toHaveLength(0);
@@ -275,10 +274,13 @@ describe('failures before an answer', () => {
 
 describe('broken answers', () => {
   test.each(['http', 'h2'] as const)('a body cut short (%s) fails with reason protocol', async (server) => {
-    const probed = await probe(`${targets[server]}/truncated`, `
+    const probed = await probe(
+      `${targets[server]}/truncated`,
+      `
       tls_config:
         ca_file: ${pki.caCertPath}
-    `);
+    `,
+    );
     expect(probed.reason).toBe('protocol');
     expect(probed.result.failure?.message).toMatch(/body/);
     expect(probed.get('probe_http_status_code')).toBe(200);
@@ -295,10 +297,13 @@ describe('broken answers', () => {
   });
 
   test('body_size_limit holds the uncompressed body, so a small compressed one can still exceed it', async () => {
-    const probed = await probe(`${targets.http}/gzip`, `
+    const probed = await probe(
+      `${targets.http}/gzip`,
+      `
       compression: gzip
       body_size_limit: 100B
-    `);
+    `,
+    );
     expect(probed.reason).toBe('protocol');
     expect(probed.get('probe_http_content_length')).toBeLessThan(100);
     expect(probed.get('probe_http_uncompressed_body_length')).toBe(100);
@@ -411,11 +416,14 @@ describe('regular expressions', () => {
   });
 
   test('fail_if_header_matches fails when the header matches', async () => {
-    const probed = await probe(`${targets.http}/ok`, `
+    const probed = await probe(
+      `${targets.http}/ok`,
+      `
       fail_if_header_matches:
         - header: Content-Type
           regexp: 'text/plain'
-    `);
+    `,
+    );
     expect(probed.reason).toBe('assertion');
     expect(probed.get('probe_failed_due_to_regex')).toBe(1);
   });
@@ -454,10 +462,13 @@ describe('TLS', () => {
     expect(expired.get('probe_http_ssl')).toBe(0);
     expect(expired.names.has('probe_ssl_earliest_cert_expiry')).toBe(false);
 
-    const skipped = await probe(`${targets.expired}/ok`, `
+    const skipped = await probe(
+      `${targets.expired}/ok`,
+      `
       tls_config:
         insecure_skip_verify: true
-    `);
+    `,
+    );
     expect(skipped.result.success).toBe(true);
     expect(skipped.get('probe_http_ssl')).toBe(1);
     expect(skipped.get('probe_ssl_earliest_cert_expiry')).toBe(unixSeconds(`${EXPIRED_NOT_AFTER.slice(0, 4)}-01-01T00:00:00Z`));
@@ -468,29 +479,38 @@ describe('TLS', () => {
     expect(wrong.reason).toBe('tls');
     expect(wrong.result.failure?.message).toMatch(/altname|hostname/i);
 
-    const skipped = await probe(`${targets.wrongHost}/ok`, `
+    const skipped = await probe(
+      `${targets.wrongHost}/ok`,
+      `
       tls_config:
         insecure_skip_verify: true
-    `);
+    `,
+    );
     expect(skipped.result.success).toBe(true);
   });
 
   test('tls_config.server_name picks the name the certificate is checked against', async () => {
-    const probed = await probe(`${targets.wrongHost}/ok`, `
+    const probed = await probe(
+      `${targets.wrongHost}/ok`,
+      `
       tls_config:
         ca_file: ${pki.caCertPath}
         server_name: wrong.example
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
   });
 
   test('a client certificate from cert_file/key_file is presented, and its absence is a tls failure', async () => {
-    const withCert = await probe(`${targets.mtls}/ok`, `
+    const withCert = await probe(
+      `${targets.mtls}/ok`,
+      `
       tls_config:
         ca_file: ${pki.caCertPath}
         cert_file: ${pki.client.certPath}
         key_file: ${pki.client.keyPath}
-    `);
+    `,
+    );
     expect(withCert.result.success).toBe(true);
     expect(seen('mtls')[0]?.clientCertCN).toBe('checkpoint-probe');
 
@@ -503,12 +523,15 @@ describe('TLS', () => {
   test('a cert_file that is not PEM fails with reason config, and the connection it opened is closed', async () => {
     const notPem = path.join(pki.dir, 'not-a-certificate.pem');
     await fs.writeFile(notPem, 'this is not a certificate\n');
-    const probed = await probe(`${targets.mtls}/ok`, `
+    const probed = await probe(
+      `${targets.mtls}/ok`,
+      `
       tls_config:
         ca_file: ${pki.caCertPath}
         cert_file: ${notPem}
         key_file: ${pki.client.keyPath}
-    `);
+    `,
+    );
     expect(probed.reason).toBe('config');
     expect(probed.result.failure?.message).toMatch(/^TLS handshake not started: the TLS settings cannot be used: /);
     expect(seen('mtls')).toHaveLength(0);
@@ -591,11 +614,14 @@ describe('what the probe sends', () => {
   });
 
   test('an Accept-Encoding header in the module is sent as written', async () => {
-    const probed = await probe(`${targets.http}/gzip`, `
+    const probed = await probe(
+      `${targets.http}/gzip`,
+      `
       compression: gzip
       headers:
         Accept-Encoding: 'br;q=1.0, gzip;q=0.9'
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
     expect(header(seen('http')[0], 'accept-encoding')).toBe('br;q=1.0, gzip;q=0.9');
     expect(probed.get('probe_http_uncompressed_body_length')).toBe(GZIP_PLAIN_BODY.length);
@@ -607,7 +633,9 @@ describe('what the probe sends', () => {
   });
 
   test('POST sends the configured body and headers', async () => {
-    const probed = await probe(`${targets.http}/echo`, `
+    const probed = await probe(
+      `${targets.http}/echo`,
+      `
       method: POST
       headers:
         Content-Type: text/plain
@@ -617,7 +645,8 @@ describe('what the probe sends', () => {
       fail_if_body_not_matches_regexp:
         - '"method":"POST"'
         - '"body":"plain-text-body-123"'
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
     const [request] = seen('http');
     expect(request?.method).toBe('POST');
@@ -628,11 +657,14 @@ describe('what the probe sends', () => {
   });
 
   test('body_file is read and sent as it is', async () => {
-    const probed = await probe(`${targets.http}/echo`, `
+    const probed = await probe(
+      `${targets.http}/echo`,
+      `
       method: PUT
       body_file: ${files.body}
       fail_if_body_not_matches_regexp: ['"body":"line one\\\\nline two\\\\n"']
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
     expect(seen('http')[0]?.method).toBe('PUT');
     expect(header(seen('http')[0], 'content-length')).toBe(String(Buffer.byteLength(BODY_FILE_TEXT)));
@@ -640,18 +672,24 @@ describe('what the probe sends', () => {
 
   test('basic_auth with password_file is accepted; a wrong password fails with reason auth', async () => {
     for (const file of [files.password, files.passwordWithNewline]) {
-      const probed = await probe(`${targets.http}/auth`, `
+      const probed = await probe(
+        `${targets.http}/auth`,
+        `
         basic_auth:
           username: ${AUTH_USER}
           password_file: ${file}
-      `);
+      `,
+      );
       expect(probed.result.success).toBe(true);
     }
-    const wrong = await probe(`${targets.http}/auth`, `
+    const wrong = await probe(
+      `${targets.http}/auth`,
+      `
       basic_auth:
         username: ${AUTH_USER}
         password_file: ${files.wrongPassword}
-    `);
+    `,
+    );
     expect(wrong.reason).toBe('auth');
     expect(wrong.get('probe_http_status_code')).toBe(401);
   });
@@ -692,10 +730,13 @@ describe('what the probe sends', () => {
 
   test('a module with a secret does not follow a redirect to a host outside its allowed targets', async () => {
     const otherHost = `http://localhost:${targets.ports.http}/ok`;
-    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(otherHost)}`, `
+    const probed = await probe(
+      `${targets.http}/redirect-to?url=${encodeURIComponent(otherHost)}`,
+      `
       preferred_ip_protocol: ip4
       bearer_token_file: ${files.password}
-    `);
+    `,
+    );
     expect(probed.reason).toBe('forbidden');
     expect(probed.result.failure?.message).toBe(
       `redirect to localhost:${targets.ports.http} refused: module "under_test" may reach only the targets of its monitors and its allowed_targets (it carries a secret)`,
@@ -716,10 +757,14 @@ describe('what the probe sends', () => {
     expect(header(seen('http')[0], 'host')).toBe('virtual.example');
 
     targets.requests.length = 0;
-    const secure = await probe(`${targets.https}/echo`, `
+    const secure = await probe(
+      `${targets.https}/echo`,
+      `
       tls_config:
         ca_file: ${pki.caCertPath}
-    `, { hostname: 'localhost' });
+    `,
+      { hostname: 'localhost' },
+    );
     expect(secure.result.success).toBe(true);
     expect(header(seen('https')[0], 'host')).toBe('localhost');
   });
@@ -731,15 +776,17 @@ describe('what the probe sends', () => {
 
     targets.requests.length = 0;
     const absolute = `${targets.http}/ok`;
-    const probed = await probe(`${targets.http}/redirect-to?url=${encodeURIComponent(absolute)}`, `
+    const probed = await probe(
+      `${targets.http}/redirect-to?url=${encodeURIComponent(absolute)}`,
+      `
       headers:
         Host: virtual.example
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
     expect(seen('http').map((request) => header(request, 'host'))).toEqual(['virtual.example', `127.0.0.1:${targets.ports.http}`]);
   });
 });
-
 
 /** Answers a raw TCP server sends, byte for byte: broken, hostile or merely unusual HTTP/1.x. */
 describe('answers as raw bytes', () => {
@@ -852,14 +899,17 @@ describe('answers as raw bytes', () => {
   });
 
   test('the values of a repeated header are matched one by one, never joined, as Go does', async () => {
-    const probed = await probeScripted(['HTTP/1.1 200 OK\r\nX-Repeated: first\r\nX-Repeated: second\r\nContent-Length: 2\r\n\r\nok'], `
+    const probed = await probeScripted(
+      ['HTTP/1.1 200 OK\r\nX-Repeated: first\r\nX-Repeated: second\r\nContent-Length: 2\r\n\r\nok'],
+      `
       fail_if_header_not_matches:
         - header: X-Repeated
           regexp: '^second$'
       fail_if_header_matches:
         - header: X-Repeated
           regexp: ','
-    `);
+    `,
+    );
     expect(probed.result.success).toBe(true);
   });
 });

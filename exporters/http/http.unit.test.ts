@@ -25,7 +25,7 @@ function problemsOf(section: string): string[] {
 }
 
 describe('targets', () => {
-  test('a URL is read once: host without brackets, the port or the scheme\'s', () => {
+  test("a URL is read once: host without brackets, the port or the scheme's", () => {
     expect(parseHttpTarget('https://intranet.example/health?full=1')).toEqual({
       target: { url: new URL('https://intranet.example/health?full=1'), host: 'intranet.example', port: 443, scheme: 'https' },
     });

@@ -54,7 +54,7 @@ async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, pa
   let body = parts.body;
   // `?hostname=` or a configured Host header; like Go, kept only while redirects stay relative.
   let hostOverride: string | undefined = probe.hostname ?? parts.headers.host;
-  for (let redirects = 0; ; ) {
+  for (let redirects = 0; ;) {
     const host = unbracketedHost(url.hostname);
     metrics.phases.enter('resolve');
     log.info('Resolving target address', { host, ip_protocol: settings.preferred_ip_protocol });

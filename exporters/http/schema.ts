@@ -26,7 +26,7 @@ export const HttpSettingsSchema = StrictObject({
   valid_status_codes: Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { default: [], description: 'empty means any 2xx' }),
   valid_http_versions: Type.Array(StringEnum(['HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0']), { default: [] }),
   method: Type.String({ pattern: '^[A-Za-z]+$', patternMessage: 'must be an HTTP method such as GET or POST', default: 'GET' }),
-  headers: Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.Union([Type.String(), SecretHeaderValue]), {
+  headers: Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }), Type.Union([Type.String(), SecretHeaderValue]), {
     default: {},
     ...secretKeysMark(CREDENTIAL_HEADERS),
   }),

@@ -42,7 +42,8 @@ export function classify(error: unknown, stage: ConversationStage): ProbeFailure
   const described = code ? `${code}: ${message}` : String(message ?? error);
   // OpenSSL's errors, alerts from the peer among them (a client certificate refused under TLS 1.3 arrives after the handshake).
   if (stage === 'tls' || /^ERR_SSL_|^ERR_TLS_/.test(code ?? '')) {
-    if (/error establishing an SSL connection/.test(message ?? '')) return new ProbeFailure('protocol', 'the server answered the TLS request with something other than yes or no: not a PostgreSQL server?');
+    if (/error establishing an SSL connection/.test(message ?? ''))
+      return new ProbeFailure('protocol', 'the server answered the TLS request with something other than yes or no: not a PostgreSQL server?');
     if (/does not support SSL/.test(message ?? '')) return new ProbeFailure('tls', 'the server does not offer TLS (ssl = off), and the module requires it (sslmode)');
     return new ProbeFailure('tls', `TLS failed: ${described}`);
   }

@@ -30,7 +30,7 @@ export class MessageSizeLimit {
     const push = stream.push.bind(stream);
     stream.push = (chunk: unknown, encoding?: BufferEncoding) => {
       if (!watching || !Buffer.isBuffer(chunk)) return push(chunk, encoding);
-      for (let offset = 0; offset < chunk.length && watching; ) {
+      for (let offset = 0; offset < chunk.length && watching;) {
         if (skip > 0) {
           const taken = Math.min(skip, chunk.length - offset);
           skip -= taken;

@@ -41,7 +41,7 @@ beforeAll(async () => {
   // A commit streamed and replayed: the replica's WAL receiver is connected, and its lag has a replayed transaction to measure.
   await primary.admin('CREATE TABLE replication_check AS SELECT 1 AS one');
   const replayed = await eventually(async () => (await replica.admin("SELECT to_regclass('replication_check') IS NOT NULL AS ok"))[0]?.ok === 't', 15_000);
-  if (!replayed) throw new Error('the replica did not replay its primary\'s commit within 15 s');
+  if (!replayed) throw new Error("the replica did not replay its primary's commit within 15 s");
   const file = (name: string) => path.join(pki.dir, name);
   files = { password: file('pg-password'), wrongPassword: file('pg-wrong-password'), missing: file('no-such-file') };
   // With a trailing newline, as editors write it: readSecret trims it.
@@ -123,7 +123,23 @@ describe('a healthy primary', () => {
       expect(probed.get('probe_postgres_duration_seconds', { phase })).toBeGreaterThan(0);
     }
     const steps = probed.result.log.lines.map((line) => line.msg);
-    expect(steps).toEqual(['Beginning probe', 'Phase resolve', 'Resolved target address', 'Phase connect', 'Successfully dialed', 'Phase tls', 'TLS handshake done', 'Phase auth', 'Authenticated', 'Phase query', 'Query done', 'Phase stats', 'Server stats read', 'Closing connection', 'Probe succeeded']);
+    expect(steps).toEqual([
+      'Beginning probe',
+      'Phase resolve',
+      'Resolved target address',
+      'Phase connect',
+      'Successfully dialed',
+      'Phase tls',
+      'TLS handshake done',
+      'Phase auth',
+      'Authenticated',
+      'Phase query',
+      'Query done',
+      'Phase stats',
+      'Server stats read',
+      'Closing connection',
+      'Probe succeeded',
+    ]);
   });
 
   test('a postgresql:// URL with a host name and a database is verified against that name', async () => {
@@ -133,11 +149,14 @@ describe('a healthy primary', () => {
   });
 
   test('sslmode require encrypts without verifying, and sslmode disable talks plain text', async () => {
-    const required = await probe(primary.address, `
+    const required = await probe(
+      primary.address,
+      `
       user: ${PROBE_USER}
       password_file: ${files.password}
       sslmode: require
-    `);
+    `,
+    );
     expect(required.result.success).toBe(true);
     expect(required.get('probe_postgres_ssl')).toBe(1);
 
@@ -158,7 +177,7 @@ describe('a healthy primary', () => {
     }
   });
 
-  test('the query\'s rows are counted without being kept, and a command counts the rows it affected', async () => {
+  test("the query's rows are counted without being kept, and a command counts the rows it affected", async () => {
     const selected = await probe(primary.address, section('query: SELECT generate_series(1, 5000)\nmax_rows: 5000'));
     expect(selected.get('probe_postgres_query_rows')).toBe(5000);
     const updated = await probe(primary.address, section('query: "CREATE TEMP TABLE t AS SELECT 1 AS one; UPDATE t SET one = 2"'));
@@ -180,12 +199,15 @@ describe('max_rows', () => {
   });
 
   test('a query of millions of rows is not read to its end: the server is told to stop it', async () => {
-    const probed = await probe(primary.address, section(`
+    const probed = await probe(
+      primary.address,
+      section(`
       query: SELECT generate_series(1, 50000000), repeat('x', 100)
       application_name: checkpoint-flood
       statement_timeout: 0s
       max_rows: 10
-    `));
+    `),
+    );
     expect(probed.reason).toBe('assertion');
     expect(probed.result.failure?.message).toBe('the query returned more than max_rows (10) rows');
     expect(probed.logText).toContain('msg="Cancel request delivered"');
@@ -234,51 +256,69 @@ describe('max_message_bytes', () => {
 
 describe('expectations on the first value', () => {
   test('expect_value compares the value as the server prints it', async () => {
-    const probed = await probe(primary.address, section(`
+    const probed = await probe(
+      primary.address,
+      section(`
       query: SELECT 1.50::numeric, 'second column'
       expect_value: "1.50"
-    `));
+    `),
+    );
     expect(probed.result.success).toBe(true);
   });
 
   test('a different value fails with reason assertion, and the server facts are still reported', async () => {
-    const probed = await probe(primary.address, section(`
+    const probed = await probe(
+      primary.address,
+      section(`
       query: SELECT 'replica'
       expect_value: primary
-    `));
+    `),
+    );
     expect(probed.reason).toBe('assertion');
     expect(probed.result.failure?.message).toBe('the first value "replica" is not the expected "primary"');
     expect(probed.get('probe_postgres_in_recovery')).toBe(0);
   });
 
   test('expect_regexp matches the first value, and fails with reason assertion when it does not', async () => {
-    const matched = await probe(primary.address, section(`
+    const matched = await probe(
+      primary.address,
+      section(`
       query: SELECT version()
       expect_regexp: "^PostgreSQL 15\\\\."
-    `));
+    `),
+    );
     expect(matched.result.success).toBe(true);
-    const unmatched = await probe(primary.address, section(`
+    const unmatched = await probe(
+      primary.address,
+      section(`
       query: SELECT version()
       expect_regexp: "^PostgreSQL 9\\\\."
-    `));
+    `),
+    );
     expect(unmatched.reason).toBe('assertion');
   });
 
   test('no row, or NULL, meets no expectation', async () => {
-    const none = await probe(primary.address, section(`
+    const none = await probe(
+      primary.address,
+      section(`
       query: SELECT 1 WHERE false
       expect_value: "1"
-    `));
+    `),
+    );
     expect(none.reason).toBe('assertion');
     expect(none.get('probe_postgres_query_rows')).toBe(0);
-    const nullValue = await probe(primary.address, section(`
+    const nullValue = await probe(
+      primary.address,
+      section(`
       query: SELECT NULL
       expect_regexp: ".*"
-    `));
+    `),
+    );
     expect(nullValue.reason).toBe('assertion');
   });
 
-  test('a query the server refuses fails with reason assertion and the server\'s message', async () => {
+  test("a query the server refuses fails with reason assertion and the server's message", async () => {
     const probed = await probe(primary.address, section('query: SELECT 1/0'));
     expect(probed.reason).toBe('assertion');
     expect(probed.result.failure?.message).toBe('server error 22012 in the query: division by zero');
@@ -309,10 +349,13 @@ describe('credentials', () => {
   });
 
   test('no password configured fails with reason auth when the server asks for one', async () => {
-    const probed = await probe(primary.address, `
+    const probed = await probe(
+      primary.address,
+      `
       user: ${PROBE_USER}
       sslmode: disable
-    `);
+    `,
+    );
     expect(probed.reason).toBe('auth');
     expect(probed.result.failure?.message).toBe('the server asks for a password, and the module has neither password_file nor password_env');
   });
@@ -344,10 +387,13 @@ describe('TLS', () => {
   });
 
   test('verify-full without the CA fails with reason tls', async () => {
-    const probed = await probe(primary.address, `
+    const probed = await probe(
+      primary.address,
+      `
       user: ${PROBE_USER}
       password_file: ${files.password}
-    `);
+    `,
+    );
     expect(probed.reason).toBe('tls');
   });
 
@@ -363,11 +409,14 @@ describe('TLS', () => {
 
 describe('a replica', () => {
   test('reports that it is in recovery, and its replication lag', async () => {
-    const probed = await probe(replica.address, section(`
+    const probed = await probe(
+      replica.address,
+      section(`
       sslmode: verify-ca
       query: SELECT pg_is_in_recovery()
       expect_value: "t"
-    `));
+    `),
+    );
     expect(probed.result.success).toBe(true);
     expect(probed.get('probe_postgres_in_recovery')).toBe(1);
     expect(probed.get('probe_postgres_replication_lag_seconds')).toBeGreaterThanOrEqual(0);
@@ -377,11 +426,15 @@ describe('a replica', () => {
 
 describe('deadlines and cancellation', () => {
   test('a query past the deadline is cancelled on the server, and its connection is gone', async () => {
-    const probed = await probe(primary.address, section(`
+    const probed = await probe(
+      primary.address,
+      section(`
       query: SELECT pg_sleep(30)
       application_name: checkpoint-sleeper
       statement_timeout: 0s
-    `), { deadlineSeconds: 1 });
+    `),
+      { deadlineSeconds: 1 },
+    );
     expect(probed.reason).toBe('timeout');
     expect(probed.result.durationSeconds).toBeGreaterThanOrEqual(0.9);
     expect(probed.result.durationSeconds).toBeLessThan(4);
@@ -393,10 +446,13 @@ describe('deadlines and cancellation', () => {
   });
 
   test('statement_timeout is sent at startup and stops the query on the server', async () => {
-    const probed = await probe(primary.address, section(`
+    const probed = await probe(
+      primary.address,
+      section(`
       query: SELECT pg_sleep(10)
       statement_timeout: 300ms
-    `));
+    `),
+    );
     expect(probed.reason).toBe('timeout');
     expect(probed.result.failure?.message).toContain('57014');
     expect(probed.result.durationSeconds).toBeLessThan(4);
@@ -431,7 +487,7 @@ describe('deadlines and cancellation', () => {
 
 describe('server stats', () => {
   test('need no grant: the probe role is a plain LOGIN role', async () => {
-    const [role] = await primary.admin('SELECT rolsuper, pg_has_role($1, \'pg_monitor\', \'MEMBER\') AS monitor FROM pg_roles WHERE rolname = $1', [PROBE_USER]);
+    const [role] = await primary.admin("SELECT rolsuper, pg_has_role($1, 'pg_monitor', 'MEMBER') AS monitor FROM pg_roles WHERE rolname = $1", [PROBE_USER]);
     expect(role).toEqual({ rolsuper: 'f', monitor: 'f' });
   });
 

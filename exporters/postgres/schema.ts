@@ -24,7 +24,9 @@ export const PostgresSettingsSchema = StrictObject({
   expect_value: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must equal this' })),
   expect_regexp: Type.Optional(Type.String({ description: 'the first column of the first row, as text, must match this (RE2 syntax, as in the http prober)' })),
   server_stats: Type.Boolean({ default: true, description: 'after the query, read version, recovery state, replication lag and connections' }),
-  statement_timeout: Type.Optional(Duration({ description: 'sent at startup as a server-side backstop should the cancel request be lost; default: the time left to the deadline plus 1s; 0s sends none' })),
+  statement_timeout: Type.Optional(
+    Duration({ description: 'sent at startup as a server-side backstop should the cancel request be lost; default: the time left to the deadline plus 1s; 0s sends none' }),
+  ),
   application_name: Type.String({ default: 'private-checkpoint', description: 'how the probe shows in pg_stat_activity' }),
   ...IpProtocolKeys,
 });

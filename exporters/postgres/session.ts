@@ -107,7 +107,11 @@ export async function openSession(request: SessionRequest): Promise<PostgresSess
     secure.on('error', () => undefined);
     secure.once('secureConnect', () => {
       const facts = readTlsFacts(secure);
-      log.info('TLS handshake done', { version: secure.getProtocol() ?? 'unknown', cipher: secure.getCipher().name, earliest_cert_expiry: facts ? new Date(facts.earliestExpirySeconds * 1000).toISOString() : 'none' });
+      log.info('TLS handshake done', {
+        version: secure.getProtocol() ?? 'unknown',
+        cipher: secure.getCipher().name,
+        earliest_cert_expiry: facts ? new Date(facts.earliestExpirySeconds * 1000).toISOString() : 'none',
+      });
       request.onTls(facts);
       enterAuth();
     });

@@ -16,10 +16,10 @@ export const SftpSettingsSchema = StrictObject({
   ...SecretSource('password', 'password'),
   private_key_file: Type.Optional(SecretFile({ description: 'OpenSSH or PEM private key file' })),
   ...SecretSource('passphrase', 'private key passphrase'),
-  host_key_fingerprints: Type.Array(
-    Type.String({ pattern: FINGERPRINT_PATTERN, patternMessage: 'must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters' }),
-    { default: [], description: 'the host keys the server may present; more than one during a key rotation' },
-  ),
+  host_key_fingerprints: Type.Array(Type.String({ pattern: FINGERPRINT_PATTERN, patternMessage: 'must be a fingerprint as `ssh-keygen -lf` prints it: SHA256: and 43 base64 characters' }), {
+    default: [],
+    description: 'the host keys the server may present; more than one during a key rotation',
+  }),
   insecure_skip_host_key_check: Type.Boolean({ default: false, description: 'accept any host key (no protection against a man in the middle)' }),
   ...IpProtocolKeys,
   directory: Type.String({ minLength: 1, default: '.', description: 'the directory listed on every probe; relative paths start at the login directory' }),

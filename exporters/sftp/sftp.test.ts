@@ -50,11 +50,7 @@ beforeAll(async () => {
   await fs.writeFile(files.passphrase, PASSPHRASE, { mode: 0o600 });
   await fs.writeFile(files.wrongPassphrase, 'not the passphrase', { mode: 0o600 });
   await makeHome();
-  [sshd, impostor, listeners] = await Promise.all([
-    startSshd({ user: USER, authorizedKeys: [keys.plain.publicKeyLine, keys.encrypted.publicKeyLine] }),
-    startSshd({ user: USER }),
-    startListeners(),
-  ]);
+  [sshd, impostor, listeners] = await Promise.all([startSshd({ user: USER, authorizedKeys: [keys.plain.publicKeyLine, keys.encrypted.publicKeyLine] }), startSshd({ user: USER }), startListeners()]);
   baselineSockets = socketResources();
   signals = recordProbeSignals();
   // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, kept before the spy replaces it, is called below with the spied log as `this`
@@ -168,12 +164,7 @@ interface Login {
 
 /** An sftp section: the test user with its password and sshd's pinned host key unless `login` says otherwise, then `extra`. */
 function section(extra = '', login: Login = {}): string {
-  return [
-    `username: ${USER}`,
-    login.auth ?? `password_file: ${files.password}`,
-    login.hostKey ?? `host_key_fingerprints: ["${sshd.hostKeyFingerprint}"]`,
-    extra,
-  ].join('\n');
+  return [`username: ${USER}`, login.auth ?? `password_file: ${files.password}`, login.hostKey ?? `host_key_fingerprints: ["${sshd.hostKeyFingerprint}"]`, extra].join('\n');
 }
 
 function probe(target: string, sftpSection = section(), options: ProbeOptions = {}): Promise<Probed> {
@@ -203,7 +194,17 @@ describe('connecting and logging in', () => {
     expect(serverInfo).toMatch(/^probe_sftp_server_info\{version="SSH-2\.0-OpenSSH_[^"]+"\}$/);
     expect(probed.get('probe_ip_protocol')).toBe(4);
     expect(probed.names.has('probe_sftp_newest_file_age_seconds')).toBe(false);
-    for (const step of ['Resolved target address', 'Connected', 'Server identification', 'Server host key', 'SSH handshake done', 'Trying authentication method', 'Authenticated', 'Opened sftp subsystem', 'Listed directory']) {
+    for (const step of [
+      'Resolved target address',
+      'Connected',
+      'Server identification',
+      'Server host key',
+      'SSH handshake done',
+      'Trying authentication method',
+      'Authenticated',
+      'Opened sftp subsystem',
+      'Listed directory',
+    ]) {
       expect(probed.logText).toMatch(new RegExp(` msg="?${step}"?( |$)`, 'm'));
     }
     expectNoSecrets(probed);
@@ -429,13 +430,16 @@ describe('servers that fail or hang', () => {
   });
 
   const everything = 'round_trip:\n  directory: incoming\nfreshness:\n  directory: backups/fresh\n  pattern: "*.sql.gz"';
-  test.each(['auth', 'subsystem', 'list', 'upload', 'download', 'delete', 'freshness'] as const)('sshd hanging in phase %s: the probe ends at the deadline and sshd ends its session', async (phase) => {
-    freezeAt = phase;
-    const probed = await probe(target(), section(everything), { deadlineSeconds: DEADLINE });
-    expectTimeout(probed, phase);
-    expect(sshd.sessionPids().length).toBeGreaterThan(0);
-    expectNoSecrets(probed);
-  });
+  test.each(['auth', 'subsystem', 'list', 'upload', 'download', 'delete', 'freshness'] as const)(
+    'sshd hanging in phase %s: the probe ends at the deadline and sshd ends its session',
+    async (phase) => {
+      freezeAt = phase;
+      const probed = await probe(target(), section(everything), { deadlineSeconds: DEADLINE });
+      expectTimeout(probed, phase);
+      expect(sshd.sessionPids().length).toBeGreaterThan(0);
+      expectNoSecrets(probed);
+    },
+  );
 
   test('a server that is not SSH fails with reason protocol and says what it sent', async () => {
     const probed = await probe(`${LOOPBACK}:${listeners.notSsh}`);

@@ -41,9 +41,7 @@ describe('configuration', () => {
       "sftp.yml:5:7: modules.backup.sftp: no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true",
     ]);
     expect(
-      problems(
-        `username: backup\npassword_file: /run/secrets/pw\npassword_env: PW\npassphrase_env: PP\nhost_key_fingerprints: ["${'SHA256:' + 'A'.repeat(43)}"]\ninsecure_skip_host_key_check: true`,
-      ),
+      problems(`username: backup\npassword_file: /run/secrets/pw\npassword_env: PW\npassphrase_env: PP\nhost_key_fingerprints: ["${'SHA256:' + 'A'.repeat(43)}"]\ninsecure_skip_host_key_check: true`),
     ).toEqual([
       'sftp.yml:7:21: modules.backup.sftp.password_env: password_file and password_env are mutually exclusive',
       'sftp.yml:8:23: modules.backup.sftp.passphrase_env: a passphrase needs private_key_file',

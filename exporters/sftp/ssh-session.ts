@@ -200,7 +200,10 @@ export class SshSession {
 
   private translate(error: Error & { level?: string; code?: string | number }): ProbeFailure {
     if (this.rejectedKey) {
-      return new ProbeFailure('host_key', `host key ${this.rejectedKey.fingerprint} (${this.rejectedKey.type}) is not one of the pinned host_key_fingerprints: the server's key changed, or someone is in the middle`);
+      return new ProbeFailure(
+        'host_key',
+        `host key ${this.rejectedKey.fingerprint} (${this.rejectedKey.type}) is not one of the pinned host_key_fingerprints: the server's key changed, or someone is in the middle`,
+      );
     }
     if (error.level === 'client-authentication') {
       const accepts = this.acceptedMethods ? `; it accepts ${this.acceptedMethods.join(', ')}` : '';

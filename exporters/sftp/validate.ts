@@ -16,7 +16,7 @@ export function validateSftpSettings(settings: SftpSettings, path: ConfigPath): 
   }
   // No trust on first use: a checkpoint that accepted whatever key it saw would not notice a man in the middle.
   if (settings.host_key_fingerprints.length === 0 && !settings.insecure_skip_host_key_check) {
-    problems.push({ path, message: 'no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server\'s host key), or insecure_skip_host_key_check: true' });
+    problems.push({ path, message: "no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true" });
   }
   // Both keys always have a value (their defaults), so this is not mutuallyExclusive's "both set".
   if (settings.host_key_fingerprints.length > 0 && settings.insecure_skip_host_key_check) {

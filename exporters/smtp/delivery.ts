@@ -104,7 +104,6 @@ async function removeMessages(client: ImapFlow, own: number[], signal: AbortSign
   await abortable(client.messageDelete(uids, { uid: true }), signal).catch(failed);
 }
 
-
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH$)/;
 const CONNECT_CODES = /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|ETIMEDOUT|CONNECT_TIMEOUT|NoConnection)$/;
 

@@ -26,4 +26,3 @@ export function parseImapUrl(text: string): TargetParse<ImapServer> {
   const { host, port, scheme } = parsed.target;
   return { target: { host, port, implicitTls: scheme === 'imaps' } };
 }
-

@@ -26,7 +26,10 @@ export function messageForData(mail: MailSettings, id: string, ehloName: string,
     'Content-Type: text/plain; charset=us-ascii',
     'Content-Transfer-Encoding: 7bit',
   ];
-  const body = mail.body.replace(/\r\n|\r|\n/g, '\n').replace(/\n$/, '').split('\n');
+  const body = mail.body
+    .replace(/\r\n|\r|\n/g, '\n')
+    .replace(/\n$/, '')
+    .split('\n');
   return [...headers, '', ...body].map(dotStuff).join('\r\n') + '\r\n.\r\n';
 }
 

@@ -32,7 +32,10 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings, SmtpTarget>): 
     const tls = await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
     const ehloName = settings.ehlo ?? (os.hostname() || 'localhost');
 
-    const resolved = await metrics.timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { host: target.host, ip_protocol: settings.preferred_ip_protocol });
+    const resolved = await metrics.timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), {
+      host: target.host,
+      ip_protocol: settings.preferred_ip_protocol,
+    });
     log.info('Resolved target address', { host: target.host, ip: resolved.address });
     metrics.address.report(resolved);
 

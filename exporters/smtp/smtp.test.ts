@@ -186,12 +186,15 @@ describe('answers that are not SMTP', () => {
 describe('AUTH', () => {
   test('PLAIN and LOGIN with password_file succeed; the secret is never logged', async () => {
     for (const mechanism of ['PLAIN', 'LOGIN']) {
-      const probed = await probe(targets.starttls, trusted(`
+      const probed = await probe(
+        targets.starttls,
+        trusted(`
         auth:
           username: ${SMTP_USER}
           password_file: ${files.smtpPassword}
           mechanism: ${mechanism}
-      `));
+      `),
+      );
       expect(probed.reason).toBeUndefined();
       expect(probed.get('probe_smtp_duration_seconds', { phase: 'auth' })).toBeGreaterThan(0);
       expect(probed.logText).toContain(`mechanism=${mechanism}`);
@@ -203,9 +206,12 @@ describe('AUTH', () => {
   test('password_env is read from the environment', async () => {
     process.env.CHECKPOINT_TEST_SMTP_PASSWORD = SMTP_PASSWORD;
     try {
-      const probed = await probe(targets.starttls, trusted(`
+      const probed = await probe(
+        targets.starttls,
+        trusted(`
         auth: {username: ${SMTP_USER}, password_env: CHECKPOINT_TEST_SMTP_PASSWORD}
-      `));
+      `),
+      );
       expect(probed.reason).toBeUndefined();
     } finally {
       delete process.env.CHECKPOINT_TEST_SMTP_PASSWORD;
@@ -213,9 +219,12 @@ describe('AUTH', () => {
   });
 
   test('a wrong password fails with reason auth and the 535', async () => {
-    const probed = await probe(targets.starttls, trusted(`
+    const probed = await probe(
+      targets.starttls,
+      trusted(`
       auth: {username: ${SMTP_USER}, password_file: ${files.wrongPassword}}
-    `));
+    `),
+    );
     expect(probed.reason).toBe('auth');
     expect(probed.get('probe_smtp_status_code')).toBe(535);
     expect(probed.logText).not.toContain('not-the-password');
@@ -239,7 +248,8 @@ describe('AUTH', () => {
 });
 
 describe('sending a test message', () => {
-  const mail = (to: string[], extra = '') => trusted(`
+  const mail = (to: string[], extra = '') =>
+    trusted(`
     auth: {username: ${SMTP_USER}, password_file: ${files.smtpPassword}}
     mail:
       from: checkpoint@example.test
@@ -273,7 +283,8 @@ describe('sending a test message', () => {
 });
 
 describe('delivery check over IMAP', () => {
-  const delivery = (to: string, passwordFile: string, extra = '') => trusted(`
+  const delivery = (to: string, passwordFile: string, extra = '') =>
+    trusted(`
     auth: {username: ${SMTP_USER}, password_file: ${files.smtpPassword}}
     mail: {from: checkpoint@example.test, to: [${to}]}
     delivery:

@@ -25,7 +25,7 @@ export const SERVER_FLAGS = {
 export const PROBE_FLAGS = {
   module: { type: 'string', help: 'Module to probe with (default http_2xx)' },
   target: { type: 'string', help: 'Target to probe' },
-  hostname: { type: 'string', help: 'Host header and TLS name to use instead of the target\'s' },
+  hostname: { type: 'string', help: "Host header and TLS name to use instead of the target's" },
   'config.file': SERVER_FLAGS['config.file'],
   'timeout-offset': SERVER_FLAGS['timeout-offset'],
   'probe.max-timeout': SERVER_FLAGS['probe.max-timeout'],

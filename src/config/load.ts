@@ -74,7 +74,11 @@ function jsonPointerPart(key: string): string {
 /** A config loaded with `probers`: each module typed as its prober's (a union discriminated by `prober`). */
 export type ConfigOf<Definitions extends Record<string, AnyProberDefinition>> = CheckpointConfig<ModuleConfig<SettingsOf<Definitions>>>;
 
-export async function loadConfigFile<Definitions extends Record<string, AnyProberDefinition>>(file: string, probers: ProberTable<Definitions>, options: ParseOptions = {}): Promise<ConfigOf<Definitions>> {
+export async function loadConfigFile<Definitions extends Record<string, AnyProberDefinition>>(
+  file: string,
+  probers: ProberTable<Definitions>,
+  options: ParseOptions = {},
+): Promise<ConfigOf<Definitions>> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -85,7 +89,12 @@ export async function loadConfigFile<Definitions extends Record<string, AnyProbe
 }
 
 /** `fileLabel` is what error messages call the file. */
-export function parseConfig<Definitions extends Record<string, AnyProberDefinition>>(text: string, fileLabel: string, probers: ProberTable<Definitions>, options: ParseOptions = {}): ConfigOf<Definitions> {
+export function parseConfig<Definitions extends Record<string, AnyProberDefinition>>(
+  text: string,
+  fileLabel: string,
+  probers: ProberTable<Definitions>,
+  options: ParseOptions = {},
+): ConfigOf<Definitions> {
   const config = parseYamlFile(text, fileLabel, {
     validate: validatorFor(probers),
     // An empty or half-written file must never replace a running config with one that probes nothing.

@@ -17,7 +17,7 @@ function AllowedTargets(description: string) {
 const MODULE_KEYS = {
   timeout: Type.Optional(Duration({ description: 'at most this long per probe; the scrape timeout may cut it shorter' })),
   retries: Type.Integer({ minimum: 0, maximum: 10, default: 0, description: 'a failed probe is tried again at once, within the same deadline' }),
-  allowed_targets: Type.Optional(AllowedTargets('restricts the module to its monitors\' targets and these (src/security/allowed-targets.ts)')),
+  allowed_targets: Type.Optional(AllowedTargets("restricts the module to its monitors' targets and these (src/security/allowed-targets.ts)")),
 };
 
 const LABEL_NAME = '^[a-zA-Z_][a-zA-Z0-9_]*$';
@@ -31,7 +31,7 @@ export const MonitorSchema = StrictObject({
 
 function configSchemaWith<Module extends TSchema>(module: Module) {
   return StrictObject({
-    allowed_targets: Type.Optional(AllowedTargets('when set, restricts every module: one without a secret (and not a browser module) may probe its monitors\' targets, these and its own list')),
+    allowed_targets: Type.Optional(AllowedTargets("when set, restricts every module: one without a secret (and not a browser module) may probe its monitors' targets, these and its own list")),
     modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), module),
     monitors: Type.Array(MonitorSchema, { default: [] }),
   });

@@ -39,7 +39,8 @@ export function readTlsFacts(socket: TLSSocket): TlsFacts | undefined {
 export function registerTlsMetrics(registry: ProbeRegistry, facts: TlsFacts): void {
   registry.gauge('probe_ssl_earliest_cert_expiry', 'Returns last SSL chain expiry in unixtime').set(facts.earliestExpirySeconds);
   registry.gauge('probe_ssl_last_chain_expiry_timestamp_seconds', 'Returns last SSL chain expiry in timestamp').set(facts.lastChainExpirySeconds);
-  registry.gauge('probe_ssl_last_chain_info', 'Contains SSL leaf certificate information', ['fingerprint_sha256', 'subject', 'issuer', 'subjectalternative'])
+  registry
+    .gauge('probe_ssl_last_chain_info', 'Contains SSL leaf certificate information', ['fingerprint_sha256', 'subject', 'issuer', 'subjectalternative'])
     .labels(facts.leaf.fingerprintSha256, facts.leaf.subject, facts.leaf.issuer, facts.leaf.dnsNames)
     .set(1);
   registry.gauge('probe_tls_version_info', 'Returns the TLS version used or NaN when unknown', ['version']).labels(facts.version).set(1);

@@ -2,4 +2,3 @@
 export function unbracketedHost(hostname: string): string {
   return hostname.replace(/^\[(.*)\]$/, '$1');
 }
-

@@ -23,7 +23,7 @@ export function createSelfMetrics() {
   const rejected = new Counter({ name: 'checkpoint_probes_rejected_total', help: 'Probes refused with 503 because --probe.max-concurrent were already running', registers });
   const forbidden = new Counter({
     name: 'checkpoint_probes_forbidden_total',
-    help: 'Probes refused with 403 because the target is outside the module\'s allowed targets',
+    help: "Probes refused with 403 because the target is outside the module's allowed targets",
     labelNames: ['module'],
     registers,
   });

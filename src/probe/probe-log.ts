@@ -44,12 +44,16 @@ export class ProbeLog {
 }
 
 export function formatLine(line: ProbeLogLine): string {
-  const pairs: [string, unknown][] = [['ts', line.time.toISOString()], ['level', line.level], ['msg', line.msg]];
+  const pairs: [string, unknown][] = [
+    ['ts', line.time.toISOString()],
+    ['level', line.level],
+    ['msg', line.msg],
+  ];
   for (const [key, value] of Object.entries(line.fields)) if (value !== undefined) pairs.push([key, value]);
   return pairs.map(([key, value]) => `${key}=${logfmtValue(value)}`).join(' ');
 }
 
 export function logfmtValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   return /^[^\s"=\\]+$/.test(text) ? text : JSON.stringify(text);
 }

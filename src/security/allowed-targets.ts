@@ -14,11 +14,7 @@ import { unbracketedHost } from '../net/url-host';
 import type { AnyProberDefinition, ProberTable } from '../probe/prober-table';
 
 /** One `allowed_targets` entry: a host name, `*.` and a domain, an IP address, a CIDR, or a URL prefix. */
-type Rule =
-  | { kind: 'host'; host: string }
-  | { kind: 'subdomains'; suffix: string }
-  | { kind: 'cidr'; range: BlockList }
-  | { kind: 'url'; prefix: string; host: string };
+type Rule = { kind: 'host'; host: string } | { kind: 'subdomains'; suffix: string } | { kind: 'cidr'; range: BlockList } | { kind: 'url'; prefix: string; host: string };
 
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;
 
@@ -115,9 +111,7 @@ export function targetPolicies(config: CheckpointConfig, probers: ProberTable): 
     // A module with a secret keeps it from what the whole checkpoint may reach: only its own list.
     const entries = [...(cause === 'allowed_targets' ? (topLevel ?? []) : []), ...(module.allowed_targets ?? [])];
     const rules = entries.map(parseRule).filter((rule): rule is Rule => !('problem' in rule));
-    const monitors = config.monitors
-      .filter((monitor) => monitor.module === name)
-      .map((monitor) => ({ target: monitor.target, host: monitorHost(definition, monitor.target) }));
+    const monitors = config.monitors.filter((monitor) => monitor.module === name).map((monitor) => ({ target: monitor.target, host: monitorHost(definition, monitor.target) }));
     policies.set(name, new TargetPolicy(name, cause, monitors, rules, module.prober === 'browser' && cause === 'secret'));
   }
   return policies;

@@ -62,7 +62,9 @@ export class BasicAuthChecker {
     const known = Object.hasOwn(users, user);
     // An unknown user is checked against a configured hash (same cost factor) and always refused.
     const hash = (known ? users[user] : Object.values(users)[0]) ?? '';
-    const key = createHash('sha256').update(JSON.stringify([user, hash, known, password])).digest('hex');
+    const key = createHash('sha256')
+      .update(JSON.stringify([user, hash, known, password]))
+      .digest('hex');
     if (known && this.accepted.has(key)) return 'accepted';
     const refusedUntil = this.refused.get(key);
     if (refusedUntil !== undefined) {

@@ -6,15 +6,18 @@ import type { ProberTable } from '../probe/prober-table';
 import { VERSION } from '../version';
 
 export function statusPage(config: CheckpointConfig, probes: HistoryEntry[], probers: ProberTable): string {
-  const probeLink = (module: string, target: string, debug: boolean) =>
-    `probe?module=${encodeURIComponent(module)}&amp;target=${encodeURIComponent(target)}${debug ? '&amp;debug=true' : ''}`;
+  const probeLink = (module: string, target: string, debug: boolean) => `probe?module=${encodeURIComponent(module)}&amp;target=${encodeURIComponent(target)}${debug ? '&amp;debug=true' : ''}`;
   const modules = Object.entries(config.modules).map(
-    ([name, module]) => `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(proberSettings(redactModule(module, probers))))}</code></td></tr>`,
+    ([name, module]) =>
+      `<tr><td>${escape(name)}</td><td>${module.prober}</td><td>${escape(module.timeout ?? 'scrape timeout')}</td><td>${module.retries}</td><td><code>${escape(JSON.stringify(proberSettings(redactModule(module, probers))))}</code></td></tr>`,
   );
   const monitors = config.monitors.map(
     (monitor) =>
-      `<tr><td>${escape(monitor.name)}</td><td>${escape(monitor.module)}</td><td>${escape(monitor.target)}</td><td>${escape(Object.entries(monitor.labels).map(([k, v]) => `${k}=${v}`).join(', '))}</td>` +
-      `<td><a href="${probeLink(monitor.module, monitor.target, false)}">probe</a> <a href="${probeLink(monitor.module, monitor.target, true)}">debug</a></td></tr>`,
+      `<tr><td>${escape(monitor.name)}</td><td>${escape(monitor.module)}</td><td>${escape(monitor.target)}</td><td>${escape(
+        Object.entries(monitor.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', '),
+      )}</td>` + `<td><a href="${probeLink(monitor.module, monitor.target, false)}">probe</a> <a href="${probeLink(monitor.module, monitor.target, true)}">debug</a></td></tr>`,
   );
   const recent = probes.map(
     (entry) =>

@@ -59,7 +59,9 @@ function readTlsSettings(config: WebConfig, file: string): TlsServerSettings {
     rejectUnauthorized: clientAuth === 'RequireAndVerifyClientCert',
     clientAuth,
     // The files' contents included: a rotated certificate is a new digest.
-    digest: createHash('sha256').update(JSON.stringify([context, clientAuth])).digest('hex'),
+    digest: createHash('sha256')
+      .update(JSON.stringify([context, clientAuth]))
+      .digest('hex'),
   };
 }
 

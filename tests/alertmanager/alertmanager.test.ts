@@ -55,7 +55,7 @@ describe('the shipped config', () => {
 
   // The receivers each alert reaches, in order; --verify.receivers makes amtool fail on a mismatch.
   test.each([
-    ['Watchdog goes to the dead man\'s switch and to the admins', ['alertname=Watchdog', 'severity=none'], 'deadmansswitch,admins-watchdog'],
+    ["Watchdog goes to the dead man's switch and to the admins", ['alertname=Watchdog', 'severity=none'], 'deadmansswitch,admins-watchdog'],
     ['Watchdog with a site label still goes to both', ['alertname=Watchdog', 'severity=none', 'site=paris'], 'deadmansswitch,admins-watchdog'],
     ['MonitorDown is critical', ['alertname=MonitorDown', 'severity=critical', 'monitor=orders-db'], 'admins-critical'],
     ['HostDown is critical', ['alertname=HostDown', 'severity=critical', 'instance=node-a:9100', 'job=node'], 'admins-critical'],
@@ -110,7 +110,7 @@ const seconds = (duration: string): number => {
 };
 
 describe('render-config.sh', () => {
-  test('fills in the admins, the smarthost and the dead man\'s switch, and the result checks', async () => {
+  test("fills in the admins, the smarthost and the dead man's switch, and the result checks", async () => {
     const out = path.join(workDir, 'render-full');
     const said = await render(out, {
       ADMIN_EMAILS: 'alice@example.test, bob@example.test carol@example.test',
@@ -120,7 +120,7 @@ describe('render-config.sh', () => {
       SMTP_AUTH_PASSWORD_FILE: '/run/secrets/relay',
       DEADMANSSWITCH_URL: 'https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2',
     });
-    expect(said).toContain('3 admin(s), with the dead man\'s switch');
+    expect(said).toContain("3 admin(s), with the dead man's switch");
     const site = await fs.readFile(path.join(out, 'templates', 'site.tmpl'), 'utf8');
     expect(site).toContain('{{ define "admins" }}alice@example.test, bob@example.test, carol@example.test{{ end }}');
     expect(site).toContain('{{ define "grafana_url" }}https://grafana.example.test{{ end }}');
@@ -137,7 +137,7 @@ describe('render-config.sh', () => {
     expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
   });
 
-  test('reads the dead man\'s switch URL from a file, and without one leaves a receiver that sends nothing', async () => {
+  test("reads the dead man's switch URL from a file, and without one leaves a receiver that sends nothing", async () => {
     const urlFile = path.join(workDir, 'dms-url');
     await fs.writeFile(urlFile, 'https://hc-ping.com/from-a-file\n');
     const withFile = path.join(workDir, 'render-file');
@@ -152,9 +152,7 @@ describe('render-config.sh', () => {
     expect(config.receivers.find((r) => r.name === 'deadmansswitch')).toEqual({ name: 'deadmansswitch' });
     expect(rendered).not.toContain('deadmansswitch.invalid');
     // The route still sends the Watchdog there; it just goes nowhere.
-    expect(
-      (await amtool(['config', 'routes', 'test', `--config.file=${path.join(without, 'alertmanager.yml')}`, 'alertname=Watchdog'])).trim(),
-    ).toBe('deadmansswitch,admins-watchdog');
+    expect((await amtool(['config', 'routes', 'test', `--config.file=${path.join(without, 'alertmanager.yml')}`, 'alertname=Watchdog'])).trim()).toBe('deadmansswitch,admins-watchdog');
   });
 
   test.each([
@@ -310,13 +308,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     await am.postAlerts([...firing(), ...inhibited()]);
     // MonitorDown and the Watchdog carry no `instance` nor `checkpoint`: that they arrive while HostDown
     // and CheckpointDown fire shows that a label missing on both sides does not count as equal.
-    const subjects = [
-      '[FIRING:1] MonitorDown orders-db',
-      '[FIRING:1] HostDown node-a:9100',
-      '[FIRING:1] CheckpointDown cp-c',
-      '[FIRING:1] MonitorCertificateExpiring shop',
-      '[FIRING:1] Watchdog',
-    ];
+    const subjects = ['[FIRING:1] MonitorDown orders-db', '[FIRING:1] HostDown node-a:9100', '[FIRING:1] CheckpointDown cp-c', '[FIRING:1] MonitorCertificateExpiring shop', '[FIRING:1] Watchdog'];
     for (const subject of subjects) await sink.waitFor(bySubject(subject), 15_000).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
     // One more group_interval for anything late, then nothing but those.
     await sleep(3_000);

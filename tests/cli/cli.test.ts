@@ -61,7 +61,18 @@ test('--version and --help', async () => {
   expect(version.stdout).toMatch(/^checkpoint, version \d+\.\d+\.\d+/);
   const help = await checkpoint('--help');
   expect(help.code).toBe(0);
-  for (const flag of ['--config.file', '--web.listen-address', '--web.config.file', '--log.level', '--log.format', '--timeout-offset', '--probe.max-timeout', '--web.enable-lifecycle', '--config.check']) expect(help.stdout).toContain(flag);
+  for (const flag of [
+    '--config.file',
+    '--web.listen-address',
+    '--web.config.file',
+    '--log.level',
+    '--log.format',
+    '--timeout-offset',
+    '--probe.max-timeout',
+    '--web.enable-lifecycle',
+    '--config.check',
+  ])
+    expect(help.stdout).toContain(flag);
 });
 
 test('an unknown flag or a bad flag value exits 2 with a message', async () => {
@@ -113,10 +124,22 @@ describe('--web.config.file', () => {
 
   test.each([
     ['an unknown key', 'tls_server_config:\n  cert_fil: server.pem\n', (file: string) => `${file}:2:3: tls_server_config.cert_fil: unknown key`],
-    ['a password that is not a bcrypt hash', 'basic_auth_users:\n  alice: secret\n', (file: string) => `${file}:2:10: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`],
+    [
+      'a password that is not a bcrypt hash',
+      'basic_auth_users:\n  alice: secret\n',
+      (file: string) => `${file}:2:10: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+    ],
     // Not an empty list of users, which would let every request in.
-    ['a user whose hash was never pasted', 'basic_auth_users:\n  alice:\n', (file: string) => `${file}:2:9: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`],
-    ['a missing certificate file', 'tls_server_config:\n  cert_file: /nonexistent/server.pem\n  key_file: /nonexistent/server-key.pem\n', (file: string) => `${file}: tls_server_config.cert_file: cannot read /nonexistent/server.pem: ENOENT`],
+    [
+      'a user whose hash was never pasted',
+      'basic_auth_users:\n  alice:\n',
+      (file: string) => `${file}:2:9: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC 10 "" | tr -d ':\\n')`,
+    ],
+    [
+      'a missing certificate file',
+      'tls_server_config:\n  cert_file: /nonexistent/server.pem\n  key_file: /nonexistent/server-key.pem\n',
+      (file: string) => `${file}: tls_server_config.cert_file: cannot read /nonexistent/server.pem: ENOENT`,
+    ],
   ])('%s exits 2 with one line naming the file, before anything starts', async (_case, yaml, message) => {
     const file = await webConfig('web-bad.yml', yaml);
     const run = await checkpoint(`--config.file=${configFile}`, `--web.config.file=${file}`, '--web.listen-address=127.0.0.1:0');
@@ -136,7 +159,10 @@ describe('--web.config.file', () => {
   });
 
   test('serves HTTPS with basic auth', async () => {
-    const file = await webConfig('web.yml', `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('scrape-secret', 4)}\n`);
+    const file = await webConfig(
+      'web.yml',
+      `tls_server_config:\n  cert_file: ${pki.server.certPath}\n  key_file: ${pki.server.keyPath}\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('scrape-secret', 4)}\n`,
+    );
     const port = await freePort();
     const child = spawn(BIN, [`--config.file=${configFile}`, `--web.config.file=${file}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
@@ -169,7 +195,13 @@ describe('the server', () => {
     child = spawn(BIN, [`--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.format=json'], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
     for (let i = 0; i < 100; i++) {
-      if (await fetch(`${url}/-/healthy`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`${url}/-/healthy`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`checkpoint did not start:\n${log}`);
@@ -185,7 +217,10 @@ describe('the server', () => {
   });
 
   test('SIGHUP reloads the config file', async () => {
-    await writeFile(configFile, `modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\nmonitors:\n  - name: after-reload\n    module: http_2xx\n    target: ${targets.http}/ok\n`);
+    await writeFile(
+      configFile,
+      `modules:\n  http_2xx:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\nmonitors:\n  - name: after-reload\n    module: http_2xx\n    target: ${targets.http}/ok\n`,
+    );
     child.kill('SIGHUP');
     let monitors: unknown[] = [];
     for (let i = 0; i < 100 && monitors.length === 0; i++) {

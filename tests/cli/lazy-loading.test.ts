@@ -57,7 +57,11 @@ test.each([
   ['smtp', []],
   ['http', []],
 ])('the first %s probe loads %p and no other protocol library', (prober, expected) => {
-  expect(loadedPackages([prober]).filter((name) => HEAVY.includes(name)).sort()).toEqual(expected);
+  expect(
+    loadedPackages([prober])
+      .filter((name) => HEAVY.includes(name))
+      .sort(),
+  ).toEqual(expected);
 });
 
 test('express loads with the first page a person opens, not for /probe, /metrics, /sd or the health checks', () => {

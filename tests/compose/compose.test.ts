@@ -180,17 +180,23 @@ describe('compose.yaml: services, images, health checks', () => {
 
   test('uses only keys of the Compose Specification (schema/compose-spec.json), so a typo cannot pass silently', () => {
     const SERVICE_KEYS = new Set(
-      ('develop deploy annotations attach build blkio_config cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count cpu_percent ' +
+      (
+        'develop deploy annotations attach build blkio_config cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count cpu_percent ' +
         'cpu_shares cpu_quota cpu_period cpu_rt_period cpu_rt_runtime cpus cpuset credential_spec depends_on device_cgroup_rules devices dns dns_opt ' +
         'dns_search domainname entrypoint env_file label_file environment expose extends provider external_links extra_hosts gpus group_add healthcheck ' +
         'hostname image init ipc isolation labels links logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit network_mode models ' +
         'networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop privileged profiles pull_policy pull_refresh_after ' +
         'read_only restart runtime scale security_opt shm_size secrets sysctls stdin_open stop_grace_period stop_signal storage_opt tmpfs tty ulimits ' +
-        'use_api_socket user uts userns_mode volumes volumes_from working_dir').split(' '),
+        'use_api_socket user uts userns_mode volumes volumes_from working_dir'
+      ).split(' '),
     );
     const HEALTHCHECK_KEYS = new Set(['disable', 'interval', 'retries', 'test', 'timeout', 'start_period', 'start_interval']);
     const raw = parse(read('compose.yaml')) as Record<string, unknown>;
-    expect(Object.keys(raw).filter((key) => !key.startsWith('x-')).sort()).toEqual(['name', 'networks', 'secrets', 'services', 'volumes']);
+    expect(
+      Object.keys(raw)
+        .filter((key) => !key.startsWith('x-'))
+        .sort(),
+    ).toEqual(['name', 'networks', 'secrets', 'services', 'volumes']);
     for (const [name, service] of Object.entries(services)) {
       for (const key of Object.keys(service)) expect([name, key, SERVICE_KEYS.has(key)]).toEqual([name, key, true]);
       for (const key of Object.keys(service.healthcheck ?? {})) expect([name, key, HEALTHCHECK_KEYS.has(key)]).toEqual([name, key, true]);
@@ -304,7 +310,9 @@ describe('compose.yaml: the checkpoints run confined', () => {
     expect(socket?.options).toEqual(['ro']);
     expect(proxy.environment).toEqual({ CONTAINERS: 1, VERSION: 1, POST: 0 });
     expect(compose.networks['docker-proxy']).toEqual({ internal: true });
-    const onProxyNetwork = Object.entries(services).filter(([, service]) => service.networks?.includes('docker-proxy')).map(([name]) => name);
+    const onProxyNetwork = Object.entries(services)
+      .filter(([, service]) => service.networks?.includes('docker-proxy'))
+      .map(([name]) => name);
     expect(onProxyNetwork.sort()).toEqual([...CHECKPOINTS, 'docker-proxy'].sort());
     expect(proxy.networks).toEqual(['docker-proxy']);
   });
@@ -346,7 +354,11 @@ describe('compose.yaml: mounts and ports', () => {
   });
 
   test('ports are published only for the UIs and the checkpoints status pages, on loopback', () => {
-    const published = Object.fromEntries(Object.entries(services).filter(([, service]) => service.ports).map(([name, service]) => [name, service.ports]));
+    const published = Object.fromEntries(
+      Object.entries(services)
+        .filter(([, service]) => service.ports)
+        .map(([name, service]) => [name, service.ports]),
+    );
     expect(published).toEqual({
       'checkpoint-a': ['127.0.0.1:9915:9915'],
       'checkpoint-b': ['127.0.0.1:9916:9915'],
@@ -389,12 +401,22 @@ describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
       .flatMap((file) => {
         const text = readFileSync(path.join(DEMO_SECRETS, file), 'utf8');
         // The passwords whole; of keys and hash files, a long base64 line of their body.
-        return file.endsWith('_password') ? [text.trim()] : text.split('\n').filter((line) => line.length >= 40 && !line.startsWith('-----')).map((line) => line.trim());
+        return file.endsWith('_password')
+          ? [text.trim()]
+          : text
+              .split('\n')
+              .filter((line) => line.length >= 40 && !line.startsWith('-----'))
+              .map((line) => line.trim());
       });
     expect(values.length).toBeGreaterThan(5);
-    const scanned = ['compose.yaml', 'Dockerfile', '.dockerignore', 'scripts/smoke-compose.sh', 'docs/compose.md', ...listFiles(path.join(ROOT, 'compose')).map((file) => path.relative(ROOT, file))].filter(
-      (file) => !file.startsWith(path.join('compose', 'demo-secrets')),
-    );
+    const scanned = [
+      'compose.yaml',
+      'Dockerfile',
+      '.dockerignore',
+      'scripts/smoke-compose.sh',
+      'docs/compose.md',
+      ...listFiles(path.join(ROOT, 'compose')).map((file) => path.relative(ROOT, file)),
+    ].filter((file) => !file.startsWith(path.join('compose', 'demo-secrets')));
     for (const file of scanned) {
       const text = read(file);
       for (const value of values) expect([file, text.includes(value)]).toEqual([file, false]);
@@ -484,7 +506,12 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     }
     // The checkpoints get exactly the secrets the config reads.
     const secretsRead = files.filter((file) => file.startsWith('/run/secrets/')).map((file) => path.basename(file));
-    for (const name of CHECKPOINTS) expect(secretNames(service(name)).map((ref) => ref.target).sort()).toEqual([...new Set(secretsRead)].sort());
+    for (const name of CHECKPOINTS)
+      expect(
+        secretNames(service(name))
+          .map((ref) => ref.target)
+          .sort(),
+      ).toEqual([...new Set(secretsRead)].sort());
   });
 
   test('every network target is a compose service, on the port that service listens on', () => {
@@ -649,7 +676,7 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     }
   });
 
-  test("Grafana mounts what grafana/README.md says, and reads its admin password from a secret", () => {
+  test('Grafana mounts what grafana/README.md says, and reads its admin password from a secret', () => {
     const readme = read('grafana/README.md');
     const block = captured(/```yaml\n\s*volumes:\n([\s\S]*?)```/, readme, 'volumes block in grafana/README.md');
     const documented = [...block.matchAll(/- (\S+)/g)].flatMap((m) => m[1] ?? []);
@@ -782,7 +809,11 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
   });
 
   test('compose/checkpoint.yml lists in allowed_targets the compose services its monitors probe, and nothing else', () => {
-    const raw = parse(read('compose/checkpoint.yml')) as { allowed_targets?: unknown; modules: Record<string, { prober: string; allowed_targets?: unknown }>; monitors: { module: string; target: string }[] };
+    const raw = parse(read('compose/checkpoint.yml')) as {
+      allowed_targets?: unknown;
+      modules: Record<string, { prober: string; allowed_targets?: unknown }>;
+      monitors: { module: string; target: string }[];
+    };
     expect(Array.isArray(raw.allowed_targets)).toBe(true);
     const allowed = raw.allowed_targets as string[];
     // Host names only: no wildcard, CIDR, IP or URL prefix is needed by the demo.
@@ -949,7 +980,10 @@ describe('scripts/smoke-compose.sh', () => {
 
   test('is valid bash, and shellcheck finds nothing', () => {
     expect(spawnSync('bash', ['-n', path.join(ROOT, 'scripts/smoke-compose.sh')], { encoding: 'utf8' }).stderr).toBe('');
-    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh', 'bin/checkpoint'], { cwd: ROOT, encoding: 'utf8' });
+    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh', 'bin/checkpoint'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     expect(shellcheck.error).toBeUndefined();
     expect(shellcheck.stdout).toBe('');
     expect(shellcheck.status).toBe(0);

@@ -142,18 +142,12 @@ const INVALID: Record<string, string[]> = {
     'invalid-smtp-target.yml:10:13: monitors.1.target: target scheme "https" is not supported by the smtp prober (use smtp:// or smtps://)',
     'invalid-smtp-target.yml:13:13: monitors.2.target: target "smtps://relay.example.test/submit" has a path or parameters; an smtp target is only a host and a port',
   ],
-  'invalid-smtp-unknown-key.yml': [
-    'invalid-smtp-unknown-key.yml:5:7: modules.mail.smtp.require_tls: unknown key',
-    'invalid-smtp-unknown-key.yml:9:9: modules.mail.smtp.auth.password: unknown key',
-  ],
+  'invalid-smtp-unknown-key.yml': ['invalid-smtp-unknown-key.yml:5:7: modules.mail.smtp.require_tls: unknown key', 'invalid-smtp-unknown-key.yml:9:9: modules.mail.smtp.auth.password: unknown key'],
   'invalid-timeout.yml': ['invalid-timeout.yml:4:14: modules.web.timeout: must be a duration such as 5s, 500ms or 1m30s'],
   'invalid-unknown-key.yml': ['invalid-unknown-key.yml:5:7: modules.web.http.valid_status_code: unknown key'],
   'invalid-unknown-prober.yml': ['invalid-unknown-prober.yml:3:13: modules.icmp_check.prober: "icmp" is not one of: http, browser, docker, postgres, sftp, smtp'],
   'invalid-wrong-type.yml': ['invalid-wrong-type.yml:6:27: modules.web.http.valid_status_codes: must be array'],
-  'invalid-yaml.yml': [
-    'invalid-yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings',
-    'invalid-yaml.yml:3:13: invalid YAML: Implicit keys need to be on a single line',
-  ],
+  'invalid-yaml.yml': ['invalid-yaml.yml:3:13: invalid YAML: Nested mappings are not allowed in compact mappings', 'invalid-yaml.yml:3:13: invalid YAML: Implicit keys need to be on a single line'],
 };
 
 function problemsOf(file: string): string[] {

@@ -190,7 +190,7 @@ function registeredMetrics(source: string): Map<string, MetricType> {
   const definitions = [...source.matchAll(/(?:const|function)\s+(\w+)\s*(?:=\s*)?\(([^)]*)\)/g)]
     .filter((m) => /\bname\b/.test(m[2] as string))
     .map((m) => ({ helper: m[1] as string, body: source.slice((m.index ?? 0) + m[0].length, (m.index ?? 0) + m[0].length + 400) }));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const { helper, body } of definitions) {
       if (helpers.has(helper)) continue;
@@ -339,7 +339,7 @@ describe('dashboards', () => {
       }
     });
 
-    test('uses only variables it defines, and Grafana\'s interval variables', () => {
+    test("uses only variables it defines, and Grafana's interval variables", () => {
       const defined = new Set([...variables.map((v) => v.name), ...Object.keys(INTERVALS)]);
       const used = queries.filter((q) => q.dashboard === dashboard.title).flatMap((q) => variablesIn(q.expr).map((name) => ({ name, query: describeQuery(q) })));
       expect(used.filter(({ name }) => !defined.has(name))).toEqual([]);

@@ -70,9 +70,7 @@ describe('promtool', () => {
   });
 
   test('check rules accepts every rule file', async () => {
-    expect(ruleFiles.map((file) => path.basename(file))).toEqual(
-      expect.arrayContaining(['servers.yml', 'services.yml', 'resources.yml', 'checkpoints.yml', 'watchdog.yml']),
-    );
+    expect(ruleFiles.map((file) => path.basename(file))).toEqual(expect.arrayContaining(['servers.yml', 'services.yml', 'resources.yml', 'checkpoints.yml', 'watchdog.yml']));
     await expect(promtool(['check', 'rules', ...ruleFiles.map(relative)])).resolves.toContain('SUCCESS');
   });
 
@@ -128,9 +126,7 @@ const UnitTestFile = Type.Object({
 });
 
 describe('every alert', () => {
-  const runbookAnchors = new Set(
-    [...readFileSync(RUNBOOKS, 'utf8').matchAll(/^## (\S+)\s*$/gm)].flatMap((match) => match[1]?.toLowerCase() ?? []),
-  );
+  const runbookAnchors = new Set([...readFileSync(RUNBOOKS, 'utf8').matchAll(/^## (\S+)\s*$/gm)].flatMap((match) => match[1]?.toLowerCase() ?? []));
 
   test('there are alerts, each name once', () => {
     const names = alerts.map((alert) => alert.alert);

@@ -69,7 +69,7 @@ describe('X-Prometheus-Scrape-Timeout-Seconds cannot stretch a probe', () => {
   // [attack, header value, expected: 400 (malformed) or the deadline the probe must run under]
   const headers: [string, string, 400 | { deadline: number }][] = [
     ['huge', '2000000', { deadline: MAX_TIMEOUT_SECONDS }],
-    ['past setTimeout\'s 2^31 ms', '2147484', { deadline: MAX_TIMEOUT_SECONDS }],
+    ["past setTimeout's 2^31 ms", '2147484', { deadline: MAX_TIMEOUT_SECONDS }],
     ['negative', '-1', 400],
     ['NaN', 'NaN', 400],
     ['Infinity', 'Infinity', 400],
@@ -107,7 +107,7 @@ describe('a probe nobody waits for', () => {
   }, 60_000);
   afterAll(() => longCap?.stop());
 
-  test('a probe of a silent target whose client disconnects is aborted: checkpoint_probes_in_flight returns to 0 and the target\'s socket is closed', async () => {
+  test("a probe of a silent target whose client disconnects is aborted: checkpoint_probes_in_flight returns to 0 and the target's socket is closed", async () => {
     const socketsBefore = targets.openSockets();
     const url = `${longCap.url}${probePath('http_open', `http://${targets.blackHole}/`)}`;
     const client = http.get(url, { agent: false, headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '500' } });
@@ -119,7 +119,7 @@ describe('a probe nobody waits for', () => {
       client.destroy();
     }
     await waitFor('checkpoint_probes_in_flight to return to 0', async () => ((await selfMetric(longCap, 'checkpoint_probes_in_flight')) === 0 ? true : undefined), 60_000);
-    await waitFor('the silent target\'s socket to close', async () => (targets.openSockets() <= socketsBefore ? true : undefined), 60_000);
+    await waitFor("the silent target's socket to close", async () => (targets.openSockets() <= socketsBefore ? true : undefined), 60_000);
     await expectHealthy(longCap);
   });
 });

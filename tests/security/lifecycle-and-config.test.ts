@@ -77,7 +77,7 @@ describe('the lifecycle API', () => {
     expect({ status: answer.status, body: answer.body }).toEqual({ status, body });
   });
 
-  test('with --web.enable-lifecycle: POST with the checkpoint\'s own Origin → 200', async () => {
+  test("with --web.enable-lifecycle: POST with the checkpoint's own Origin → 200", async () => {
     const answer = await open.get('/-/reload', { method: 'POST', headers: { Origin: open.url } });
     expect(answer.status).toBe(200);
   });

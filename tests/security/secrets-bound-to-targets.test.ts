@@ -55,18 +55,18 @@ async function secretFile(name: string, content: string): Promise<string> {
 
 async function config(): Promise<string> {
   const f = {
-      basic: await secretFile('basic-password', AUTH_PASSWORD),
-      bearer: await secretFile('bearer-token', AUTH_BEARER_TOKEN),
-      header: await secretFile('header-token', SECRET.headerFile),
-      pg: await secretFile('pg-password', SECRET.pgFile),
-      sftp: await secretFile('sftp-password', SECRET.sftpFile),
-      smtp: await secretFile('smtp-password', SECRET.smtpFile),
-      browser: await secretFile('browser-value', SECRET.browserValue),
-    };
-    const tls = `{ca_file: ${pki.caCertPath}, cert_file: ${pki.client.certPath}, key_file: ${pki.client.keyPath}}`;
-    const http = (keys: string) => `    prober: http\n    timeout: 2s\n    http:\n      preferred_ip_protocol: ip4\n${keys}`;
-    const fingerprint = 'SHA256:' + 'A'.repeat(43);
-    return `
+    basic: await secretFile('basic-password', AUTH_PASSWORD),
+    bearer: await secretFile('bearer-token', AUTH_BEARER_TOKEN),
+    header: await secretFile('header-token', SECRET.headerFile),
+    pg: await secretFile('pg-password', SECRET.pgFile),
+    sftp: await secretFile('sftp-password', SECRET.sftpFile),
+    smtp: await secretFile('smtp-password', SECRET.smtpFile),
+    browser: await secretFile('browser-value', SECRET.browserValue),
+  };
+  const tls = `{ca_file: ${pki.caCertPath}, cert_file: ${pki.client.certPath}, key_file: ${pki.client.keyPath}}`;
+  const http = (keys: string) => `    prober: http\n    timeout: 2s\n    http:\n      preferred_ip_protocol: ip4\n${keys}`;
+  const fingerprint = 'SHA256:' + 'A'.repeat(43);
+  return `
 # Every module that is not restricted by a secret or by being a browser module is restricted by this list.
 allowed_targets: ['127.0.0.1']
 modules:
@@ -249,7 +249,7 @@ describe('every kind of secret × every prober, aimed at an undeclared target: 4
     ['http tls_config.key_file', 'http_tls_key', httpsAt, 'secret'],
     ['http bare host:port target (no scheme)', 'http_basic_file', (c) => `${c.host}:${c.port}`, 'secret'],
     ['http upper-case scheme', 'http_basic_file', (c) => `HTTP://${c.host}:${c.port}/`, 'secret'],
-    ['http the host of a declared target with a path of the attacker\'s', 'http_redirect_secret', (c) => `http://${c.host}:${c.port}/redirect-to`, 'secret'],
+    ["http the host of a declared target with a path of the attacker's", 'http_redirect_secret', (c) => `http://${c.host}:${c.port}/redirect-to`, 'secret'],
     ['postgres password_file', 'pg_password_file', postgresAt, 'secret'],
     ['postgres password_env', 'pg_password_env', postgresAt, 'secret'],
     ['postgres tls_config.key_file', 'pg_tls_key', postgresAt, 'secret'],
@@ -341,14 +341,14 @@ describe('the declared targets of the same modules are still probed', () => {
     ['docker_tls_key', () => 'declared-container', false],
   ];
 
-  test.each(declared)('%s on its monitor\'s target → 200 (probe_success 1 where the target is real)', async (module, target, succeeds) => {
+  test.each(declared)("%s on its monitor's target → 200 (probe_success 1 where the target is real)", async (module, target, succeeds) => {
     const answer = await cp.get(probePath(module, target()), { timeoutMs: 30_000 });
     expect(answer.status).toBe(200);
     expect(answer.body).not.toContain('reason="forbidden"');
     if (succeeds) expect(answer.body).toMatch(/^probe_success 1$/m);
   });
 
-  test('the docker module\'s declared container does reach its engine', async () => {
+  test("the docker module's declared container does reach its engine", async () => {
     expect(dockerEngine.connections).toBeGreaterThan(0);
   });
 
@@ -441,7 +441,20 @@ describe('after all the attacks, no secret value shows anywhere', () => {
       pages[`/logs?id=${id}`] = (await cp.get(`/logs?id=${id}`)).body;
     }
     expect(Object.keys(pages).filter((page) => page.startsWith('/logs')).length).toBeGreaterThan(10);
-    for (const module of ['http_basic_file', 'http_basic_inline', 'http_header_secret_inline', 'http_header_authorization', 'http_header_cookie', 'http_header_proxy_authorization', 'http_header_api_key', 'http_tls_key', 'pg_password_env', 'sftp_private_key', 'smtp_password_env', 'docker_tls_key']) {
+    for (const module of [
+      'http_basic_file',
+      'http_basic_inline',
+      'http_header_secret_inline',
+      'http_header_authorization',
+      'http_header_cookie',
+      'http_header_proxy_authorization',
+      'http_header_api_key',
+      'http_tls_key',
+      'pg_password_env',
+      'sftp_private_key',
+      'smtp_password_env',
+      'docker_tls_key',
+    ]) {
       const sd = JSON.parse(sdText) as { targets: string[]; labels: Record<string, string> }[];
       const target = sd.find((group) => group.labels.module === module)?.targets[0];
       if (target === undefined) throw new Error(`/sd lists no target of module ${module}`);
@@ -450,7 +463,11 @@ describe('after all the attacks, no secret value shows anywhere', () => {
     // The debug pages must show the config they hide things in, or this test proves nothing.
     expect(pages['debug http_basic_inline']).toContain('<secret>');
     pages['process output'] = cp.output();
-    const found = Object.fromEntries(Object.entries(pages).map(([page, text]): [string, string[]] => [page, leaks(text, secrets)]).filter(([, leaked]) => leaked.length > 0));
+    const found = Object.fromEntries(
+      Object.entries(pages)
+        .map(([page, text]): [string, string[]] => [page, leaks(text, secrets)])
+        .filter(([, leaked]) => leaked.length > 0),
+    );
     expect(found).toEqual({});
   });
 });

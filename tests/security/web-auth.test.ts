@@ -109,13 +109,13 @@ describe('TLS with client_auth_type: RequireAndVerifyClientCert', () => {
     // Node's refusal once the handshake is done and the certificate does not verify: the
     // connection is closed under the request the client has already sent.
     ['a client certificate of another CA', { cert: () => otherPki.client.cert, key: () => otherPki.client.key }, 'ECONNRESET'],
-    ['the server\'s own certificate as a client certificate (not for clientAuth)', { cert: () => pki.server.cert, key: () => pki.server.key }, 'ECONNRESET'],
+    ["the server's own certificate as a client certificate (not for clientAuth)", { cert: () => pki.server.cert, key: () => pki.server.key }, 'ECONNRESET'],
   ])('%s → refused', async (_attack, client: { cert?: () => string; key?: () => string }, code) => {
     const attempt = request(`${withClientCerts.url}/-/healthy`, { ca: pki.caCert, cert: client.cert?.(), key: client.key?.() });
     await expect(attempt).rejects.toMatchObject({ code });
   });
 
-  test('plain HTTP to the TLS port → no answer of the checkpoint\'s', async () => {
+  test("plain HTTP to the TLS port → no answer of the checkpoint's", async () => {
     const attempt = request(`${withClientCerts.url.replace('https:', 'http:')}/-/healthy`).then(
       (answer) => answer.status,
       () => 'refused',
@@ -123,10 +123,13 @@ describe('TLS with client_auth_type: RequireAndVerifyClientCert', () => {
     expect(await attempt).not.toBe(200);
   });
 
-  test.each(endpoints.filter(([, path]) => path !== '/no-such-page' && !path.includes('target=x') && path !== '/-/reload' && path !== '/logs?id=1'))('the right client certificate: %s %s → 200', async (method, path) => {
-    const answer = await withClientCerts.get(path, { method });
-    expect(answer.status).toBe(200);
-  });
+  test.each(endpoints.filter(([, path]) => path !== '/no-such-page' && !path.includes('target=x') && path !== '/-/reload' && path !== '/logs?id=1'))(
+    'the right client certificate: %s %s → 200',
+    async (method, path) => {
+      const answer = await withClientCerts.get(path, { method });
+      expect(answer.status).toBe(200);
+    },
+  );
 });
 
 describe('the login under pressure', () => {
@@ -145,7 +148,10 @@ describe('the login under pressure', () => {
     expect(busy.body).toBe('Too many login attempts at once, retry in a second\n');
     expect(busy.body).not.toMatch(/checkpoint_|Healthy/);
     // Counted in the log, without a user name or password.
-    const warnings = withSlowHash.output().split('\n').filter((line) => line.includes('Too many password checks at once'));
+    const warnings = withSlowHash
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('Too many password checks at once'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).not.toMatch(/guess|intruder|prometheus|web-auth-SECRET/);
   });

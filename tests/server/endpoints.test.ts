@@ -162,24 +162,18 @@ describe('/probe', () => {
     const undeclared = `${targets.http}/ok`;
     const requestsBefore = targets.requests.length;
     const response = await get(`/probe?module=auth_file&target=${encodeURIComponent(undeclared)}`);
-    expect([response.status, response.text]).toEqual([
-      403,
-      'target not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n',
-    ]);
+    expect([response.status, response.text]).toEqual([403, 'target not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n']);
     expect(value(parseMetrics((await get('/metrics')).text), 'checkpoint_probes_forbidden_total', { module: 'auth_file' })).toBe(1);
     expect(targets.requests.length).toBe(requestsBefore);
     // The declared target of the same module is probed.
     expect((await get(`/probe?module=auth_file&target=${encodeURIComponent(`${targets.http}/auth`)}`)).text).toContain('probe_success 1');
   });
 
-  test('a hostname parameter outside a restricted module\'s allowed hosts is refused: it would set the Host header and the name TLS verifies', async () => {
+  test("a hostname parameter outside a restricted module's allowed hosts is refused: it would set the Host header and the name TLS verifies", async () => {
     const declared = encodeURIComponent(`${targets.http}/auth`);
     const requestsBefore = targets.requests.length;
     const refused = await get(`/probe?module=auth_file&target=${declared}&hostname=evil.example`);
-    expect([refused.status, refused.text]).toEqual([
-      403,
-      'hostname not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n',
-    ]);
+    expect([refused.status, refused.text]).toEqual([403, 'hostname not allowed: module "auth_file" may reach only the targets of its monitors and its allowed_targets (it carries a secret)\n']);
     expect(targets.requests.length).toBe(requestsBefore);
     expect((await get(`/probe?module=auth_file&target=${declared}&hostname=127.0.0.1`)).text).toContain('probe_success 1');
   });
@@ -309,7 +303,10 @@ describe('/metrics and the lifecycle endpoints', () => {
   });
 
   test('a repeated query parameter counts as none, as blackbox_exporter refuses it', async () => {
-    expect(await get(`/probe?module=http_2xx&target=${encodeURIComponent(targets.http)}&target=${encodeURIComponent(targets.http)}`)).toMatchObject({ status: 400, text: 'Target parameter is missing\n' });
+    expect(await get(`/probe?module=http_2xx&target=${encodeURIComponent(targets.http)}&target=${encodeURIComponent(targets.http)}`)).toMatchObject({
+      status: 400,
+      text: 'Target parameter is missing\n',
+    });
   });
 
   test('a reload with a broken file keeps the old config and says so in a metric; a good one swaps it', async () => {
@@ -345,7 +342,7 @@ describe('the limit on probes at once', () => {
       const refused = await fetch(`${limited.url}/probe?module=http_2xx&target=${encodeURIComponent(`${targets.http}/ok`)}`);
       expect(refused.status).toBe(503);
       expect(await refused.text()).toContain('too many probes running (--probe.max-concurrent=1)');
-      expect((await (await slow).text())).toContain('probe_success 1');
+      expect(await (await slow).text()).toContain('probe_success 1');
       const metrics = parseMetrics(await fetch(`${limited.url}/metrics`).then((r) => r.text()));
       expect(value(metrics, 'checkpoint_probes_rejected_total')).toBe(1);
       expect(value(metrics, 'checkpoint_probes_in_flight')).toBe(0);

@@ -247,7 +247,15 @@ describe('basic auth', () => {
 
   test('every endpoint asks, and the right user and password get in', async () => {
     await start(users('alice-secret'));
-    const endpoints: [string, string][] = [['GET', '/'], ['GET', '/metrics'], ['GET', '/sd'], ['GET', '/probe?target=127.0.0.1'], ['GET', '/logs?id=1'], ['GET', '/-/healthy'], ['POST', '/-/reload']];
+    const endpoints: [string, string][] = [
+      ['GET', '/'],
+      ['GET', '/metrics'],
+      ['GET', '/sd'],
+      ['GET', '/probe?target=127.0.0.1'],
+      ['GET', '/logs?id=1'],
+      ['GET', '/-/healthy'],
+      ['POST', '/-/reload'],
+    ];
     for (const [method, urlPath] of endpoints) {
       expect([urlPath, (await get(urlPath, { method })).status]).toEqual([urlPath, 401]);
     }
@@ -474,7 +482,9 @@ describe('bcrypt checks: bounded, and each wrong password paid once', () => {
 });
 
 test('the headers of http_server_config go on every response, 401s too', async () => {
-  await start(`http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n    Content-Security-Policy: default-src 'self'\n    Strict-Transport-Security: max-age=31536000\nbasic_auth_users:\n  alice: ${hash('alice-secret')}\n`);
+  await start(
+    `http_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n    Content-Security-Policy: default-src 'self'\n    Strict-Transport-Security: max-age=31536000\nbasic_auth_users:\n  alice: ${hash('alice-secret')}\n`,
+  );
   for (const headers of [{}, { authorization: authorization('alice', 'alice-secret') }]) {
     const response = await get('/-/healthy', { headers });
     expect(response.headers).toMatchObject({
@@ -489,7 +499,10 @@ test('the headers of http_server_config go on every response, 401s too', async (
 describe('an invalid web config is refused at start with every problem, each naming the file', () => {
   async function refusal(webConfigYaml: string): Promise<string[]> {
     await writeFile(webConfigFile, webConfigYaml);
-    const error = await startCheckpoint(CONFIG, { webConfigFile }).then(() => undefined, (refused: unknown) => refused);
+    const error = await startCheckpoint(CONFIG, { webConfigFile }).then(
+      () => undefined,
+      (refused: unknown) => refused,
+    );
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).problems;
   }

@@ -8,9 +8,9 @@ import { concrete, loadDashboards, panelTargets } from '../support/dashboards';
 
 /** Metric name prefixes nothing in the native stack produces, and why. */
 export const NOT_IN_THIS_STACK: [RegExp, string][] = [
-  [/\bprobe_browser_\w+/, 'no browser journey monitor: Chromium journeys are covered by the browser prober\'s own tests'],
+  [/\bprobe_browser_\w+/, "no browser journey monitor: Chromium journeys are covered by the browser prober's own tests"],
   [/\bprobe_docker_\w+/, 'no Docker daemon in the native stack: no docker monitor'],
-  [/\bprobe_smtp_\w+/, 'no SMTP monitor (the SMTP sink is Alertmanager\'s relay, not a probed server)'],
+  [/\bprobe_smtp_\w+/, "no SMTP monitor (the SMTP sink is Alertmanager's relay, not a probed server)"],
   [/\bprobe_sftp_\w+/, 'no SFTP monitor'],
   [/\bprobe_postgres_replication_\w+/, 'no PostgreSQL replica in the native stack'],
   [/\bcontainer_\w+/, 'cAdvisor is not packaged in Debian: its job is dropped'],

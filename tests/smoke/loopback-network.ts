@@ -51,13 +51,10 @@ export async function startNameProxy(names: Map<string, string>): Promise<NamePr
     if (!authorizations.has(key)) authorizations.set(key, new Set());
     authorizations.get(key)!.add(request.headers.authorization ?? '');
     const [host, port] = upstream.split(':');
-    const outgoing = http.request(
-      { host, port: Number(port), method: request.method, path: `${url.pathname}${url.search}`, headers: { ...request.headers, host: url.host } },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
+    const outgoing = http.request({ host, port: Number(port), method: request.method, path: `${url.pathname}${url.search}`, headers: { ...request.headers, host: url.host } }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
     outgoing.on('error', (error) => {
       if (!response.headersSent) response.writeHead(502).end(`${url.host}: ${error.message}\n`);
       else response.destroy();

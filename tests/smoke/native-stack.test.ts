@@ -155,13 +155,7 @@ monitors:
   for (const [name, address] of shipped) {
     const configFile = path.join(work, `${name}.yml`);
     await fs.writeFile(configFile, checkpointConfig);
-    const server = await startProcessServer(
-      name,
-      CHECKPOINT_BIN,
-      (port) => [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags],
-      '/-/ready',
-      webAuthorization,
-    );
+    const server = await startProcessServer(name, CHECKPOINT_BIN, (port) => [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags], '/-/ready', webAuthorization);
     checkpoints.set(name, server);
     nameMap.set(address, server.address);
   }
@@ -185,7 +179,12 @@ monitors:
   const scaled = scaleAlertmanagerConfig(await fs.readFile(amConfig, 'utf8'));
   await fs.writeFile(amConfig, scaled.yaml);
   substitutions.push(
-    { file: 'alertmanager/alertmanager.yml', where: 'render-config.sh', from: 'placeholders', to: `ADMIN_EMAILS (3), SMTP_SMARTHOST ${mail.smarthost}, SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE; no dead man's switch URL` },
+    {
+      file: 'alertmanager/alertmanager.yml',
+      where: 'render-config.sh',
+      from: 'placeholders',
+      to: `ADMIN_EMAILS (3), SMTP_SMARTHOST ${mail.smarthost}, SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE; no dead man's switch URL`,
+    },
     ...scaled.substitutions,
   );
   alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
@@ -212,8 +211,10 @@ monitors:
     to: `${webConfigFile} (user ${login.username}, a password of this run)`,
   });
 
-  say(`stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
-    `${[...checkpoints.values()].map((c) => `${c.name} ${c.address}`).join(', ')}, PostgreSQL ${postgres.address} behind ${firewall.address}, SMTP ${mail.smarthost}`);
+  say(
+    `stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
+      `${[...checkpoints.values()].map((c) => `${c.name} ${c.address}`).join(', ')}, PostgreSQL ${postgres.address} behind ${firewall.address}, SMTP ${mail.smarthost}`,
+  );
   say(`substitutions in the shipped configs (durations divided by ${TIME_SCALE}):\n${substitutions.map((s) => `    ${s.file}: ${s.where}: ${s.from} -> ${s.to}`).join('\n')}`);
 }, 180_000);
 
@@ -311,10 +312,21 @@ function mailsAfter(since: number, match: (m: ReceivedMail) => boolean): Receive
 }
 
 async function waitMail(since: number, what: string, match: (m: ReceivedMail) => boolean): Promise<ReceivedMail> {
-  return waitUntil(`a mail: ${what}; received so far: ${mail!.received.slice(since).map((m) => m.subject).join(' | ') || 'none'}`, async () => mailsAfter(since, match)[0]);
+  return waitUntil(
+    `a mail: ${what}; received so far: ${
+      mail!.received
+        .slice(since)
+        .map((m) => m.subject)
+        .join(' | ') || 'none'
+    }`,
+    async () => mailsAfter(since, match)[0],
+  );
 }
 
-const subject = (pattern: RegExp) => (m: ReceivedMail): boolean => pattern.test(m.subject);
+const subject =
+  (pattern: RegExp) =>
+  (m: ReceivedMail): boolean =>
+    pattern.test(m.subject);
 const isPage = (m: ReceivedMail): boolean => m.headers.importance === 'high';
 
 function expectToAllAdmins(message: ReceivedMail): void {
@@ -384,8 +396,10 @@ test('1. every monitor is up from both checkpoints, and every dashboard panel th
   expect(checked.length).toBeGreaterThan(0);
   for (const query of checked) panelResults.set(query, (await prometheus!.query(query.expr)).length > 0);
   const empty = checked.filter((q) => !panelResults.get(q));
-  say(`step 1: ${checked.length} panel queries checked, ${checked.length - empty.length} with data now; ${skipped.length} skipped:\n` +
-    skipped.map((q) => `    skipped ${describePanel(q)}: ${q.skipped}`).join('\n'));
+  say(
+    `step 1: ${checked.length} panel queries checked, ${checked.length - empty.length} with data now; ${skipped.length} skipped:\n` +
+      skipped.map((q) => `    skipped ${describePanel(q)}: ${q.skipped}`).join('\n'),
+  );
   // A query that can only have data while something fails ("Current failures") is checked again
   // over the whole scenario, after the outages, in the last test.
   const onlyOnFailure = (q: PanelQuery): boolean => /probe_failure_reason\{[^}]*\}\s*==\s*1/.test(q.expr);
@@ -411,8 +425,10 @@ test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the
 
   const down = await waitMail(mark, 'PostgresDown orders-db', subject(new RegExp(`^\\[FIRING:1\\] PostgresDown ${DB_MONITOR}$`)));
   const seconds = ((Date.now() - stoppedAt) / 1000).toFixed(1);
-  say(`step 3: TIME FROM STOPPING POSTGRESQL TO THE POSTGRESDOWN MAIL: ${seconds}s ` +
-    `(probe every 2s, rule for: 2m/${TIME_SCALE} = 4s, critical group_wait 30s/${TIME_SCALE} = 1s; in production ~2.5-3 min)`);
+  say(
+    `step 3: TIME FROM STOPPING POSTGRESQL TO THE POSTGRESDOWN MAIL: ${seconds}s ` +
+      `(probe every 2s, rule for: 2m/${TIME_SCALE} = 4s, critical group_wait 30s/${TIME_SCALE} = 1s; in production ~2.5-3 min)`,
+  );
   expectToAllAdmins(down);
   expect(isPage(down)).toBe(true);
   expect(down.text).toContain(`PostgreSQL ${DB_MONITOR} is down, confirmed from 2 checkpoint(s)`);
@@ -503,7 +519,11 @@ test('5. a checkpoint is killed: CheckpointDown fires, and the monitors it probe
   expect(mailsAfter(mark, subject(/MonitorDown|PostgresDown/)).map((m) => m.subject)).toEqual([]);
   // checkpoint-a still probes both monitors and sees them up; checkpoint-b's probes report nothing.
   expect(await probeStates()).toEqual([`checkpoint-a/${DB_MONITOR}=1`, `checkpoint-a/${HTTP_MONITOR}=1`].sort());
-  say(`step 5: ${window.toFixed(0)}s after the kill: no MonitorDown/PostgresDown; pages since the kill: ${mailsAfter(mark, isPage).map((m) => m.subject).join(' | ')}`);
+  say(
+    `step 5: ${window.toFixed(0)}s after the kill: no MonitorDown/PostgresDown; pages since the kill: ${mailsAfter(mark, isPage)
+      .map((m) => m.subject)
+      .join(' | ')}`,
+  );
 });
 
 test('every dashboard panel this stack feeds had data during the scenario', async () => {

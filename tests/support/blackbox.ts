@@ -59,8 +59,7 @@ async function assertBinary(): Promise<void> {
     await fs.access(BLACKBOX_BIN, fsConstants.X_OK);
   } catch {
     throw new Error(
-      `blackbox_exporter not found at ${BLACKBOX_BIN}: run \`apt-get install prometheus-blackbox-exporter\` ` +
-        '(or set BLACKBOX_EXPORTER_BIN). The comparison tests need the real exporter.',
+      `blackbox_exporter not found at ${BLACKBOX_BIN}: run \`apt-get install prometheus-blackbox-exporter\` ` + '(or set BLACKBOX_EXPORTER_BIN). The comparison tests need the real exporter.',
     );
   }
 }
@@ -73,11 +72,7 @@ interface Spawned {
 
 /** One attempt: spawn on `port` and wait for /-/healthy. */
 async function spawnOnce(port: number, configFile: string, cwd: string, extraArgs: string[]): Promise<Spawned> {
-  const { child, logs, spawnError } = spawnLogged(
-    BLACKBOX_BIN,
-    [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...extraArgs],
-    { cwd },
-  );
+  const { child, logs, spawnError } = spawnLogged(BLACKBOX_BIN, [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...extraArgs], { cwd });
   track(child);
 
   const url = `http://${LOOPBACK}:${port}`;

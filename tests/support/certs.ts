@@ -85,10 +85,7 @@ function run(args: string[], cwd: string): Promise<void> {
 /** openssl `ca` dates are UTC in GeneralizedTime form: YYYYMMDDHHMMSSZ. */
 function opensslDate(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return (
-    `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
-    `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`
-  );
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` + `${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
 }
 
 /**
@@ -158,11 +155,21 @@ authorityKeyIdentifier = keyid
 async function newKeyAndCsr(dir: string, cnf: string, name: string, cn: string): Promise<void> {
   await run(
     [
-      'req', '-new', '-config', cnf,
-      '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', path.join(dir, `${name}-key.pem`),
-      '-out', path.join(dir, `${name}.csr`),
-      '-subj', `/CN=${cn}`,
+      'req',
+      '-new',
+      '-config',
+      cnf,
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(dir, `${name}-key.pem`),
+      '-out',
+      path.join(dir, `${name}.csr`),
+      '-subj',
+      `/CN=${cn}`,
     ],
     dir,
   );
@@ -179,17 +186,25 @@ interface IssueOptions {
 /** Issues `${name}.pem` signed by the CA (or self-signed when name is 'ca'). */
 async function issue(dir: string, cnf: string, o: IssueOptions): Promise<void> {
   await newKeyAndCsr(dir, cnf, o.name, o.cn);
-  const signer =
-    o.name === 'ca'
-      ? ['-selfsign', '-keyfile', path.join(dir, 'ca-key.pem')]
-      : ['-cert', path.join(dir, 'ca.pem'), '-keyfile', path.join(dir, 'ca-key.pem')];
+  const signer = o.name === 'ca' ? ['-selfsign', '-keyfile', path.join(dir, 'ca-key.pem')] : ['-cert', path.join(dir, 'ca.pem'), '-keyfile', path.join(dir, 'ca-key.pem')];
   await run(
     [
-      'ca', '-batch', '-notext', '-config', cnf, ...signer,
-      '-extensions', o.extensions,
-      '-startdate', o.start, '-enddate', o.end,
-      '-in', path.join(dir, `${o.name}.csr`),
-      '-out', path.join(dir, `${o.name}.pem`),
+      'ca',
+      '-batch',
+      '-notext',
+      '-config',
+      cnf,
+      ...signer,
+      '-extensions',
+      o.extensions,
+      '-startdate',
+      o.start,
+      '-enddate',
+      o.end,
+      '-in',
+      path.join(dir, `${o.name}.csr`),
+      '-out',
+      path.join(dir, `${o.name}.pem`),
     ],
     dir,
   );

@@ -82,7 +82,13 @@ async function launch(port: number, dir: string, configFile: string, flags: stri
       await killAndWait(spawned.child);
       throw startFailure(`checkpoint exited with ${spawned.child.exitCode ?? spawned.child.signalCode}:\n${spawned.logs()}`, /EADDRINUSE|address already in use/i.test(spawned.logs()));
     }
-    if (await get('/-/healthy', { timeoutMs: 2000 }).then(() => true, () => false)) break;
+    if (
+      await get('/-/healthy', { timeoutMs: 2000 }).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) {
       await killAndWait(spawned.child);
       throw new Error(`checkpoint not answering after ${START_TIMEOUT_MS} ms:\n${spawned.logs()}`);

@@ -79,9 +79,7 @@ export interface PanelTarget {
 
 /** Every query of every panel of one dashboard, in panel order, targets without an expr too. */
 export function panelTargets(dashboard: Dashboard): PanelTarget[] {
-  return queryPanels(dashboard).flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ dashboard: dashboard.title, panel: panel.title, refId: target.refId, expr: target.expr })),
-  );
+  return queryPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((target) => ({ dashboard: dashboard.title, panel: panel.title, refId: target.refId, expr: target.expr })));
 }
 
 /** A Grafana variable reference: $name, ${name}, ${name:format} or [[name]] / [[name:format]]. */

@@ -66,7 +66,9 @@ export async function startDockerd(options: { tls?: DockerdTls } = {}): Promise<
   const args = (port: number | undefined) => [
     `--config-file=${configFile}`,
     `--host=unix://${socketPath}`,
-    ...(options.tls && port !== undefined ? [`--host=tcp://${LOOPBACK}:${port}`, '--tlsverify', `--tlscacert=${options.tls.caPath}`, `--tlscert=${options.tls.certPath}`, `--tlskey=${options.tls.keyPath}`] : []),
+    ...(options.tls && port !== undefined
+      ? [`--host=tcp://${LOOPBACK}:${port}`, '--tlsverify', `--tlscacert=${options.tls.caPath}`, `--tlscert=${options.tls.certPath}`, `--tlskey=${options.tls.keyPath}`]
+      : []),
     `--data-root=${path.join(dir, 'data')}`,
     `--exec-root=${path.join(dir, 'exec')}`,
     `--pidfile=${path.join(dir, 'docker.pid')}`,

@@ -208,10 +208,13 @@ async function route(req: Req, res: Res, timers: TimerSet): Promise<void> {
   } else if (p === '/slow') {
     const ms = Number(url.searchParams.get('ms') ?? '1000');
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, Number.isFinite(ms) && ms >= 0 ? ms : 1000);
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          resolve();
+        },
+        Number.isFinite(ms) && ms >= 0 ? ms : 1000,
+      );
       timers.add(timer);
       // The client gave up (timeout) or the targets are closing: stop waiting.
       res.once('close', () => {
@@ -336,26 +339,11 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
   const servers: Record<HttpServerName, AnyServer> = {
     http: http.createServer(makeHandler('http', requests, timers)),
     // ALPN offers http/1.1 only, so clients that would like h2 are told no.
-    https: https.createServer(
-      { ...tls(pki.server), ALPNProtocols: ['http/1.1'] },
-      makeHandler('https', requests, timers),
-    ),
-    h2: http2.createSecureServer(
-      { ...tls(pki.server), allowHTTP1: true },
-      makeHandler('h2', requests, timers),
-    ),
-    expired: https.createServer(
-      { ...tls(pki.expired), ALPNProtocols: ['http/1.1'] },
-      makeHandler('expired', requests, timers),
-    ),
-    wrongHost: https.createServer(
-      { ...tls(pki.wrongHost), ALPNProtocols: ['http/1.1'] },
-      makeHandler('wrongHost', requests, timers),
-    ),
-    mtls: https.createServer(
-      { ...tls(pki.server), ALPNProtocols: ['http/1.1'], ca: pki.caCert, requestCert: true, rejectUnauthorized: true },
-      makeHandler('mtls', requests, timers),
-    ),
+    https: https.createServer({ ...tls(pki.server), ALPNProtocols: ['http/1.1'] }, makeHandler('https', requests, timers)),
+    h2: http2.createSecureServer({ ...tls(pki.server), allowHTTP1: true }, makeHandler('h2', requests, timers)),
+    expired: https.createServer({ ...tls(pki.expired), ALPNProtocols: ['http/1.1'] }, makeHandler('expired', requests, timers)),
+    wrongHost: https.createServer({ ...tls(pki.wrongHost), ALPNProtocols: ['http/1.1'] }, makeHandler('wrongHost', requests, timers)),
+    mtls: https.createServer({ ...tls(pki.server), ALPNProtocols: ['http/1.1'], ca: pki.caCert, requestCert: true, rejectUnauthorized: true }, makeHandler('mtls', requests, timers)),
   };
   (servers.h2 as http2.Http2SecureServer).on('session', (session: http2.Http2Session) => {
     h2Sessions.add(session);

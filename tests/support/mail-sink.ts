@@ -149,8 +149,6 @@ function decodeBody(body: string, encoding: string): string {
 // RFC 2047 encoded words (=?UTF-8?q?...?= or ?b?), which Go's mime package writes for non-ASCII subjects.
 function decodeWords(value: string): string {
   return value.replace(/=\?([^?]+)\?([qQbB])\?([^?]*)\?=\s*/g, (_, _charset: string, kind: string, text: string) =>
-    kind.toLowerCase() === 'b'
-      ? Buffer.from(text, 'base64').toString('utf8')
-      : decodeBody(text.replace(/_/g, ' '), 'quoted-printable'),
+    kind.toLowerCase() === 'b' ? Buffer.from(text, 'base64').toString('utf8') : decodeBody(text.replace(/_/g, ' '), 'quoted-printable'),
   );
 }

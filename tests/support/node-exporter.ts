@@ -23,8 +23,7 @@ async function assertBinary(): Promise<void> {
     await fs.access(NODE_EXPORTER_BIN, fsConstants.X_OK);
   } catch {
     throw new Error(
-      `node-exporter not found at ${NODE_EXPORTER_BIN}: run \`apt-get install prometheus-node-exporter\` ` +
-        '(or set NODE_EXPORTER_BIN). The dashboard tests read its real metric names.',
+      `node-exporter not found at ${NODE_EXPORTER_BIN}: run \`apt-get install prometheus-node-exporter\` ` + '(or set NODE_EXPORTER_BIN). The dashboard tests read its real metric names.',
     );
   }
 }

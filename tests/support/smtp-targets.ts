@@ -181,4 +181,3 @@ export async function startScriptedServer(script: Script = {}): Promise<Scripted
       }),
   };
 }
-

@@ -173,7 +173,8 @@ async function spawnSshd(configFile: string): Promise<Spawned> {
     const failedBind = /Bind to port \d+ on (\S+) failed: ([^.\n]*)/.exec(log);
     if (failedBind || spawnError() || hasExited(child)) {
       await killAndWait(child);
-      const why = spawnError()?.message ?? (failedBind ? `cannot listen on ${failedBind[1]} (${failedBind[2]}; the tests need 127.0.0.1 and ::1)` : `exited with ${child.exitCode ?? child.signalCode}`);
+      const why =
+        spawnError()?.message ?? (failedBind ? `cannot listen on ${failedBind[1]} (${failedBind[2]}; the tests need 127.0.0.1 and ::1)` : `exited with ${child.exitCode ?? child.signalCode}`);
       throw startFailure(`sshd ${why}:\n${logs()}`, /Address already in use/.test(logs()));
     }
     await sleep(20);

@@ -137,13 +137,13 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
     };
     switch (name) {
       case 'checkpoint':
-        job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        job(['proxy_url'], proxyUrl, "the checkpoints by their compose names, through the test's proxy");
         password(['basic_auth'], 'scrape');
         break;
       case 'probe': {
         job(['scrape_interval'], INTERVALS.probe.scrape_interval, 'interval');
         job(['scrape_timeout'], INTERVALS.probe.scrape_timeout, 'timeout');
-        job(['proxy_url'], proxyUrl, 'the checkpoints by their compose names, through the test\'s proxy');
+        job(['proxy_url'], proxyUrl, "the checkpoints by their compose names, through the test's proxy");
         password(['basic_auth'], 'scrape');
         const sd = item.get('http_sd_configs');
         if (!isSeq(sd)) throw new Error(`${file}: job probe has no http_sd_configs`);

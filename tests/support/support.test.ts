@@ -9,17 +9,7 @@ import * as zlib from 'node:zlib';
 import { startBlackbox, type Blackbox } from './blackbox';
 import { makeTestPki, type TestPki } from './certs';
 import { request } from './client';
-import {
-  AUTH_BEARER_TOKEN,
-  AUTH_PASSWORD,
-  AUTH_USER,
-  CHUNKED_PARTS,
-  GZIP_PLAIN_BODY,
-  OK_BODY,
-  OK_LAST_MODIFIED,
-  startTargets,
-  type Targets,
-} from './http-targets';
+import { AUTH_BEARER_TOKEN, AUTH_PASSWORD, AUTH_USER, CHUNKED_PARTS, GZIP_PLAIN_BODY, OK_BODY, OK_LAST_MODIFIED, startTargets, type Targets } from './http-targets';
 import { metricNames, metricTypes, parseMetrics, seriesKey, value } from './metrics-text';
 import { freePort, refusedPort } from './ports';
 
@@ -97,9 +87,7 @@ describe('http targets', () => {
   it('fails verification for the untrusted, expired and wrong-host servers', async () => {
     expect(await errorCode(request(`${targets.https}/ok`))).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     expect(await errorCode(request(`${targets.expired}/ok`, { ca: pki.caCert }))).toBe('CERT_HAS_EXPIRED');
-    expect(await errorCode(request(`${targets.wrongHost}/ok`, { ca: pki.caCert }))).toBe(
-      'ERR_TLS_CERT_ALTNAME_INVALID',
-    );
+    expect(await errorCode(request(`${targets.wrongHost}/ok`, { ca: pki.caCert }))).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
     // The wrong-host cert itself is fine: it verifies for the name it was issued for.
     const ok = await request(`${targets.wrongHost}/ok`, { ca: pki.caCert, servername: 'wrong.example' });
     expect(ok.status).toBe(200);
@@ -178,9 +166,7 @@ describe('http targets', () => {
 
     const basic = `Basic ${Buffer.from(`${AUTH_USER}:${AUTH_PASSWORD}`).toString('base64')}`;
     expect((await request(`${base}/auth`, { headers: { authorization: basic } })).status).toBe(200);
-    expect(
-      (await request(`${base}/auth`, { headers: { authorization: `Bearer ${AUTH_BEARER_TOKEN}` } })).status,
-    ).toBe(200);
+    expect((await request(`${base}/auth`, { headers: { authorization: `Bearer ${AUTH_BEARER_TOKEN}` } })).status).toBe(200);
     const denied = await request(`${base}/auth`, { headers: { authorization: 'Bearer nope' } });
     expect(denied.status).toBe(401);
     expect(denied.headers['www-authenticate']).toMatch(/^Basic/);
@@ -237,9 +223,7 @@ describe('metrics-text', () => {
     expect(value(m, 'weird', { a: 'y' })).toBe(-Infinity);
     expect(value(m, 'h_bucket', { le: '+Inf' })).toBe(3);
     expect(value(m, 'missing')).toBeUndefined();
-    expect([...metricNames(text)].sort()).toEqual(
-      ['h_bucket', 'h_sum', 'probe_ssl_earliest_cert_expiry', 'probe_success', 'weird'].sort(),
-    );
+    expect([...metricNames(text)].sort()).toEqual(['h_bucket', 'h_sum', 'probe_ssl_earliest_cert_expiry', 'probe_success', 'weird'].sort());
     expect(metricTypes(text).get('h')).toBe('histogram');
   });
 

@@ -36,7 +36,7 @@ export async function startUnacceptingListener(): Promise<UnacceptingListener> {
   const fillers = [completing, net.connect(port, LOOPBACK)];
   for (const filler of fillers) filler.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('could not fill the listener\'s queue within 5 s')), 5000);
+    const timer = setTimeout(() => reject(new Error("could not fill the listener's queue within 5 s")), 5000);
     completing.once('connect', () => {
       clearTimeout(timer);
       resolve();

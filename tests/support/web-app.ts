@@ -85,7 +85,10 @@ export async function startWebApp(): Promise<WebApp> {
         const bounce = `/bounce?to=${encodeURIComponent(to)}`;
         return html(
           200,
-          page('Leave', `<main><a href="${escapeHtml(to)}">Elsewhere</a> <a href="${escapeHtml(to)}" target="_blank">Elsewhere in a new tab</a><form method="post" action="${escapeHtml(bounce)}"><label>Password <input name="password" type="password"></label><button>Send</button></form></main>`),
+          page(
+            'Leave',
+            `<main><a href="${escapeHtml(to)}">Elsewhere</a> <a href="${escapeHtml(to)}" target="_blank">Elsewhere in a new tab</a><form method="post" action="${escapeHtml(bounce)}"><label>Password <input name="password" type="password"></label><button>Send</button></form></main>`,
+          ),
         );
       }
       case 'GET /bounce':
@@ -97,10 +100,7 @@ export async function startWebApp(): Promise<WebApp> {
       case 'GET /error':
         return html(500, page('Error', '<h1>Internal Server Error</h1>'));
       case 'GET /throws':
-        return html(
-          200,
-          page('Dashboard', '<h1>Dashboard</h1><script>console.error("console says no"); throw new Error("boom from the page");</script>'),
-        );
+        return html(200, page('Dashboard', '<h1>Dashboard</h1><script>console.error("console says no"); throw new Error("boom from the page");</script>'));
       case 'GET /slow-resource':
         return html(200, page('Slow', '<h1>Slow page</h1><img src="/slow-image" alt="slow">'));
       case 'GET /slow-image': {

@@ -4,7 +4,11 @@ import { ProbeRegistry } from '../../src/probe/probe-registry';
 import { parseMetrics } from '../support/metrics-text';
 
 /** The same registrations and values, written by a registry of each kind. */
-function both(fill: (gauge: (name: string, help: string, labelNames?: string[]) => { set(v: number): void; inc(v?: number): void; labels(...values: string[]): { set(v: number): void; inc(v?: number): void } }) => void) {
+function both(
+  fill: (
+    gauge: (name: string, help: string, labelNames?: string[]) => { set(v: number): void; inc(v?: number): void; labels(...values: string[]): { set(v: number): void; inc(v?: number): void } },
+  ) => void,
+) {
   const probe = new ProbeRegistry();
   fill((name, help, labelNames = []) => probe.gauge(name, help, labelNames));
   const reference = new Registry();

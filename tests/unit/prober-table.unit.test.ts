@@ -24,13 +24,15 @@ test('an implementation is imported on its first probe, once, and only its own',
 
 test('close() releases the loaded implementations only, and a failing close does not stop the others', async () => {
   const closed: string[] = [];
-  const implementation = (name: string, fails = false) => async () => ({
-    probe: async () => true,
-    close: async () => {
-      closed.push(name);
-      if (fails) throw new Error('close failed');
-    },
-  });
+  const implementation =
+    (name: string, fails = false) =>
+    async () => ({
+      probe: async () => true,
+      close: async () => {
+        closed.push(name);
+        if (fails) throw new Error('close failed');
+      },
+    });
   const table = new ProberTable({ a: fakeDefinition(implementation('a', true)), b: fakeDefinition(implementation('b')), never: fakeDefinition(implementation('never')) });
   await table.prober('a');
   await table.prober('b');

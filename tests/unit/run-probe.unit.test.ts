@@ -55,7 +55,7 @@ test('a success reports the runtime metrics, with the settings and target (parse
   expect([...metrics.keys()].some((key) => key.startsWith('probe_failure_reason'))).toBe(false);
 });
 
-test('a failed attempt is retried up to `retries` times; the last attempt\'s own metrics are the answer', async () => {
+test("a failed attempt is retried up to `retries` times; the last attempt's own metrics are the answer", async () => {
   let attempts = 0;
   const { result, metrics } = await run(
     async (probe) => {
