@@ -2,8 +2,7 @@
  * undici serves HTTP/2 only, so a checkpoint whose targets all speak HTTP/1.x never loads it (its
  * memory and start-up cost). The real undici runs; the factory only notes when it is first required.
  */
-import { makeTestPki, type TestPki } from '../../tests/support/certs';
-import { startTargets, type Targets } from '../../tests/support/http-targets';
+import { targetsForSuite } from '../../tests/support/http-targets';
 
 let mockUndiciLoaded = false;
 jest.mock('undici', () => {
@@ -11,31 +10,20 @@ jest.mock('undici', () => {
   return jest.requireActual<typeof import('undici')>('undici');
 });
 
-let pki: TestPki;
-let targets: Targets;
-
-beforeAll(async () => {
-  pki = await makeTestPki();
-  targets = await startTargets(pki);
-});
-
-afterAll(async () => {
-  await targets?.close();
-  await pki?.cleanup();
-});
+const suite = targetsForSuite();
 
 test('undici is loaded the first time a target negotiates HTTP/2, not before', async () => {
   // The probers are imported only now that the flag exists, so an import of undici anywhere on
   // their path shows as a failed expectation below.
   const { probeWith } = await import('../../tests/support/probe-harness');
-  const tls = `tls_config: {ca_file: ${pki.caCertPath}}`;
-  expect((await probeWith('http', `${targets.http}/ok`)).result.success).toBe(true);
+  const tls = `tls_config: {ca_file: ${suite.pki.caCertPath}}`;
+  expect((await probeWith('http', `${suite.targets.http}/ok`)).result.success).toBe(true);
   // Offered h2 in ALPN, the server chose http/1.1.
-  expect((await probeWith('http', `${targets.https}/ok`, tls)).result.success).toBe(true);
-  expect((await probeWith('http', `${targets.h2}/ok`, `${tls}\nenable_http2: false`)).result.success).toBe(true);
+  expect((await probeWith('http', `${suite.targets.https}/ok`, tls)).result.success).toBe(true);
+  expect((await probeWith('http', `${suite.targets.h2}/ok`, `${tls}\nenable_http2: false`)).result.success).toBe(true);
   expect(mockUndiciLoaded).toBe(false);
 
-  const h2 = await probeWith('http', `${targets.h2}/ok`, tls);
+  const h2 = await probeWith('http', `${suite.targets.h2}/ok`, tls);
   expect(h2.result.success).toBe(true);
   expect(h2.get('probe_http_version')).toBe(2);
   expect(mockUndiciLoaded).toBe(true);

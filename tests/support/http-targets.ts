@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { Readable, type Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import type { TestPki } from './certs';
+import { makeTestPki, type TestPki } from './certs';
 import { listenOnLoopback, LOOPBACK, refusedPort } from './ports';
 
 /** Body of GET /ok. */
@@ -415,4 +415,33 @@ export async function startTargets(pki: TestPki): Promise<Targets> {
     await close();
     throw err;
   }
+}
+
+/**
+ * A test PKI and the targets, started before the suite's tests and stopped after them: the setup
+ * the http suites share. Read `suite.pki` and `suite.targets` inside tests and hooks, once the
+ * suite's `beforeAll` has run.
+ */
+export function targetsForSuite(): { readonly pki: TestPki; readonly targets: Targets } {
+  let started: { pki: TestPki; targets: Targets } | undefined;
+  beforeAll(async () => {
+    const pki = await makeTestPki();
+    started = { pki, targets: await startTargets(pki) };
+  });
+  afterAll(async () => {
+    await started?.targets.close();
+    await started?.pki.cleanup();
+  });
+  const get = () => {
+    if (!started) throw new Error('the targets are read before the suite started them (or after it failed to)');
+    return started;
+  };
+  return {
+    get pki() {
+      return get().pki;
+    },
+    get targets() {
+      return get().targets;
+    },
+  };
 }
