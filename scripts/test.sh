@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command (`npm test`): installs what the tests need, builds, runs every test.
+# The README's test command (`npm test`): installs what the tests need, builds, lints, checks the
+# format, runs every test (both tiers, see jest.config.js).
 # Extra arguments go to jest, e.g. `npm test -- tests/server`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

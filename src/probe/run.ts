@@ -91,7 +91,7 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         success = await request.prober(context);
       } catch (error) {
         success = false;
-        failThrown(context, error, phases?.current());
+        failThrown(context, error, phases?.current(), request.clientGone?.aborted === true);
       }
       if (success) break;
       if (attempts <= module.retries && !controller.signal.aborted) log.warn('Probe attempt failed, trying again', { attempt: attempts, retries: module.retries });
@@ -119,10 +119,16 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
  * but once the deadline fired, whatever broke (a reset socket, an aborted read) broke because of
  * it, so the probe timed out in the phase it was in. Anything else is a bug: `internal`.
  */
-function failThrown(probe: ProbeContext<unknown, unknown>, error: unknown, phase: string | undefined): void {
-  if (error instanceof ProbeFailure && (error.reason === 'timeout' || !probe.signal.aborted)) probe.fail(error.reason, error.message);
-  else if (probe.signal.aborted) probe.fail('timeout', phase === undefined ? 'deadline reached' : `deadline reached in the ${phase} phase`);
-  else probe.fail('internal', `prober threw: ${firstLine(String(error))}`);
+function failThrown(probe: ProbeContext<unknown, unknown>, error: unknown, phase: string | undefined, clientGone: boolean): void {
+  if (error instanceof ProbeFailure && (error.reason === 'timeout' || !probe.signal.aborted)) {
+    probe.fail(error.reason, error.message);
+  } else if (probe.signal.aborted) {
+    // The client leaving aborts the same signal; runProbe then says so around this message.
+    const stopped = clientGone ? 'stopped' : 'deadline reached';
+    probe.fail('timeout', phase === undefined ? stopped : `${stopped} in the ${phase} phase`);
+  } else {
+    probe.fail('internal', `prober threw: ${firstLine(String(error))}`);
+  }
 }
 
 function addRuntimeMetrics(registry: ProbeRegistry, facts: { success: boolean; durationSeconds: number; deadlineSeconds: number; attempts: number; reason?: FailureReason }): void {

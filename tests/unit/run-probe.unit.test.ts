@@ -138,4 +138,17 @@ describe('a prober may throw instead of returning probe.fail(): the runtime word
     const noPhases: Prober = (probe) => new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
     expectFailure((await run(noPhases, { deadlineSeconds: 0.05 })).result, 'timeout', /^deadline reached$/);
   });
+
+  test('a client that went away while a phase ran: stopped in that phase, not a deadline', async () => {
+    const gone = new AbortController();
+    const stuck: Prober = async (probe) => {
+      const timer = probe.phases('fake', ['connect']);
+      await timer.time('connect', () => {
+        gone.abort();
+        return new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new Error('socket closed')), { once: true }));
+      });
+      return true;
+    };
+    expectFailure((await run(stuck, { clientGone: gone.signal })).result, 'timeout', /^the client went away before the probe finished, so it was stopped \(stopped in the connect phase\)$/);
+  });
 });
