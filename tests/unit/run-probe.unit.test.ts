@@ -144,8 +144,9 @@ describe('a prober may throw instead of returning probe.fail(): the runtime word
     const stuck: Prober = async (probe) => {
       const timer = probe.phases('fake', ['connect']);
       await timer.time('connect', () => {
+        const closed = new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new Error('socket closed')), { once: true }));
         gone.abort();
-        return new Promise((_, reject) => probe.signal.addEventListener('abort', () => reject(new Error('socket closed')), { once: true }));
+        return closed;
       });
       return true;
     };
