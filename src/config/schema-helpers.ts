@@ -12,6 +12,15 @@ export function StrictObject<Properties extends TProperties>(properties: Propert
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
+/**
+ * A map whose keys must match `namePattern` and whose values are all `value`. (A TypeBox Record
+ * with a pattern key checks only the values of keys that match, and lets any other key through
+ * unchecked: a module or label name that breaks the rule must be an error instead.)
+ */
+export function NamedRecord<Value extends TSchema>(namePattern: string, value: Value, options: ObjectOptions = {}) {
+  return Type.Record(Type.String(), value, { ...options, propertyNames: { pattern: namePattern } });
+}
+
 /** A Prometheus duration such as "5s" or "1m30s". */
 export function Duration(options: { description?: string; default?: string } = {}) {
   return Type.String({ pattern: DURATION_PATTERN, patternMessage: 'must be a duration such as 5s, 500ms or 1m30s', ...options });

@@ -6,7 +6,7 @@
  */
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import type { ProberTable } from '../probe/prober-table';
-import { Duration, StrictObject, StringEnum } from './schema-helpers';
+import { Duration, NamedRecord, StrictObject, StringEnum } from './schema-helpers';
 
 /** Host names, `*.domain`, IP addresses, CIDRs or URL prefixes; parsed by src/security/allowed-targets.ts. */
 function AllowedTargets(description: string) {
@@ -26,13 +26,13 @@ export const MonitorSchema = StrictObject({
   name: Type.String({ minLength: 1 }),
   module: Type.String({ minLength: 1 }),
   target: Type.String({ minLength: 1 }),
-  labels: Type.Record(Type.String({ pattern: LABEL_NAME }), Type.String(), { default: {} }),
+  labels: NamedRecord(LABEL_NAME, Type.String(), { default: {} }),
 });
 
 function configSchemaWith<Module extends TSchema>(module: Module) {
   return StrictObject({
     allowed_targets: Type.Optional(AllowedTargets("when set, restricts every module: one without a secret (and not a browser module) may probe its monitors' targets, these and its own list")),
-    modules: Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), module),
+    modules: NamedRecord('^[A-Za-z0-9_.-]+$', module),
     monitors: Type.Array(MonitorSchema, { default: [] }),
   });
 }

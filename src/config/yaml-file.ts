@@ -59,10 +59,12 @@ export function parseYamlFile<T>(text: string, fileLabel: string, rules: YamlFil
   if (rules.validate(raw)) {
     problems.push(...rules.afterSchema(raw));
   } else {
-    const errors = rules.validate.errors ?? [];
-    problems.push(...errors.map((error) => problemFromAjv(error, rules.describeSchemaError)));
-    const errorPaths = errors.map((error) => pathOf(error));
-    const holds = (path: ConfigPath) => !errorPaths.some((errorPath) => path.every((part, index) => errorPath[index] === part));
+    // A key that breaks a propertyNames rule comes as two errors, the rule's and the key's: the key's says it.
+    const errors = (rules.validate.errors ?? []).filter((error) => error.propertyName === undefined);
+    const schemaProblems = errors.map((error) => problemFromAjv(error, rules.describeSchemaError));
+    problems.push(...schemaProblems);
+    // Judged by where each problem is said, which for an unknown or misnamed key is the key itself.
+    const holds = (path: ConfigPath) => !schemaProblems.some((problem) => path.every((part, index) => problem.path[index] === part));
     problems.push(...(rules.rulesWhereSchemaHolds?.(raw, holds) ?? []));
   }
 
@@ -105,8 +107,10 @@ function problemFromAjv(error: ErrorObject, describe: YamlFileRules<unknown>['de
       return { path, message: `${JSON.stringify(error.data)} is not one of: ${(error.params.allowedValues as unknown[]).join(', ')}` };
     case 'pattern':
       return { path, message: (error.parentSchema?.patternMessage as string | undefined) ?? `must match ${error.params.pattern as string}` };
-    case 'propertyNames':
-      return { path, message: `invalid key "${error.params.propertyName as string}"` };
+    case 'propertyNames': {
+      const pattern = (error.schema as { pattern?: string } | undefined)?.pattern;
+      return { path: [...path, error.params.propertyName as string], message: `invalid key "${error.params.propertyName as string}"${pattern ? `: must match ${pattern}` : ''}`, atKey: true };
+    }
     default:
       return { path, message: error.message ?? error.keyword };
   }

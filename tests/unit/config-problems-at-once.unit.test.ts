@@ -46,3 +46,22 @@ test('a schema error in one module and rule errors elsewhere are all reported in
 test('a config the schema passes gets the same rules as before', () => {
   expect(problemsOf('modules:\n  db:\n    prober: postgres\n    postgres: {user: probe}\nmonitors:\n  - {name: a, module: db, target: "postgres://db.example/app"}\n')).toEqual([]);
 });
+
+test('a module or label name that breaks its rule is refused where it is written, and its module is not judged further', () => {
+  const text = [
+    'modules:',
+    '  "bad name":', // refused by name; its unknown prober is a schema problem, not a crash
+    '    prober: nosuch',
+    '  clash:',
+    '    prober: postgres',
+    '    postgres: {user: probe, password_file: /run/pw, password_env: PW}',
+    'monitors:',
+    '  - {name: a, module: clash, target: db.example, labels: {"bad-label": x}}',
+  ].join('\n');
+  expect(problemsOf(text)).toEqual([
+    'c.yml:2:3: modules.bad name: invalid key "bad name": must match ^[A-Za-z0-9_.-]+$',
+    'c.yml:3:13: modules.bad name.prober: "nosuch" is not one of: http, browser, docker, postgres, sftp, smtp',
+    'c.yml:6:67: modules.clash.postgres.password_env: password_file and password_env are mutually exclusive',
+    'c.yml:8:59: monitors.0.labels.bad-label: invalid key "bad-label": must match ^[a-zA-Z_][a-zA-Z0-9_]*$',
+  ]);
+});
