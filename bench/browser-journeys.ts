@@ -107,7 +107,7 @@ async function journey(target: string, module: LoginModule, source: BrowserSourc
     signal,
     deadline: Date.now() + DEADLINE_SECONDS * 1000,
     destinations: module.destinations,
-    phases: (protocol, names) => createPhaseTimer(registry, protocol, names, log),
+    phases: (protocol, names, help) => createPhaseTimer(registry, protocol, names, log, help),
     fail(reason, message) {
       failure ??= `${reason}: ${message}`;
       return false;

@@ -9,7 +9,7 @@ export type HttpPhase = (typeof HTTP_PHASES)[number];
 export function createHttpMetrics(probe: Pick<ProbeContext<unknown, unknown>, 'registry' | 'phases'>) {
   const { registry } = probe;
   const metrics = {
-    phases: probe.phases('http', HTTP_PHASES),
+    phases: probe.phases('http', HTTP_PHASES, 'Duration of http request by phase, summed over all redirects'),
     contentLength: registry.gauge('probe_http_content_length', 'Length of http content response'),
     uncompressedBodyLength: registry.gauge('probe_http_uncompressed_body_length', 'Length of uncompressed response body'),
     redirects: registry.gauge('probe_http_redirects', 'The number of redirects'),

@@ -20,8 +20,15 @@ export interface PhaseTimer<Phase extends string> {
   current(): Phase | undefined;
 }
 
-export function createPhaseTimer<Phase extends string>(registry: ProbeRegistry, protocol: string, phases: readonly Phase[], log: ProbeLog): PhaseTimer<Phase> {
-  const gauge = registry.gauge(`probe_${protocol}_duration_seconds`, `Duration of the ${protocol} probe by phase`, ['phase']);
+/** `help` is the metric's HELP text, when one is owed to compatibility (blackbox_exporter's http). */
+export function createPhaseTimer<Phase extends string>(
+  registry: ProbeRegistry,
+  protocol: string,
+  phases: readonly Phase[],
+  log: ProbeLog,
+  help = `Duration of the ${protocol} probe by phase`,
+): PhaseTimer<Phase> {
+  const gauge = registry.gauge(`probe_${protocol}_duration_seconds`, help, ['phase']);
   for (const phase of phases) gauge.labels(phase).set(0);
   const add = (phase: Phase, seconds: number) => gauge.labels(phase).inc(seconds);
   let current: Phase | undefined;

@@ -40,7 +40,7 @@ export interface ProbeContext<Settings, Target = string> {
    * The timer of this probe's phases (`probe_<protocol>_duration_seconds{phase}`, src/probe/phases.ts).
    * The runtime reads the phase it was in when the deadline fires, to say where the probe was stuck.
    */
-  phases<Phase extends string>(protocol: string, phases: readonly Phase[]): PhaseTimer<Phase>;
+  phases<Phase extends string>(protocol: string, phases: readonly Phase[], help?: string): PhaseTimer<Phase>;
   /** Records why the probe failed and returns false, so a prober can `return probe.fail(...)`. */
   fail(reason: FailureReason, message: string, fields?: Record<string, string | number>): false;
 }

@@ -76,8 +76,8 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
         deadline: deadlineAt,
         hostname: request.hostname,
         destinations: request.destinations,
-        phases(protocol, names) {
-          const timer = createPhaseTimer(registry, protocol, names, log);
+        phases(protocol, names, help) {
+          const timer = createPhaseTimer(registry, protocol, names, log, help);
           phases = timer;
           return timer;
         },

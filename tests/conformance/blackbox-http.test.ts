@@ -364,4 +364,12 @@ test.each(CASES.map((row) => [row.name, row] as const))('%s', async (_name, row)
 
   const ourNames = [...metricNames(ours.text)].filter((name) => !(name in DELIBERATE_EXTRA_METRICS)).sort();
   expect(ourNames).toEqual([...metricNames(theirs.text)].sort());
+  // Dashboards and people read the HELP lines too: the same metric says the same thing.
+  const theirHelp = helpLines(theirs.text);
+  expect(ourNames.map((name) => [name, helpLines(ours.text).get(name)])).toEqual(ourNames.map((name) => [name, theirHelp.get(name)]));
 });
+
+/** Each metric's HELP text, by name. */
+function helpLines(text: string): Map<string, string> {
+  return new Map([...text.matchAll(/^# HELP (\S+) (.*)$/gm)].map((match) => [match[1] ?? '', match[2] ?? '']));
+}
