@@ -89,7 +89,10 @@ export async function runJourney(probe: ProbeContext<BrowserSettings, BrowserTar
 function journeyFailure(error: unknown, scrub: (text: string) => string): Error {
   if (error instanceof ProbeFailure) return new ProbeFailure(error.reason, scrub(error.message));
   if (isGone(error)) return new ProbeFailure('browser_crash', `the browser went away: ${scrub(firstLine(error))}`);
-  return new Error(scrub(firstLine(error)));
+  // A bug: the runtime reports it as `internal`, named as it was thrown (TypeError: ...).
+  const scrubbed = new Error(scrub(firstLine(error)));
+  if (error instanceof Error) scrubbed.name = error.name;
+  return scrubbed;
 }
 
 async function runInContext(journey: Journey, context: BrowserContext): Promise<boolean> {
