@@ -8,7 +8,7 @@
  *   fail the test that tries it. (Its `--ci` also ends --selectProjects' list of names, so
  *   `npm run test:unit -- exporters/sftp` takes the path as a path.)
  * - servers: every other `*.test.ts`. They start what they need themselves (PostgreSQL, sshd,
- *   Postfix, Dovecot, Chromium, dockerd, the built checkpoint), which scripts/test.sh installs and
+ *   an SMTP server, Dovecot, Chromium, dockerd, the built checkpoint), which scripts/test.sh installs and
  *   builds first.
  */
 const shared = {
