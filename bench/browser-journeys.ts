@@ -100,7 +100,6 @@ async function journey(target: string, module: LoginModule, source: BrowserSourc
   if ('problem' in parsed) throw new Error(parsed.problem);
   const probe: ProbeContext<BrowserSettings, typeof parsed.target> = {
     target: parsed.target,
-    targetText: target,
     settings: module.settings,
     registry,
     log,

@@ -10,7 +10,7 @@ import type { AriaRole, LocatorSettings, Step, StepKind } from './schema';
 export type LocatorSpec =
   { by: 'role'; role: AriaRole; name?: string; exact?: boolean } | { by: 'text' | 'label' | 'placeholder'; value: string; exact?: boolean } | { by: 'test_id' | 'css'; value: string };
 
-export type ElementState = 'visible' | 'hidden' | 'attached' | 'detached';
+type ElementState = 'visible' | 'hidden' | 'attached' | 'detached';
 
 /** What a wait_for step waits for: the page at a URL, a quiet network, or an element in a state. */
 export type WaitCondition = { for: 'url'; url: string } | { for: 'network_idle' } | { for: 'element'; locator: LocatorSpec; state?: ElementState };
@@ -64,7 +64,7 @@ export function journeyStep(step: Step): JourneyStep {
 }
 
 /** The way `settings` finds its element, or undefined when it names none. */
-export function locatorSpec(settings: LocatorSettings): LocatorSpec | undefined {
+function locatorSpec(settings: LocatorSettings): LocatorSpec | undefined {
   const { exact } = settings;
   if (settings.role !== undefined) return { by: 'role', role: settings.role, name: settings.name, exact };
   if (settings.text !== undefined) return { by: 'text', value: settings.text, exact };

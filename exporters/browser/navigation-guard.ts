@@ -13,7 +13,7 @@
 import type { BrowserContext, CDPSession, Page, Route } from 'playwright-core';
 import type { ProbeContext } from '../../src/probe/prober';
 
-type Destinations = NonNullable<ProbeContext<unknown>['destinations']>;
+type Destinations = NonNullable<ProbeContext<unknown, unknown>['destinations']>;
 
 interface RequestPaused {
   requestId: string;

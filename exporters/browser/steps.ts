@@ -86,7 +86,7 @@ function describeWait(until: WaitCondition): LogFields {
   }
 }
 
-export function describeLocator(locator: LocatorSpec): string {
+function describeLocator(locator: LocatorSpec): string {
   switch (locator.by) {
     case 'role':
       return `role=${locator.role}${locator.name !== undefined ? ` name=${JSON.stringify(locator.name)}` : ''}${locator.exact ? ' (exact)' : ''}`;

@@ -27,7 +27,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
   let session: PostgresSession | undefined;
   try {
     const database = target.database ?? settings.database;
-    const password = await readSecret({ file: settings.password_file, env: settings.password_env }, 'password');
+    const password = await readSecret(settings, 'password');
     const tls = await sslModeOptions(settings, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
 
     const resolved = await timer.time('resolve', () => resolveTarget(target.host, settings.preferred_ip_protocol, settings.ip_protocol_fallback, signal), { target: target.host });

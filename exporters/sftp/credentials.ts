@@ -15,10 +15,10 @@ export interface Credentials {
 }
 
 export async function readCredentials(settings: SftpSettings): Promise<Credentials> {
-  const password = await readSecret({ file: settings.password_file, env: settings.password_env }, 'password');
+  const password = await readSecret(settings, 'password');
   if (settings.private_key_file === undefined) return { username: settings.username, password };
   const keyText = await readConfigFile(settings.private_key_file, 'private_key_file');
-  const passphrase = await readSecret({ file: settings.passphrase_file, env: settings.passphrase_env }, 'passphrase');
+  const passphrase = await readSecret(settings, 'passphrase');
   return { username: settings.username, password, privateKey: parsePrivateKey(keyText, passphrase, settings.private_key_file) };
 }
 

@@ -27,8 +27,8 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings, SmtpTarget>): 
   let politely = false;
   try {
     // Secrets and certificates first: a missing file fails the probe before anything is sent.
-    const authPassword = settings.auth ? await readSecret({ file: settings.auth.password_file, env: settings.auth.password_env }, 'auth.password') : undefined;
-    const deliveryPassword = settings.delivery ? await readSecret({ file: settings.delivery.password_file, env: settings.delivery.password_env }, 'delivery.password') : undefined;
+    const authPassword = settings.auth ? await readSecret(settings.auth, 'password', 'auth.password') : undefined;
+    const deliveryPassword = settings.delivery ? await readSecret(settings.delivery, 'password', 'delivery.password') : undefined;
     const tls = await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? target.host);
     const ehloName = settings.ehlo ?? (os.hostname() || 'localhost');
 

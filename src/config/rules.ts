@@ -6,8 +6,8 @@ import { parseDurationSeconds } from './duration';
 import type { ConfigPath, ConfigProblem } from './problems';
 
 /** Two keys of which at most one may be set; the problem is reported at `at` (the later key, or the section). */
-export function mutuallyExclusive(section: object, keys: readonly [string, string], at: ConfigPath): ConfigProblem[] {
-  const set = keys.filter((key) => (section as Record<string, unknown>)[key] !== undefined);
+export function mutuallyExclusive<Section extends object>(section: Section, keys: readonly [keyof Section & string, keyof Section & string], at: ConfigPath): ConfigProblem[] {
+  const set = keys.filter((key) => section[key] !== undefined);
   return set.length > 1 ? [{ path: at, message: `${keys[0]} and ${keys[1]} are mutually exclusive` }] : [];
 }
 

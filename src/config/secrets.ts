@@ -130,13 +130,16 @@ export function SecretSource<const Name extends string>(name: Name, what: string
   } as { [Key in `${Name}_file` | `${Name}_env`]: TOptional<TString> };
 }
 
+/** A section with the `SecretSource` pair `name`, as validated: at most one of the two set. */
+export type SecretSourceOf<Name extends string> = { [Key in `${Name}_file` | `${Name}_env`]?: string };
+
 /**
  * The rules of a `SecretSource` pair: not both, and, when `required`, one of them. The clash is
  * reported at `<name>_env`, or at `clashAt` for a section that is only the pair (smtp's auth:).
  */
-export function secretSourceProblems(section: Record<string, unknown>, name: string, path: ConfigPath, options: { required?: boolean; clashAt?: ConfigPath } = {}): ConfigProblem[] {
-  const file = `${name}_file`;
-  const env = `${name}_env`;
+export function secretSourceProblems<Name extends string>(section: SecretSourceOf<Name>, name: Name, path: ConfigPath, options: { required?: boolean; clashAt?: ConfigPath } = {}): ConfigProblem[] {
+  const file = `${name}_file` as const;
+  const env = `${name}_env` as const;
   const clash = mutuallyExclusive(section, [file, env], options.clashAt ?? [...path, env]);
   if (clash.length > 0) return clash;
   if (options.required && section[file] === undefined && section[env] === undefined) return [{ path, message: `needs ${file} or ${env}` }];

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ProbeFailure } from './failure';
+import type { SecretSourceOf } from '../config/secrets';
 
 export async function readConfigFile(file: string, key: string): Promise<Buffer> {
   try {
@@ -21,14 +22,16 @@ export async function readSecretFile(file: string, key: string): Promise<string>
 }
 
 /**
- * A secret given as `<name>_file` or `<name>_env` (the schema allows at most one); undefined when
- * neither is set. `key` is the setting's path, for the message.
+ * The secret of a section's `SecretSource` pair `name` (`<name>_file` or `<name>_env`, at most one
+ * set); undefined when neither is. `key` is where the pair sits, for the message (`auth.password`).
  */
-export async function readSecret(source: { file?: string; env?: string }, key: string): Promise<string | undefined> {
-  if (source.file !== undefined) return readSecretFile(source.file, `${key}_file`);
-  if (source.env !== undefined) {
-    const value = process.env[source.env];
-    if (value === undefined) throw new ProbeFailure('config', `environment variable ${source.env} (${key}_env) is not set`);
+export async function readSecret<Name extends string>(section: SecretSourceOf<Name>, name: Name, key: string = name): Promise<string | undefined> {
+  const file = section[`${name}_file`];
+  if (file !== undefined) return readSecretFile(file, `${key}_file`);
+  const env = section[`${name}_env`];
+  if (env !== undefined) {
+    const value = process.env[env];
+    if (value === undefined) throw new ProbeFailure('config', `environment variable ${env} (${key}_env) is not set`);
     return value;
   }
   return undefined;

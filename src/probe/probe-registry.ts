@@ -27,7 +27,7 @@ class Series implements GaugeSeries {
 }
 
 /** One label value per label name, in order: a wrong count does not compile. */
-export type LabelValues<Names extends readonly string[]> = { [Index in keyof Names]: string | number };
+type LabelValues<Names extends readonly string[]> = { [Index in keyof Names]: string | number };
 
 export class ProbeGauge<Names extends readonly string[] = readonly []> implements GaugeSeries {
   /** By label values joined with NUL, in the order first set: the order they are written. */

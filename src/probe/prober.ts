@@ -13,13 +13,9 @@ import type { PhaseTimer } from './phases';
 import type { ProbeLog } from './probe-log';
 import type { TargetParse } from '../net/target-url';
 
-export type { TargetParse };
-
-export interface ProbeContext<Settings, Target = string> {
+export interface ProbeContext<Settings, Target> {
   /** What to probe, as the prober's `parseTarget` read it from `?target=`. */
   target: Target;
-  /** The target as given: the `target` label. */
-  targetText: string;
   /** The module's section for this prober (`modules.<name>.<prober>`), validated, defaults filled. */
   settings: Settings;
   /** This probe's own registry: nothing in it outlives the probe. */

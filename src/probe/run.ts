@@ -68,7 +68,6 @@ export async function runProbe(request: ProbeRequest, processLog?: Logger): Prom
       let phases: PhaseTimer<string> | undefined;
       const context: ProbeContext<unknown, unknown> = {
         target: request.parsedTarget,
-        targetText: request.target,
         settings: proberSettings(module),
         registry,
         log,

@@ -66,7 +66,8 @@ describe('secretSourceProblems', () => {
   });
 
   test('required and neither set: one problem at the section', () => {
-    expect(secretSourceProblems({ user: 'probe' }, 'password', path, { required: true })).toEqual([{ path, message: 'needs password_file or password_env' }]);
+    const section: { user: string; password_file?: string } = { user: 'probe' };
+    expect(secretSourceProblems(section, 'password', path, { required: true })).toEqual([{ path, message: 'needs password_file or password_env' }]);
   });
 
   test('required and one set: fine; required and both set: only the clash', () => {
@@ -79,6 +80,7 @@ describe('secretSourceProblems', () => {
 
   test('the name is any secret, not only a password', () => {
     expect(secretSourceProblems({ token_file: '/t', token_env: 'T' }, 'token', ['m'])).toEqual([{ path: ['m', 'token_env'], message: 'token_file and token_env are mutually exclusive' }]);
-    expect(secretSourceProblems({ password_file: '/pw' }, 'token', ['m'], { required: true })).toEqual([{ path: ['m'], message: 'needs token_file or token_env' }]);
+    const withAnotherPair: { password_file?: string; token_file?: string } = { password_file: '/pw' };
+    expect(secretSourceProblems(withAnotherPair, 'token', ['m'], { required: true })).toEqual([{ path: ['m'], message: 'needs token_file or token_env' }]);
   });
 });
