@@ -12,7 +12,7 @@ import { probeDeadlineSeconds } from './probe/deadline';
 import { ProbeHistory, type HistoryEntry } from './probe/history';
 import type { ProberTable } from './probe/prober-table';
 import { runProbe } from './probe/run';
-import { parseDurationSeconds } from './config/duration';
+import { validatedSeconds } from './config/duration';
 import { targetPolicies, type TargetPolicy } from './security/allowed-targets';
 
 export interface CheckpointOptions {
@@ -124,8 +124,7 @@ export class Checkpoint {
       return { refused: 403, message: `${refusedPart} not allowed: ${policy.description}` };
     }
     const deadlineSeconds = probeDeadlineSeconds({
-      // The schema has already checked the format.
-      moduleTimeoutSeconds: module.timeout === undefined ? undefined : parseDurationSeconds(module.timeout),
+      moduleTimeoutSeconds: module.timeout === undefined ? undefined : validatedSeconds(module.timeout),
       scrapeTimeoutHeader: params.scrapeTimeoutHeader,
       offsetSeconds: this.options.timeoutOffsetSeconds,
       maxSeconds: this.options.maxTimeoutSeconds,

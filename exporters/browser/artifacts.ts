@@ -6,7 +6,7 @@
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { validatedMs } from './duration';
+import { validatedSeconds } from '../../src/config/duration';
 import type { BrowserSettings } from './schema';
 
 export const DEFAULT_ARTIFACTS_DIR = path.join(os.tmpdir(), 'checkpoint-browser-artifacts');
@@ -29,7 +29,7 @@ export class ArtifactStore {
 
   /** Deletes files past max_age, then the oldest until the directory fits max_bytes. */
   async prune(): Promise<void> {
-    const maxAgeMs = validatedMs(this.settings.max_age);
+    const maxAgeMs = validatedSeconds(this.settings.max_age) * 1000;
     const files = [];
     for (const name of await readdir(this.dir).catch(() => [])) {
       const file = path.join(this.dir, name);

@@ -9,7 +9,7 @@ import { firstLine, ProbeFailure } from '../../src/probe/failure';
 import type { ProbeContext } from '../../src/probe/prober';
 import type { LogFields } from '../../src/probe/probe-log';
 import { ArtifactStore } from './artifacts';
-import { validatedMs } from './duration';
+import { validatedSeconds } from '../../src/config/duration';
 import { readJourneyFiles, type JourneyFiles } from './journey-files';
 import { journeyStep, type JourneyStep } from './journey-step';
 import { createBrowserMetrics, type BrowserMetrics } from './metrics';
@@ -134,7 +134,7 @@ async function timedStep(journey: Journey, context: BrowserContext, page: Page, 
   const { probe, metrics, files } = journey;
   const { settings, log, signal } = probe;
   const label = stepLabel(index, step);
-  const stepMs = validatedMs(step.timeout ?? settings.step_timeout);
+  const stepMs = validatedSeconds(step.timeout ?? settings.step_timeout) * 1000;
   const remainingMs = probe.deadline - Date.now();
   // The last step before the deadline gets what is left; running out of it is the deadline's fault.
   const cappedByDeadline = remainingMs <= stepMs;

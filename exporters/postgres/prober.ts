@@ -5,7 +5,7 @@
  */
 import type { ProbeContext } from '../../src/probe/prober';
 import { readSecret } from '../../src/probe/config-files';
-import { parseDurationSeconds } from '../../src/config/duration';
+import { validatedSeconds } from '../../src/config/duration';
 import { openConnection } from '../../src/net/connect';
 import { resolveTarget } from '../../src/net/resolve';
 import { registerTlsMetrics } from '../../src/net/tls-facts';
@@ -106,6 +106,6 @@ async function collectServerStats(probe: ProbeContext<PostgresSettings, Postgres
  * cancel request normally ends the query first and this only catches a cancel that was lost.
  */
 function statementTimeoutMs(configured: string | undefined, deadline: number): number {
-  if (configured !== undefined) return (parseDurationSeconds(configured) ?? 0) * 1000;
+  if (configured !== undefined) return validatedSeconds(configured) * 1000;
   return Math.max(1, Math.ceil(deadline - Date.now())) + STATEMENT_TIMEOUT_GRACE_MS;
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { parseDurationSeconds } from '../../src/config/duration';
+import { validatedSeconds } from '../../src/config/duration';
 import { ProbeFailure } from '../../src/probe/failure';
 import type { ProbeLog } from '../../src/probe/probe-log';
 import { globMatches } from './glob';
@@ -88,7 +88,7 @@ async function removeProbeFiles({ files, log, signal }: CheckContext, directory:
 /** The newest regular file matching the pattern: its age, size and time, and whether it is too old. */
 export async function checkFreshness({ files, metrics, log }: CheckContext, freshness: NonNullable<SftpSettings['freshness']>): Promise<void> {
   const { directory, pattern } = freshness;
-  const maxAgeSeconds = freshness.max_age === undefined ? undefined : parseDurationSeconds(freshness.max_age);
+  const maxAgeSeconds = freshness.max_age === undefined ? undefined : validatedSeconds(freshness.max_age);
   if (maxAgeSeconds !== undefined) metrics.maxAge(maxAgeSeconds);
   const entries = await metrics.phases.time('freshness', () => files.list(directory), { directory, pattern });
   // Symbolic links are not followed: their own time says nothing about the file they point at.

@@ -8,7 +8,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
-import { parseDurationSeconds } from '../../src/config/duration';
+import { validatedSeconds } from '../../src/config/duration';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
 import { abortable } from '../../src/probe/abortable';
 import type { ProbeLog } from '../../src/probe/probe-log';
@@ -76,7 +76,7 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
     connected = true;
     await abortable(client.mailboxOpen(settings.mailbox), signal).catch(failed(`opening mailbox ${JSON.stringify(settings.mailbox)}`, 'protocol'));
     // validate.ts has made sure poll_interval is a duration longer than 0s; 1s is its default.
-    const intervalMs = (parseDurationSeconds(settings.poll_interval) ?? 1) * 1000;
+    const intervalMs = validatedSeconds(settings.poll_interval) * 1000;
     for (let polls = 1; ; polls++) {
       const found = await abortable(client.search({ header: { [PROBE_ID_HEADER]: check.probeId } }, { uid: true }), signal).catch(failed('IMAP SEARCH', 'protocol'));
       if (found && found.length > 0) {

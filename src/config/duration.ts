@@ -20,3 +20,13 @@ export function parseDurationSeconds(text: string): number | undefined {
   for (const [, amount, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) seconds += Number(amount) * UNIT_SECONDS[unit as keyof typeof UNIT_SECONDS];
   return seconds;
 }
+
+/**
+ * Seconds in a duration the config's schema has already accepted (a module's timeout, a prober's
+ * interval): read at probe time. One that is not a duration got past the validation, a bug: it throws.
+ */
+export function validatedSeconds(duration: string): number {
+  const seconds = parseDurationSeconds(duration);
+  if (seconds === undefined) throw new Error(`${JSON.stringify(duration)} is not a duration, and the config validation should have refused it`);
+  return seconds;
+}
