@@ -1,4 +1,4 @@
-import { parseDurationSeconds } from '../../src/config/duration';
+import { parseDurationSeconds, validatedSeconds } from '../../src/config/duration';
 
 test.each([
   ['5s', 5],
@@ -21,4 +21,10 @@ test.each([
 // Units in Prometheus' order, each once, lower case, no spaces, whole numbers.
 test.each(['', '5', '5 s', 's', '1s1m', '-5s', '1.5s', '1ms1s', '1h1h', '5S', '1m 30s', '5sec', ' 5s', '5s '])('%p is not a duration', (text) => {
   expect(parseDurationSeconds(text)).toBeUndefined();
+});
+
+test('validatedSeconds reads a duration the schema accepted, and calls one it should have refused a bug', () => {
+  expect(validatedSeconds('1m30s')).toBe(90);
+  expect(validatedSeconds('0s')).toBe(0);
+  expect(() => validatedSeconds('soon')).toThrow('"soon" is not a duration, and the config validation should have refused it');
 });
