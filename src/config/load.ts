@@ -6,7 +6,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { AnyProberDefinition, ProberTable, SettingsOf } from '../probe/prober-table';
-import { configShellSchema, proberSettings, type CheckpointConfig, type ModuleConfig } from './schema';
+import { configShellSchema, proberSettings, type CheckpointConfig, type ModuleConfig, type MonitorConfig } from './schema';
+import { validatedSeconds } from './duration';
+import { positiveDuration } from './rules';
 import { ConfigError, type ConfigPath, type ConfigProblem } from './problems';
 import { missingSecretSources, secretFields } from './secrets';
 import { isPlainObject, parseYamlFile, type SchemaCheck } from './yaml-file';
@@ -156,6 +158,7 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
     if (!holds(['monitors', index])) return;
     if (seen.has(monitor.name)) problems.push({ path: ['monitors', index, 'name'], message: `duplicate monitor name "${monitor.name}"` });
     seen.add(monitor.name);
+    problems.push(...scheduleProblems(monitor, ['monitors', index]));
     const module = Object.hasOwn(modules, monitor.module) ? modules[monitor.module] : undefined;
     if (!module) {
       problems.push({ path: ['monitors', index, 'module'], message: `unknown module "${monitor.module}"` });
@@ -171,6 +174,19 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
       }
     }
   });
+  return problems;
+}
+
+/**
+ * A monitor's own interval and timeout, as Prometheus will take them from /sd: longer than 0s, and
+ * a timeout no longer than the interval (Prometheus drops a target whose timeout is longer).
+ */
+function scheduleProblems(monitor: MonitorConfig, path: ConfigPath): ConfigProblem[] {
+  const problems = [...positiveDuration(monitor.interval, [...path, 'interval']), ...positiveDuration(monitor.timeout, [...path, 'timeout'])];
+  if (problems.length > 0 || monitor.interval === undefined || monitor.timeout === undefined) return problems;
+  if (validatedSeconds(monitor.timeout) > validatedSeconds(monitor.interval)) {
+    problems.push({ path: [...path, 'timeout'], message: `timeout ${monitor.timeout} is longer than the monitor's interval ${monitor.interval}; Prometheus would drop the target` });
+  }
   return problems;
 }
 

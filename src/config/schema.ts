@@ -27,6 +27,8 @@ export const MonitorSchema = StrictObject({
   module: Type.String({ minLength: 1 }),
   target: Type.String({ minLength: 1 }),
   labels: NamedRecord(LABEL_NAME, Type.String(), { default: {} }),
+  interval: Type.Optional(Duration({ description: "how often Prometheus probes this monitor, instead of the probe job's scrape_interval (/sd passes it as __scrape_interval__)" })),
+  timeout: Type.Optional(Duration({ description: "the scrape timeout of this monitor's probes, instead of the job's (/sd passes it as __scrape_timeout__); at most its interval" })),
 });
 
 function configSchemaWith<Module extends TSchema>(module: Module) {

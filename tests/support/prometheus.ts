@@ -37,6 +37,9 @@ export interface ScrapeTarget {
   scrapePool: string;
   health: 'up' | 'down' | 'unknown';
   lastError: string;
+  /** The target's own, from `__scrape_interval__`/`__scrape_timeout__` or its job: "30s", "1m". */
+  scrapeInterval: string;
+  scrapeTimeout: string;
 }
 
 export interface Prometheus {
