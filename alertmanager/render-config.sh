@@ -4,7 +4,9 @@
 # Alertmanager (0.25) expands no environment variables in its config, so what differs per site
 # comes from the environment here, at container start, and is written into a copy of
 # alertmanager.yml and templates/ next to this script:
-#   ADMIN_EMAILS              required: the admins, separated by commas or spaces
+#   ADMIN_EMAILS              required: the admins, separated by commas or spaces. Each admin
+#                             receiver gets one email_config per address, so a refused address
+#                             blocks no one else
 #   GRAFANA_URL               the dashboards' base URL in the mails (default http://localhost:3000)
 #   SMTP_SMARTHOST            host:port speaking STARTTLS (default: the file's placeholder)
 #   SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE   the same
@@ -36,13 +38,15 @@ yaml_for_sed() {
   printf "'%s'" "$1" | sed -e 's/[\\&|]/\\&/g'
 }
 
-admins=""
+admins=""     # for the To header: "a@x, b@y"
+addresses="" # for one email_config each: "a@x b@y"
 count=0
 set -f # the addresses are split on spaces below; a * in one must stay a *
 for address in $(printf '%s' "${ADMIN_EMAILS:-}" | tr ',' ' '); do
   printf '%s' "$address" | grep -Eq '^[^@<>(),;:[:space:]{}"'"'"'\\]+@[A-Za-z0-9.-]+$' ||
     fail "ADMIN_EMAILS: not an e-mail address: $address"
   admins="${admins:+$admins, }$address"
+  addresses="${addresses:+$addresses }$address"
   count=$((count + 1))
 done
 set +f
@@ -93,9 +97,31 @@ if [ -r "$password_file" ] && [ -s "$password_file" ] && [ "$(tail -c 1 "$passwo
   fail "$password_file ends with a newline, which Alertmanager would send as part of the SMTP password: write it with printf '%s'"
 fi
 
+# Each block between "# BEGIN admin email" and "# END admin email" (one email_config) is written
+# once per admin, its `to:` line set to that admin's address. The addresses are checked above:
+# no quote, brace or backslash, so they fit in single quotes and in awk -v.
+per_admin='
+/^ *# BEGIN admin email/ { inside = 1; lines = 0; next }
+/^ *# END admin email/ {
+  count = split(addresses, address, " ")
+  for (a = 1; a <= count; a++)
+    for (l = 1; l <= lines; l++) {
+      text = line[l]
+      at = index(text, "to: ")
+      if (text ~ /^ *(- )?to: /) text = substr(text, 1, at - 1) "to: '"'"'" address[a] "'"'"'"
+      print text
+    }
+  inside = 0; blocks++; next
+}
+inside { line[++lines] = $0; next }
+{ print }
+END { if (inside || blocks == 0) exit 1 }
+'
+
 mkdir -p "$out/templates"
 cp "$src"/templates/*.tmpl "$out/templates/"
-sed -e "$edits" "$src/alertmanager.yml" >"$out/alertmanager.yml.tmp"
+sed -e "$edits" "$src/alertmanager.yml" | awk -v addresses="$addresses" "$per_admin" >"$out/alertmanager.yml.tmp" ||
+  fail "$src/alertmanager.yml: no complete \"# BEGIN admin email\" ... \"# END admin email\" block to write per admin"
 mv "$out/alertmanager.yml.tmp" "$out/alertmanager.yml"
 cat >"$out/templates/site.tmpl" <<TEMPLATE
 {{/* Written by render-config.sh from ADMIN_EMAILS and GRAFANA_URL. */}}

@@ -1,10 +1,13 @@
 /**
  * alertmanager/: the shipped config and templates pass amtool, the routing tree sends each alert
  * where it should (amtool config routes test), render-config.sh fills in a site's settings or
- * refuses them, and a real Alertmanager, from a config rendered by that script, delivers over
- * STARTTLS with AUTH to a real SMTP server: the three admins get a readable mail, resolved
- * alerts are sent, inhibited ones are not, and a restart on the same storage does not resend.
+ * refuses them, and a real
+ * Alertmanager, from a config rendered by that script, delivers over STARTTLS with AUTH to a real
+ * SMTP server: each of the three admins gets a readable mail of their own, resolved alerts are
+ * sent, inhibited ones are not, a restart on the same storage does not resend, and an admin whose
+ * address the server refuses at RCPT TO does not stop the others' mail.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -16,6 +19,7 @@ import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
 import { listenOnLoopback, LOOPBACK } from '../support/ports';
 import { run, sleep } from '../support/processes';
+import { startRefusingMailSink, type RefusingMailSink } from './refusing-mail-sink';
 
 const ALERTMANAGER_DIR = path.join(__dirname, '..', '..', 'alertmanager');
 const SHIPPED_CONFIG = path.join(ALERTMANAGER_DIR, 'alertmanager.yml');
@@ -38,10 +42,27 @@ afterAll(async () => {
   await fs.rm(workDir, { recursive: true, force: true });
 });
 
-/** Runs render-config.sh with only PATH and `env` in its environment; resolves to its stdout. */
-function render(outDir: string, env: Record<string, string>): Promise<string> {
+interface Rendered {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+/** Runs render-config.sh with only PATH and `env` in its environment, `options` before OUT_DIR. */
+function renderResult(outDir: string, env: Record<string, string>, options: string[] = []): Promise<Rendered> {
   const assignments = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([key, value]) => `${key}=${value}`);
-  return run('/usr/bin/env', ['-i', ...assignments, 'sh', RENDER, outDir]);
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/env', ['-i', ...assignments, 'sh', RENDER, ...options, outDir], { timeout: 30_000 }, (error, stdout, stderr) => {
+      if (!error) resolve({ code: 0, stdout, stderr });
+      else if (typeof error.code === 'number') resolve({ code: error.code, stdout, stderr });
+      else reject(new Error(`render-config.sh did not run to its end: ${error.message}`));
+    });
+  });
+}
+/** Resolves to render-config.sh's stdout; rejects with its stderr when it fails. */
+async function render(outDir: string, env: Record<string, string>, options: string[] = []): Promise<string> {
+  const result = await renderResult(outDir, env, options);
+  if (result.code !== 0) throw new Error(`render-config.sh failed (${result.code}): ${result.stderr.trim()}`);
+  return result.stdout;
 }
 
 const amtool = (args: string[]): Promise<string> => run(AMTOOL, args);
@@ -94,7 +115,7 @@ interface Route {
 }
 interface Receiver {
   name: string;
-  email_configs?: { send_resolved?: boolean; to?: string }[];
+  email_configs?: { send_resolved?: boolean; to?: string; headers?: Record<string, string>; html?: string; text?: string }[];
   webhook_configs?: { send_resolved?: boolean; url?: string }[];
 }
 const flatten = (route: Route): Route[] => [route, ...(route.routes ?? []).flatMap(flatten)];
@@ -109,10 +130,12 @@ const seconds = (duration: string): number => {
   return total;
 };
 
+const ADMIN_RECEIVERS = ['admins-warning', 'admins-critical', 'admins-watchdog'];
+
 describe('render-config.sh', () => {
-  test("fills in the admins, the smarthost and the dead man's switch, and the result checks", async () => {
+  test("fills in the admins, one e-mail config each, the smarthost and the dead man's switch, and the result checks", async () => {
     const out = path.join(workDir, 'render-full');
-    const said = await render(out, {
+    const result = await renderResult(out, {
       ADMIN_EMAILS: 'alice@example.test, bob@example.test carol@example.test',
       GRAFANA_URL: 'https://grafana.example.test/',
       SMTP_SMARTHOST: 'relay.example.test:587',
@@ -120,11 +143,14 @@ describe('render-config.sh', () => {
       SMTP_AUTH_PASSWORD_FILE: '/run/secrets/relay',
       DEADMANSSWITCH_URL: 'https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2',
     });
-    expect(said).toContain("3 admin(s), with the dead man's switch");
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain("3 admin(s), with the dead man's switch");
     const site = await fs.readFile(path.join(out, 'templates', 'site.tmpl'), 'utf8');
     expect(site).toContain('{{ define "admins" }}alice@example.test, bob@example.test, carol@example.test{{ end }}');
     expect(site).toContain('{{ define "grafana_url" }}https://grafana.example.test{{ end }}');
-    const config = parse(await fs.readFile(path.join(out, 'alertmanager.yml'), 'utf8')) as { global: Record<string, unknown>; receivers: Receiver[] };
+    const rendered = await fs.readFile(path.join(out, 'alertmanager.yml'), 'utf8');
+    expect(rendered).not.toContain('admin email');
+    const config = parse(rendered) as { global: Record<string, unknown>; receivers: Receiver[] };
     expect(config.global).toMatchObject({
       smtp_smarthost: 'relay.example.test:587',
       smtp_from: 'Checkpoint <alerts@example.test>',
@@ -132,6 +158,19 @@ describe('render-config.sh', () => {
       smtp_auth_password_file: '/run/secrets/relay',
       smtp_require_tls: true,
     });
+    // One e-mail config per admin in each admin receiver, the same but for `to`; the To header
+    // still names them all.
+    const shipped = parse(readFileSync(SHIPPED_CONFIG, 'utf8')) as { receivers: Receiver[] };
+    for (const name of ADMIN_RECEIVERS) {
+      const [template, ...more] = shipped.receivers.find((receiver) => receiver.name === name)?.email_configs ?? [];
+      expect([name, more]).toEqual([name, []]);
+      const emails = config.receivers.find((receiver) => receiver.name === name)?.email_configs ?? [];
+      expect([name, emails.map((email) => email.to)]).toEqual([name, ADMINS]);
+      for (const email of emails) {
+        expect(email).toEqual({ ...template, to: email.to });
+        expect(email.headers?.To).toBe('{{ template "admins" . }}');
+      }
+    }
     const deadmansswitch = config.receivers.find((receiver) => receiver.name === 'deadmansswitch');
     expect(deadmansswitch?.webhook_configs?.[0]?.url).toBe('https://hc-ping.com/0f1e2d3c-aaaa-bbbb-cccc-123456789abc?a=1&b=2');
     expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
@@ -141,12 +180,12 @@ describe('render-config.sh', () => {
     const urlFile = path.join(workDir, 'dms-url');
     await fs.writeFile(urlFile, 'https://hc-ping.com/from-a-file\n');
     const withFile = path.join(workDir, 'render-file');
-    await render(withFile, { ADMIN_EMAILS: 'alice@example.test', DEADMANSSWITCH_URL_FILE: urlFile });
+    await render(withFile, { ADMIN_EMAILS: ADMINS.join(','), DEADMANSSWITCH_URL_FILE: urlFile });
     const fromFile = parse(await fs.readFile(path.join(withFile, 'alertmanager.yml'), 'utf8')) as { receivers: Receiver[] };
     expect(fromFile.receivers.find((r) => r.name === 'deadmansswitch')?.webhook_configs?.[0]?.url).toBe('https://hc-ping.com/from-a-file');
 
     const without = path.join(workDir, 'render-without');
-    expect(await render(without, { ADMIN_EMAILS: 'alice@example.test' })).not.toContain('switch');
+    expect(await render(without, { ADMIN_EMAILS: ADMINS.join(',') })).not.toContain('switch');
     const rendered = await fs.readFile(path.join(without, 'alertmanager.yml'), 'utf8');
     const config = parse(rendered) as { receivers: Receiver[] };
     expect(config.receivers.find((r) => r.name === 'deadmansswitch')).toEqual({ name: 'deadmansswitch' });
@@ -155,23 +194,29 @@ describe('render-config.sh', () => {
     expect((await amtool(['config', 'routes', 'test', `--config.file=${path.join(without, 'alertmanager.yml')}`, 'alertname=Watchdog'])).trim()).toBe('deadmansswitch,admins-watchdog');
   });
 
+  const three = ADMINS.join(', ');
   test.each([
-    ['no admins', {}, 'ADMIN_EMAILS is empty'],
-    ['an address that is not one', { ADMIN_EMAILS: 'alice@example.test, bob' }, 'ADMIN_EMAILS: not an e-mail address: bob'],
-    ['a template in an address', { ADMIN_EMAILS: '{{ .x }}@example.test' }, 'not an e-mail address'],
-    ['a quote in a setting', { ADMIN_EMAILS: 'a@example.test', SMTP_FROM: "o'brien@example.test" }, 'SMTP_FROM must not contain braces, quotes or backslashes'],
-    ['a Grafana URL that is not one', { ADMIN_EMAILS: 'a@example.test', GRAFANA_URL: 'grafana:3000' }, 'GRAFANA_URL must be an http(s) URL'],
-    ['both ways of giving the switch', { ADMIN_EMAILS: 'a@example.test', DEADMANSSWITCH_URL: 'https://x.test/', DEADMANSSWITCH_URL_FILE: '/dev/null' }, 'not both'],
-    ['an unreadable switch file', { ADMIN_EMAILS: 'a@example.test', DEADMANSSWITCH_URL_FILE: '/nonexistent/url' }, 'cannot read /nonexistent/url'],
-  ])('refuses %s', async (_name, env, message) => {
-    await expect(render(path.join(workDir, 'render-refused'), env as Record<string, string>)).rejects.toThrow(message);
+    ['no admins', {}, [], 'ADMIN_EMAILS is empty'],
+    ['an address that is not one', { ADMIN_EMAILS: 'alice@example.test, bob' }, [], 'ADMIN_EMAILS: not an e-mail address: bob'],
+    ['a template in an address', { ADMIN_EMAILS: '{{ .x }}@example.test' }, [], 'not an e-mail address'],
+    ['a quote in a setting', { ADMIN_EMAILS: three, SMTP_FROM: "o'brien@example.test" }, [], 'SMTP_FROM must not contain braces, quotes or backslashes'],
+    ['a Grafana URL that is not one', { ADMIN_EMAILS: three, GRAFANA_URL: 'grafana:3000' }, [], 'GRAFANA_URL must be an http(s) URL'],
+    ['both ways of giving the switch', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL: 'https://x.test/', DEADMANSSWITCH_URL_FILE: '/dev/null' }, [], 'not both'],
+    ['an unreadable switch file', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL_FILE: '/nonexistent/url' }, [], 'cannot read /nonexistent/url'],
+  ])('refuses %s', async (_name, env, options, message) => {
+    const out = path.join(workDir, 'render-refused');
+    const result = await renderResult(out, env, options);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^render-config\.sh: /m);
+    expect(result.stderr).toContain(message);
+    await expect(fs.access(path.join(out, 'alertmanager.yml'))).rejects.toThrow();
   });
 
   // Alertmanager 0.25 does not trim the file: the newline would be part of the password (535).
   test('refuses an SMTP password file that ends with a newline', async () => {
     const passwordFile = path.join(workDir, 'password-with-newline');
     await fs.writeFile(passwordFile, 'secret\n');
-    await expect(render(path.join(workDir, 'render-refused'), { ADMIN_EMAILS: 'a@example.test', SMTP_AUTH_PASSWORD_FILE: passwordFile })).rejects.toThrow(
+    await expect(render(path.join(workDir, 'render-refused'), { ADMIN_EMAILS: ADMINS.join(','), SMTP_AUTH_PASSWORD_FILE: passwordFile })).rejects.toThrow(
       `${passwordFile} ends with a newline, which Alertmanager would send as part of the SMTP password`,
     );
   });
@@ -266,12 +311,16 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     alert({ alertname: 'Watchdog', severity: 'none' }, { summary: 'The alerting path works' }),
   ];
   const bySubject = (subject: string) => (mail: ReceivedMail) => mail.subject === subject;
-  /** The mail with `subject`, once it has come; waitFor fails the test, listing what came, when it does not. */
+  /** The mails with `subject`, once each admin has had one; waitFor fails the test, listing what came, when they do not. */
+  const mailsWithSubject = (subject: string): Promise<ReceivedMail[]> => sink.waitFor(bySubject(subject), 15_000, ADMINS.length);
+  /** The first of them. */
   const mailWithSubject = async (subject: string): Promise<ReceivedMail> => {
-    const [mail] = await sink.waitFor(bySubject(subject), 15_000);
+    const [mail] = await mailsWithSubject(subject);
     if (!mail) throw new Error(`mail sink: waitFor resolved without a mail "${subject}"`);
     return mail;
   };
+  /** Each subject once per admin, sorted: what the admins, together, should have received. */
+  const perAdmin = (subjects: string[]): string[] => subjects.flatMap((subject) => ADMINS.map(() => subject)).sort();
 
   beforeAll(async () => {
     pki = await makeTestPki();
@@ -302,21 +351,32 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     await pki?.cleanup();
   });
 
-  test('each firing group reaches the three admins over STARTTLS with AUTH; inhibited alerts do not', async () => {
+  test('each firing group reaches each of the three admins, in a mail of their own, over STARTTLS with AUTH; inhibited alerts do not', async () => {
     const am = alertmanager!;
     startedAt = new Date().toISOString();
     await am.postAlerts([...firing(), ...inhibited()]);
     // MonitorDown and the Watchdog carry no `instance` nor `checkpoint`: that they arrive while HostDown
     // and CheckpointDown fire shows that a label missing on both sides does not count as equal.
     const subjects = ['[FIRING:1] MonitorDown orders-db', '[FIRING:1] HostDown node-a:9100', '[FIRING:1] CheckpointDown cp-c', '[FIRING:1] MonitorCertificateExpiring shop', '[FIRING:1] Watchdog'];
-    for (const subject of subjects) await sink.waitFor(bySubject(subject), 15_000).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
+    for (const subject of subjects) await mailsWithSubject(subject).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
     // One more group_interval for anything late, then nothing but those.
     await sleep(3_000);
-    expect(sink.received.map((mail) => mail.subject).sort()).toEqual([...subjects].sort());
+    expect(sink.received.map((mail) => mail.subject).sort()).toEqual(perAdmin(subjects));
+    for (const subject of subjects) {
+      // One envelope per admin (one email_config each): a server refusing one refuses only that one.
+      expect([
+        subject,
+        sink.received
+          .filter(bySubject(subject))
+          .flatMap((mail) => mail.to)
+          .sort(),
+      ]).toEqual([subject, [...ADMINS].sort()]);
+    }
     for (const mail of sink.received) {
-      expect(mail.to.sort()).toEqual([...ADMINS].sort());
+      expect(mail.to).toHaveLength(1);
       expect(mail.user).toBe(SMTP_USER);
       expect(mail.secure).toBe(true);
+      // The To header names every admin, so each one sees who else was told.
       for (const admin of ADMINS) expect(mail.headers.to).toContain(admin);
     }
     const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
@@ -364,15 +424,16 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const past = new Date(Date.now() - 1000).toISOString();
     startedAt = new Date(Date.now() - 60_000).toISOString();
     await alertmanager!.postAlerts([monitorDown(past), ...inhibited(past)]);
+    const resolvedMails = await mailsWithSubject('[RESOLVED] MonitorDown orders-db');
+    expect(resolvedMails.flatMap((mail) => mail.to).sort()).toEqual([...ADMINS].sort());
     const resolved = await mailWithSubject('[RESOLVED] MonitorDown orders-db');
-    expect(resolved.to.sort()).toEqual([...ADMINS].sort());
     for (const body of [resolved.text, resolved.html]) {
       expect(body).toContain('Resolved (1)');
       expect(body).toMatch(/Checkpoints: (<b>)?cp-a, cp-b/);
       expect(body).toContain(`${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`);
     }
     await sleep(3_000);
-    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(['[RESOLVED] MonitorDown orders-db']);
+    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(perAdmin(['[RESOLVED] MonitorDown orders-db']));
   });
 
   test('a restart on the same storage does not resend what was sent, and still sends what is new', async () => {
@@ -390,7 +451,97 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     expect(billing.text).toContain('Checkpoints: cp-a, cp-b');
     expect(billing.html).toContain('Checkpoints: <b>cp-a, cp-b</b>');
     await sleep(3_000);
-    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(['[FIRING:1] MonitorDown billing-api']);
+    expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(perAdmin(['[FIRING:1] MonitorDown billing-api']));
     expect(deadmansswitch.pings).toHaveLength(1);
+  });
+});
+
+// One `to` listing every admin made one message: a server refusing one recipient at RCPT TO
+// failed it for all, and Alertmanager retried it for all. One email_config per admin makes one
+// message each.
+describe('an admin whose address the mail server refuses', () => {
+  const [alice, bob, carol] = ADMINS as [string, string, string];
+  let pki: TestPki;
+  let sink: RefusingMailSink;
+  let renderedConfig: string;
+  const running: Alertmanager[] = [];
+  const subject = '[FIRING:1] MonitorDown orders-db';
+  const monitorDown: PostableAlert = {
+    labels: { alertname: 'MonitorDown', severity: 'critical', monitor: 'orders-db' },
+    annotations: { summary: 'orders-db is down', runbook_url: `${RUNBOOK}monitordown` },
+  };
+
+  /** Starts Alertmanager on `configText`, with storage of its own. */
+  const start = async (name: string, configText: string): Promise<Alertmanager> => {
+    const configFile = path.join(workDir, 'refused', `${name}.yml`);
+    await fs.writeFile(configFile, configText);
+    const am = await startAlertmanager({ configFile, storageDir: path.join(workDir, 'refused', `${name}-storage`), caFile: pki.caCertPath });
+    running.push(am);
+    return am;
+  };
+  /** alertmanager_notifications_failed_total{integration="email"}, which AlertmanagerNotificationsFailing watches. */
+  const failedEmails = async (am: Alertmanager): Promise<number> => {
+    const text = await (await fetch(`${am.url}/metrics`)).text();
+    return Number(/^alertmanager_notifications_failed_total\{integration="email"\} (\S+)$/m.exec(text)?.[1] ?? NaN);
+  };
+  const envelopes = (): string[][] => sink.received.filter((mail) => mail.subject === subject).map((mail) => mail.to);
+
+  beforeAll(async () => {
+    pki = await makeTestPki();
+    sink = await startRefusingMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD, refuse: [bob] });
+    const passwordFile = path.join(workDir, 'refused-smtp-password');
+    await fs.writeFile(passwordFile, SMTP_PASSWORD, { mode: 0o600 });
+    const runDir = path.join(workDir, 'refused');
+    await render(runDir, { ADMIN_EMAILS: ADMINS.join(', '), SMTP_SMARTHOST: sink.smarthost, SMTP_AUTH_USERNAME: SMTP_USER, SMTP_AUTH_PASSWORD_FILE: passwordFile });
+    renderedConfig = scaleTimings(await fs.readFile(path.join(runDir, 'alertmanager.yml'), 'utf8'));
+  });
+
+  afterAll(async () => {
+    for (const am of running) await am.stop();
+    await sink?.close();
+    await pki?.cleanup();
+  });
+
+  afterEach(() => {
+    sink.received.length = 0;
+    sink.refused.length = 0;
+  });
+
+  test('does not stop the others: they get the mail once, while Alertmanager retries the refused one alone and counts the failure', async () => {
+    const am = await start('per-admin', renderedConfig);
+    await am.postAlerts([{ ...monitorDown, startsAt: new Date().toISOString() }]);
+    await sink.waitUntil(() => envelopes().length >= 2, 15_000, `"${subject}" to ${alice} and ${carol}`).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
+    // Retried: the first attempt was refused, and the next one too.
+    await sink.waitUntil(() => sink.refused.length >= 2, 15_000, `second attempt for ${bob}`);
+    // When its retries give up (after the group_interval, at least 10s), the failure is counted:
+    // the metric AlertmanagerNotificationsFailing (prometheus/rules/alerting-path.yml) watches.
+    const deadline = Date.now() + 30_000;
+    while (!((await failedEmails(am)) >= 1)) {
+      if (Date.now() > deadline) throw new Error(`alertmanager_notifications_failed_total{integration="email"} stayed at ${await failedEmails(am)}\n${am.logs()}`);
+      await sleep(500);
+    }
+    // Alice and Carol once each: retrying Bob resends nothing to them.
+    expect(envelopes().sort()).toEqual([[alice], [carol]]);
+    expect(sink.refused.every((address) => address === bob)).toBe(true);
+    expect(am.logs()).toContain(bob);
+  });
+
+  test('with the three in one `to`, as before, that one refusal loses the mail for all three', async () => {
+    const doc = parseDocument(renderedConfig);
+    const receivers = doc.get('receivers');
+    if (!isSeq(receivers)) throw new Error('the rendered config has no receivers');
+    for (const receiver of receivers.items) {
+      const emails = isMap(receiver) ? receiver.get('email_configs') : undefined;
+      if (!isSeq(emails)) continue;
+      const first = emails.items[0];
+      if (!isMap(first)) throw new Error('an email_configs without a config');
+      first.set('to', ADMINS.join(', '));
+      emails.items = [first];
+    }
+    const am = await start('one-to', doc.toString());
+    await am.postAlerts([{ ...monitorDown, startsAt: new Date().toISOString() }]);
+    // Refused, then retried and refused again: the first attempt is over, and nothing was accepted.
+    await sink.waitUntil(() => sink.refused.length >= 2, 15_000, `second attempt for ${bob}`).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
+    expect(sink.received).toEqual([]);
   });
 });
