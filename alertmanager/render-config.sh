@@ -1,12 +1,12 @@
 #!/bin/sh
 # Renders the Alertmanager config for one site into a run directory:
-#   render-config.sh OUT_DIR
+#   render-config.sh [--allow-fewer-admins] OUT_DIR
 # Alertmanager (0.25) expands no environment variables in its config, so what differs per site
 # comes from the environment here, at container start, and is written into a copy of
 # alertmanager.yml and templates/ next to this script:
-#   ADMIN_EMAILS              required: the admins, separated by commas or spaces. Each admin
-#                             receiver gets one email_config per address, so a refused address
-#                             blocks no one else
+#   ADMIN_EMAILS              required: the admins, separated by commas or spaces; at least three,
+#                             unless --allow-fewer-admins (a demo, a test). Each admin receiver
+#                             gets one email_config per address, so a refused address blocks no one else
 #   GRAFANA_URL               the dashboards' base URL in the mails (default http://localhost:3000)
 #   SMTP_SMARTHOST            host:port speaking STARTTLS (default: the file's placeholder)
 #   SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE   the same
@@ -20,8 +20,22 @@ fail() {
   exit 1
 }
 
-[ $# -eq 1 ] || fail "usage: render-config.sh OUT_DIR"
-out=$1
+usage="usage: render-config.sh [--allow-fewer-admins] OUT_DIR"
+allow_fewer_admins=false
+out=""
+for argument in "$@"; do
+  case $argument in
+    --allow-fewer-admins) allow_fewer_admins=true ;;
+    -*) fail "unknown option $argument; $usage" ;;
+    *)
+      [ -z "$out" ] || fail "$usage"
+      out=$argument
+      ;;
+  esac
+done
+[ -n "$out" ] || fail "$usage"
+# Fewer admins than this and one of them away, or one address refused, leaves alerts unread.
+minimum_admins=3
 src=$(cd "$(dirname "$0")" && pwd)
 
 # One line, no quote or brace that could break out of YAML or a Go template.
@@ -45,12 +59,21 @@ set -f # the addresses are split on spaces below; a * in one must stay a *
 for address in $(printf '%s' "${ADMIN_EMAILS:-}" | tr ',' ' '); do
   printf '%s' "$address" | grep -Eq '^[^@<>(),;:[:space:]{}"'"'"'\\]+@[A-Za-z0-9.-]+$' ||
     fail "ADMIN_EMAILS: not an e-mail address: $address"
+  for seen in $addresses; do
+    [ "$(printf '%s' "$seen" | tr 'A-Z' 'a-z')" != "$(printf '%s' "$address" | tr 'A-Z' 'a-z')" ] ||
+      fail "ADMIN_EMAILS: $address is listed twice"
+  done
   admins="${admins:+$admins, }$address"
   addresses="${addresses:+$addresses }$address"
   count=$((count + 1))
 done
 set +f
 [ "$count" -gt 0 ] || fail "ADMIN_EMAILS is empty: set it to the admins' addresses, separated by commas"
+if [ "$count" -lt "$minimum_admins" ]; then
+  $allow_fewer_admins ||
+    fail "ADMIN_EMAILS has $count address(es), at least $minimum_admins are required: with fewer, one admin on holiday or one address the mail server refuses leaves the alerts unread. Add admins, or pass --allow-fewer-admins for a demo or a test"
+  echo "WARNING: ADMIN_EMAILS has $count address(es), fewer than $minimum_admins (--allow-fewer-admins): fine for a demo, not for production" >&2
+fi
 
 grafana_url=${GRAFANA_URL:-http://localhost:3000}
 check_value GRAFANA_URL "$grafana_url"

@@ -1,7 +1,7 @@
 /**
  * alertmanager/: the shipped config and templates pass amtool, the routing tree sends each alert
  * where it should (amtool config routes test), render-config.sh fills in a site's settings or
- * refuses them, and a real
+ * refuses them (fewer than three admins without --allow-fewer-admins, among others), and a real
  * Alertmanager, from a config rendered by that script, delivers over STARTTLS with AUTH to a real
  * SMTP server: each of the three admins gets a readable mail of their own, resolved alerts are
  * sent, inhibited ones are not, a restart on the same storage does not resend, and an admin whose
@@ -64,6 +64,8 @@ async function render(outDir: string, env: Record<string, string>, options: stri
   if (result.code !== 0) throw new Error(`render-config.sh failed (${result.code}): ${result.stderr.trim()}`);
   return result.stdout;
 }
+/** The lines render-config.sh warns with on stderr. */
+const warnings = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('WARNING'));
 
 const amtool = (args: string[]): Promise<string> => run(AMTOOL, args);
 
@@ -180,12 +182,14 @@ describe('render-config.sh', () => {
     const urlFile = path.join(workDir, 'dms-url');
     await fs.writeFile(urlFile, 'https://hc-ping.com/from-a-file\n');
     const withFile = path.join(workDir, 'render-file');
-    await render(withFile, { ADMIN_EMAILS: ADMINS.join(','), DEADMANSSWITCH_URL_FILE: urlFile });
+    expect(warnings((await renderResult(withFile, { ADMIN_EMAILS: ADMINS.join(','), DEADMANSSWITCH_URL_FILE: urlFile })).stderr)).toEqual([]);
     const fromFile = parse(await fs.readFile(path.join(withFile, 'alertmanager.yml'), 'utf8')) as { receivers: Receiver[] };
     expect(fromFile.receivers.find((r) => r.name === 'deadmansswitch')?.webhook_configs?.[0]?.url).toBe('https://hc-ping.com/from-a-file');
 
     const without = path.join(workDir, 'render-without');
-    expect(await render(without, { ADMIN_EMAILS: ADMINS.join(',') })).not.toContain('switch');
+    const result = await renderResult(without, { ADMIN_EMAILS: ADMINS.join(',') });
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('switch');
     const rendered = await fs.readFile(path.join(without, 'alertmanager.yml'), 'utf8');
     const config = parse(rendered) as { receivers: Receiver[] };
     expect(config.receivers.find((r) => r.name === 'deadmansswitch')).toEqual({ name: 'deadmansswitch' });
@@ -194,15 +198,35 @@ describe('render-config.sh', () => {
     expect((await amtool(['config', 'routes', 'test', `--config.file=${path.join(without, 'alertmanager.yml')}`, 'alertname=Watchdog'])).trim()).toBe('deadmansswitch,admins-watchdog');
   });
 
+  test('renders fewer than three admins only with --allow-fewer-admins, and says so', async () => {
+    const out = path.join(workDir, 'render-fewer');
+    const result = await renderResult(out, { ADMIN_EMAILS: 'alice@example.test', DEADMANSSWITCH_URL: 'https://hc-ping.com/x' }, ['--allow-fewer-admins']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('1 admin(s)');
+    expect(warnings(result.stderr)).toEqual(['WARNING: ADMIN_EMAILS has 1 address(es), fewer than 3 (--allow-fewer-admins): fine for a demo, not for production']);
+    const config = parse(await fs.readFile(path.join(out, 'alertmanager.yml'), 'utf8')) as { receivers: Receiver[] };
+    for (const name of ADMIN_RECEIVERS) {
+      expect([name, config.receivers.find((receiver) => receiver.name === name)?.email_configs?.map((email) => email.to)]).toEqual([name, ['alice@example.test']]);
+    }
+    expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
+    // Three or more need no flag, and the flag changes nothing for them.
+    expect(warnings((await renderResult(out, { ADMIN_EMAILS: ADMINS.join(','), DEADMANSSWITCH_URL: 'https://hc-ping.com/x' }, ['--allow-fewer-admins'])).stderr)).toEqual([]);
+  });
+
   const three = ADMINS.join(', ');
   test.each([
     ['no admins', {}, [], 'ADMIN_EMAILS is empty'],
+    ['one admin', { ADMIN_EMAILS: 'alice@example.test' }, [], 'ADMIN_EMAILS has 1 address(es), at least 3 are required'],
+    ['two admins', { ADMIN_EMAILS: 'alice@example.test bob@example.test' }, [], 'pass --allow-fewer-admins for a demo or a test'],
+    ['no admins even with --allow-fewer-admins', { ADMIN_EMAILS: ' , ' }, ['--allow-fewer-admins'], 'ADMIN_EMAILS is empty'],
+    ['the same admin twice, which would count as two', { ADMIN_EMAILS: 'alice@example.test, bob@example.test, Alice@example.test' }, [], 'ADMIN_EMAILS: Alice@example.test is listed twice'],
     ['an address that is not one', { ADMIN_EMAILS: 'alice@example.test, bob' }, [], 'ADMIN_EMAILS: not an e-mail address: bob'],
     ['a template in an address', { ADMIN_EMAILS: '{{ .x }}@example.test' }, [], 'not an e-mail address'],
     ['a quote in a setting', { ADMIN_EMAILS: three, SMTP_FROM: "o'brien@example.test" }, [], 'SMTP_FROM must not contain braces, quotes or backslashes'],
     ['a Grafana URL that is not one', { ADMIN_EMAILS: three, GRAFANA_URL: 'grafana:3000' }, [], 'GRAFANA_URL must be an http(s) URL'],
     ['both ways of giving the switch', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL: 'https://x.test/', DEADMANSSWITCH_URL_FILE: '/dev/null' }, [], 'not both'],
     ['an unreadable switch file', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL_FILE: '/nonexistent/url' }, [], 'cannot read /nonexistent/url'],
+    ['an unknown option', { ADMIN_EMAILS: three }, ['--allow-fewer-admin'], 'unknown option --allow-fewer-admin; usage: render-config.sh [--allow-fewer-admins] OUT_DIR'],
   ])('refuses %s', async (_name, env, options, message) => {
     const out = path.join(workDir, 'render-refused');
     const result = await renderResult(out, env, options);
