@@ -10,8 +10,9 @@
 #   GRAFANA_URL               the dashboards' base URL in the mails (default http://localhost:3000)
 #   SMTP_SMARTHOST            host:port speaking STARTTLS (default: the file's placeholder)
 #   SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE   the same
-#   DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE   optional ping URL (healthchecks.io style)
-#                             for the Watchdog; unset, the deadmansswitch receiver sends nothing
+#   DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE   ping URL (healthchecks.io style) for the
+#                             Watchdog; unset, the deadmansswitch receiver sends nothing and this
+#                             script says so on stderr, in a line starting with WARNING
 # Then run: alertmanager --config.file=OUT_DIR/alertmanager.yml. Checked with amtool when present.
 set -eu
 
@@ -91,6 +92,8 @@ if [ -n "$deadmansswitch_url" ]; then
   check_value DEADMANSSWITCH_URL "$deadmansswitch_url"
   printf '%s' "$deadmansswitch_url" | grep -Eq '^https?://[^[:space:]]+$' ||
     fail "DEADMANSSWITCH_URL must be an http(s) URL"
+else
+  echo "WARNING: no dead man's switch (DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE): if Prometheus, Alertmanager or the mail path stops, nothing outside this stack will notice. Set one up: alertmanager/README.md, \"Watchdog and the dead man's switch\"" >&2
 fi
 
 # sed expressions for the global SMTP settings that are set.

@@ -178,7 +178,7 @@ describe('render-config.sh', () => {
     expect(await amtool(['check-config', path.join(out, 'alertmanager.yml')])).toContain('SUCCESS');
   });
 
-  test("reads the dead man's switch URL from a file, and without one leaves a receiver that sends nothing", async () => {
+  test("reads the dead man's switch URL from a file, and without one leaves a receiver that sends nothing, warning loudly", async () => {
     const urlFile = path.join(workDir, 'dms-url');
     await fs.writeFile(urlFile, 'https://hc-ping.com/from-a-file\n');
     const withFile = path.join(workDir, 'render-file');
@@ -190,6 +190,7 @@ describe('render-config.sh', () => {
     const result = await renderResult(without, { ADMIN_EMAILS: ADMINS.join(',') });
     expect(result.code).toBe(0);
     expect(result.stdout).not.toContain('switch');
+    expect(warnings(result.stderr)).toEqual([expect.stringMatching(/^WARNING: no dead man's switch \(DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE\).*alertmanager\/README\.md/)]);
     const rendered = await fs.readFile(path.join(without, 'alertmanager.yml'), 'utf8');
     const config = parse(rendered) as { receivers: Receiver[] };
     expect(config.receivers.find((r) => r.name === 'deadmansswitch')).toEqual({ name: 'deadmansswitch' });
