@@ -324,15 +324,20 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
   // Each of these is silenced by an alert in `firing`, so none may ever reach the inbox.
   const inhibited = (endsAt?: string): PostableAlert[] => [
     alert({ alertname: 'MonitorFailingFromOneCheckpoint', severity: 'warning', monitor: 'orders-db', checkpoint: 'cp-a' }, { summary: 'orders-db fails from cp-a' }, endsAt),
-    alert({ alertname: 'HostDiskFillingUp', severity: 'warning', instance: 'node-a:9100', job: 'node' }, { summary: 'disk filling up on node-a' }, endsAt),
+    alert({ alertname: 'HostDiskFillingUp', severity: 'warning', instance: 'node-a:9100', job: 'node', mountpoint: '/data' }, { summary: 'disk filling up on node-a' }, endsAt),
+    alert({ alertname: 'HostDiskNearlyFull', severity: 'critical', instance: 'node-a:9100', job: 'node', mountpoint: '/data' }, { summary: 'disk nearly full on node-a' }, endsAt),
     alert({ alertname: 'CheckpointNotProbing', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115' }, { summary: 'cp-c does not probe' }, endsAt),
-    alert({ alertname: 'MonitorCertificateExpiring', severity: 'warning', monitor: 'shop' }, { summary: 'shop certificate expires in 20 days' }, endsAt),
+    alert({ alertname: 'TLSCertificateExpiringSoon', severity: 'warning', monitor: 'shop', target: 'https://shop.example/' }, { summary: 'shop certificate expires in 5 days' }, endsAt),
+    alert({ alertname: 'PostgresReplicaLagging', severity: 'warning', monitor: 'billing-db', target: 'billing-db:5432' }, { summary: 'billing-db lags' }, endsAt),
   ];
   const firing = (): PostableAlert[] => [
     monitorDown(),
     alert({ alertname: 'HostDown', severity: 'critical', instance: 'node-a:9100', job: 'node' }, { summary: 'Host node-a:9100 is down' }),
     alert({ alertname: 'CheckpointDown', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115', job: 'checkpoint' }, { summary: 'Checkpoint cp-c is down' }),
-    alert({ alertname: 'MonitorCertificateExpiring', severity: 'critical', monitor: 'shop' }, { summary: 'shop certificate expires in 2 days' }),
+    alert({ alertname: 'TLSCertificateExpiryImminent', severity: 'critical', monitor: 'shop', target: 'https://shop.example/' }, { summary: 'shop certificate expires in 5 days' }),
+    alert({ alertname: 'HostDiskFillingUpFast', severity: 'critical', instance: 'node-a:9100', job: 'node', mountpoint: '/data' }, { summary: 'disk full within 4 hours on node-a' }),
+    alert({ alertname: 'HostDiskFillingUp', severity: 'warning', instance: 'node-a:9100', job: 'node', mountpoint: '/var' }, { summary: 'another disk filling up on node-a' }),
+    alert({ alertname: 'PostgresDown', severity: 'critical', monitor: 'billing-db', target: 'billing-db:5432' }, { summary: 'billing-db is down' }),
     alert({ alertname: 'Watchdog', severity: 'none' }, { summary: 'The alerting path works' }),
   ];
   const bySubject = (subject: string) => (mail: ReceivedMail) => mail.subject === subject;
@@ -382,7 +387,16 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     await am.postAlerts([...firing(), ...inhibited()]);
     // MonitorDown and the Watchdog carry no `instance` nor `checkpoint`: that they arrive while HostDown
     // and CheckpointDown fire shows that a label missing on both sides does not count as equal.
-    const subjects = ['[FIRING:1] MonitorDown orders-db', '[FIRING:1] HostDown node-a:9100', '[FIRING:1] CheckpointDown cp-c', '[FIRING:1] MonitorCertificateExpiring shop', '[FIRING:1] Watchdog'];
+    const subjects = [
+      '[FIRING:1] MonitorDown orders-db',
+      '[FIRING:1] HostDown node-a:9100',
+      '[FIRING:1] CheckpointDown cp-c',
+      '[FIRING:1] TLSCertificateExpiryImminent shop',
+      '[FIRING:1] HostDiskFillingUpFast node-a:9100',
+      '[FIRING:1] HostDiskFillingUp node-a:9100',
+      '[FIRING:1] PostgresDown billing-db',
+      '[FIRING:1] Watchdog',
+    ];
     for (const subject of subjects) await mailsWithSubject(subject).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
     // One more group_interval for anything late, then nothing but those.
     await sleep(3_000);
@@ -405,7 +419,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
       for (const admin of ADMINS) expect(mail.headers.to).toContain(admin);
     }
     const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
-    expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'MonitorCertificateExpiring', 'MonitorFailingFromOneCheckpoint']);
+    expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'HostDiskNearlyFull', 'MonitorFailingFromOneCheckpoint', 'PostgresReplicaLagging', 'TLSCertificateExpiringSoon']);
 
     const down = await mailWithSubject('[FIRING:1] MonitorDown orders-db');
     expect(down.headers.importance).toBe('high');
