@@ -1,0 +1,386 @@
+/**
+ * The stack `npm run bench:detection` measures: the shipped prometheus/ and alertmanager/ files,
+ * Debian's Prometheus and Alertmanager, two checkpoints (bin/checkpoint, as users start it) and an
+ * SMTP sink, all on loopback, put together as tests/smoke/native-stack.test.ts does it and with its
+ * helpers (tests/support/stack-config.ts renders the shipped files for loopback).
+ *
+ * One difference: the smoke test divides every timing by a fixed 30; here the scale is the bench's
+ * --time-scale, 1 by default (production timings: the shipped intervals, `for:` and route timings
+ * as they are). At another scale, every interval, timeout, `for:` and route timing is divided by it
+ * and rounded up to whole seconds (at least 1s), as the smoke test does.
+ *
+ * The target is a small HTTP server in this process (200, 503, or not listening), behind the
+ * smoke test's ClientFirewall, a relay that can refuse one checkpoint's connections.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import bcrypt from 'bcryptjs';
+import { isMap, isScalar, isSeq, parseDocument, stringify } from 'yaml';
+import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from '../tests/smoke/loopback-network';
+import { startAlertmanager, type Alertmanager } from '../tests/support/alertmanager';
+import { makeTestPki, type TestPki } from '../tests/support/certs';
+import { startMailSink, type MailSink } from '../tests/support/mail-sink';
+import { LOOPBACK } from '../tests/support/ports';
+import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../tests/support/processes';
+import { startPrometheus, type Prometheus } from '../tests/support/prometheus';
+import * as stackConfig from '../tests/support/stack-config';
+import { durationSeconds, renderPrometheusConfig, shippedCheckpointLogin, shippedCheckpoints, type Substitution } from '../tests/support/stack-config';
+import { ROOT } from './harness';
+
+const PROMETHEUS_DIR = path.join(ROOT, 'prometheus');
+const ALERTMANAGER_DIR = path.join(ROOT, 'alertmanager');
+const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
+const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
+export const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
+const SMTP_USER = 'checkpoint-alerts';
+const SMTP_PASSWORD = randomBytes(8).toString('hex');
+export const MONITOR = 'bench-target';
+const MODULE = 'http_2xx';
+
+/** A production duration divided by `scale`, in whole seconds, at least 1s unless it was 0. */
+export function scaled(text: string, scale: number): string {
+  const seconds = durationSeconds(text);
+  return seconds === 0 ? '0s' : `${Math.max(1, Math.ceil(seconds / scale))}s`;
+}
+export const scaledSeconds = (text: string, scale: number): number => durationSeconds(scaled(text, scale));
+
+export type TargetMode = 'up' | 'down' | 'closed';
+
+/** The HTTP server the checkpoints probe: 200, 503, or not listening at all. */
+export interface Target {
+  /** The URL the monitors probe (the relay in front of the server). */
+  url: string;
+  mode(): TargetMode;
+  set(mode: TargetMode): Promise<void>;
+  /** Arrival time (ms since the epoch) and answer of every request, in order. */
+  requests: { at: number; status: number }[];
+}
+
+export interface Stack {
+  scale: number;
+  /** The shipped timings the bench reasons with, already scaled (seconds). */
+  timings: { probeInterval: number; evaluationInterval: number; monitorDownFor: number; criticalGroupWait: number; groupInterval: number; warningFor: number; warningGroupWait: number };
+  substitutions: Substitution[];
+  target: Target;
+  firewall: ClientFirewall;
+  mail: MailSink;
+  prometheus: Prometheus;
+  alertmanager: Alertmanager;
+  checkpoints: Map<string, { name: string; address: string; child: ChildProcess; logs: () => string }>;
+  /** Every process started, for stopping (and for the SIGINT handler's last resort). */
+  children(): ChildProcess[];
+  stop(): Promise<void>;
+}
+
+/** Builds the stack piece by piece; whatever started before a failure is stopped by `stop()` of the partial stack, which `onPartial` gets at once. */
+export async function startStack(scale: number, say: (line: string) => void, onPartial: (stop: () => Promise<void>, children: () => ChildProcess[]) => void): Promise<Stack> {
+  if (!existsSync(CHECKPOINT_BUNDLE)) throw new Error(`${CHECKPOINT_BUNDLE} is missing: run \`npm run build\` first`);
+  await linkShippedDirs();
+  const processes: ChildProcess[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) {
+      await close().catch((error: unknown) => say(`stopping: ${String(error)}`));
+    }
+  };
+  onPartial(stop, () => [...processes]);
+
+  const work = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-bench-detection-')));
+  closers.push(() => fs.rm(work, { recursive: true, force: true }));
+  const pki: TestPki = await makeTestPki(work);
+
+  // The target, behind the relay that can refuse one checkpoint.
+  const target = await startTarget();
+  closers.push(target.close);
+  const firewall = await startClientFirewall({ host: LOOPBACK, port: target.port });
+  closers.push(() => firewall.close());
+  const targetUrl = `http://${firewall.address}/`;
+
+  // The checkpoints: the shipped http_2xx module (config/checkpoint.yml), one monitor on the target.
+  const shippedConfig = parseDocument(await fs.readFile(path.join(ROOT, 'config', 'checkpoint.yml'), 'utf8')).toJS() as { modules?: Record<string, unknown> };
+  const module = shippedConfig.modules?.[MODULE];
+  if (!module) throw new Error(`config/checkpoint.yml has no module ${MODULE}`);
+  const checkpointConfig = stringify({ modules: { [MODULE]: module }, monitors: [{ name: MONITOR, module: MODULE, target: targetUrl, labels: { team: 'bench' } }] });
+  const login = await shippedCheckpointLogin();
+  const webPassword = randomBytes(12).toString('hex');
+  const webPasswordFile = path.join(work, 'checkpoint-web.password');
+  await fs.writeFile(webPasswordFile, webPassword, { mode: 0o600 });
+  const webConfigFile = path.join(work, 'checkpoint-web.yml');
+  await fs.writeFile(webConfigFile, `basic_auth_users:\n  ${login.username}: ${JSON.stringify(bcrypt.hashSync(webPassword, 10))}\n`);
+  const authorization = `Basic ${Buffer.from(`${login.username}:${webPassword}`).toString('base64')}`;
+  const checkpoints: Stack['checkpoints'] = new Map();
+  const nameMap = new Map<string, string>();
+  for (const [name, address] of await shippedCheckpoints()) {
+    const configFile = path.join(work, `${name}.yml`);
+    await fs.writeFile(configFile, checkpointConfig);
+    const server = await startCheckpoint(name, configFile, webConfigFile, authorization, processes, closers);
+    checkpoints.set(name, server);
+    nameMap.set(address, server.address);
+  }
+  if (checkpoints.size !== 2) throw new Error(`prometheus/prometheus.yml names ${checkpoints.size} checkpoints; the bench expects two`);
+  const names: NameProxy = await startNameProxy(nameMap);
+  closers.push(() => names.close());
+
+  // The SMTP sink and Alertmanager, configured by alertmanager/render-config.sh, route timings scaled.
+  const mail = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD });
+  closers.push(() => mail.close());
+  const amDir = path.join(work, 'alertmanager');
+  const smtpPasswordFile = path.join(work, 'smtp.password');
+  await fs.writeFile(smtpPasswordFile, SMTP_PASSWORD);
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ADMIN_EMAILS: ADMINS.join(', '),
+    SMTP_SMARTHOST: mail.smarthost,
+    SMTP_FROM: 'checkpoint-alerts@example.test',
+    SMTP_AUTH_USERNAME: SMTP_USER,
+    SMTP_AUTH_PASSWORD_FILE: smtpPasswordFile,
+  };
+  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ALERTMANAGER_DIR, 'render-config.sh'), amDir]);
+  const amConfig = path.join(amDir, 'alertmanager.yml');
+  const substitutions: Substitution[] = [
+    {
+      file: 'alertmanager/alertmanager.yml',
+      where: 'render-config.sh',
+      from: 'placeholders',
+      to: `ADMIN_EMAILS (3), SMTP_SMARTHOST ${mail.smarthost}, SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE`,
+    },
+  ];
+  const routes = scaleRoutes(await fs.readFile(amConfig, 'utf8'), scale, substitutions);
+  await fs.writeFile(amConfig, routes.yaml);
+  const alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
+  processes.push(alertmanager.child);
+  closers.push(() => alertmanager.stop());
+
+  // Prometheus: the shipped prometheus.yml for loopback (no node-exporter: the bench is not about
+  // the host), its intervals and the rules' `for:` scaled.
+  const promDir = path.join(work, 'prometheus');
+  const rules = await scaleRules(path.join(promDir, 'rules'), scale, substitutions);
+  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, checkpointPasswordFile: webPasswordFile };
+  const rendered = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
+  const config = scaleIntervals(rendered.yaml, await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'), scale, substitutions);
+  substitutions.push(...rendered.substitutions.filter((s) => !/interval|timeout/.test(s.where)));
+  const resendDelay = `--rules.alert.resend-delay=${scaled('1m', scale)}`;
+  const prometheus = await startPrometheus({ dir: promDir, flags: [resendDelay], config: (port) => config.yaml.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${port}`) });
+  processes.push(prometheus.child);
+  closers.push(() => prometheus.stop());
+  substitutions.push({ file: 'prometheus command line', where: 'flag', from: '--rules.alert.resend-delay=1m (default)', to: resendDelay });
+
+  return {
+    scale,
+    timings: {
+      probeInterval: config.probeInterval,
+      evaluationInterval: config.evaluationInterval,
+      monitorDownFor: rules.get('MonitorDown') ?? NaN,
+      warningFor: rules.get('MonitorFailingFromOneCheckpoint') ?? NaN,
+      criticalGroupWait: routes.critical.groupWait,
+      warningGroupWait: routes.warning.groupWait,
+      groupInterval: routes.critical.groupInterval,
+    },
+    substitutions,
+    target: target.target,
+    firewall,
+    mail,
+    prometheus,
+    alertmanager,
+    checkpoints,
+    children: () => [...processes],
+    stop,
+  };
+}
+
+/**
+ * tests/support/stack-config.ts finds prometheus/ beside its own `../..`, which is the repository
+ * under jest but dist/ once compiled into dist/tests/support: dist/prometheus and
+ * dist/alertmanager are made links to the repository's own, so it reads the shipped files.
+ */
+async function linkShippedDirs(): Promise<void> {
+  for (const [theirs, ours] of [
+    [stackConfig.PROMETHEUS_DIR, PROMETHEUS_DIR],
+    [stackConfig.ALERTMANAGER_DIR, ALERTMANAGER_DIR],
+  ] as const) {
+    if (path.resolve(theirs) === path.resolve(ours)) continue;
+    const stat = await fs.lstat(theirs).catch(() => undefined);
+    if (stat?.isSymbolicLink() && (await fs.realpath(theirs)) === (await fs.realpath(ours))) continue;
+    if (stat) throw new Error(`${theirs} exists and is not a link to ${ours}`);
+    await fs.symlink(ours, theirs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaling the shipped files
+
+/** prometheus.yml as renderPrometheusConfig rendered it, with the shipped intervals (from `shippedYaml`) put back, scaled. */
+function scaleIntervals(rendered: string, shippedYaml: string, scale: number, substitutions: Substitution[]): { yaml: string; probeInterval: number; evaluationInterval: number } {
+  const shipped = parseDocument(shippedYaml);
+  const doc = parseDocument(rendered);
+  const file = 'prometheus/prometheus.yml';
+  for (const key of ['scrape_interval', 'scrape_timeout', 'evaluation_interval']) {
+    const from = String(shipped.getIn(['global', key]));
+    doc.setIn(['global', key], scaled(from, scale));
+    substitutions.push({ file, where: `global.${key}`, from, to: scaled(from, scale) });
+  }
+  const jobs = doc.get('scrape_configs');
+  const shippedJobs = shipped.get('scrape_configs');
+  if (!isSeq(jobs) || !isSeq(shippedJobs)) throw new Error(`${file}: scrape_configs is not a list`);
+  const shippedProbe = shippedJobs.items.find((job) => isMap(job) && job.get('job_name') === 'probe');
+  const probe = jobs.items.find((job) => isMap(job) && job.get('job_name') === 'probe');
+  if (!isMap(shippedProbe) || !isMap(probe)) throw new Error(`${file}: no job probe`);
+  for (const key of ['scrape_interval', 'scrape_timeout']) {
+    const from = String(shippedProbe.get(key));
+    probe.set(key, scaled(from, scale));
+    substitutions.push({ file, where: `job probe: ${key}`, from, to: scaled(from, scale) });
+  }
+  return {
+    yaml: doc.toString(),
+    probeInterval: scaledSeconds(String(shippedProbe.get('scrape_interval')), scale),
+    evaluationInterval: scaledSeconds(String(shipped.getIn(['global', 'evaluation_interval'])), scale),
+  };
+}
+
+/** prometheus/rules/*.yml into `outDir` with every `for:` scaled; the `for:` of each alert, in seconds. */
+async function scaleRules(outDir: string, scale: number, substitutions: Substitution[]): Promise<Map<string, number>> {
+  const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
+  await fs.mkdir(outDir, { recursive: true });
+  const fors = new Map<string, number>();
+  for (const name of (await fs.readdir(rulesDir)).filter((n) => n.endsWith('.yml')).sort()) {
+    const doc = parseDocument(await fs.readFile(path.join(rulesDir, name), 'utf8'));
+    const groups = doc.get('groups');
+    if (!isSeq(groups)) throw new Error(`prometheus/rules/${name}: no groups`);
+    for (const group of groups.items) {
+      const rules = isMap(group) ? group.get('rules') : undefined;
+      if (!isSeq(rules)) continue;
+      for (const rule of rules.items) {
+        if (!isMap(rule)) continue;
+        const forNode = rule.get('for', true);
+        if (!isScalar(forNode)) continue;
+        const from = String(forNode.value);
+        forNode.value = scaled(from, scale);
+        fors.set(String(rule.get('alert')), durationSeconds(String(forNode.value)));
+        if (scale !== 1) substitutions.push({ file: `prometheus/rules/${name}`, where: `${String(rule.get('alert'))} for`, from, to: String(forNode.value) });
+      }
+    }
+    await fs.writeFile(path.join(outDir, name), doc.toString());
+  }
+  return fors;
+}
+
+interface RouteTimings {
+  groupWait: number;
+  groupInterval: number;
+}
+
+/** The rendered alertmanager.yml with group_wait, group_interval and repeat_interval scaled; the critical and warning routes' effective timings. */
+function scaleRoutes(rendered: string, scale: number, substitutions: Substitution[]): { yaml: string; critical: RouteTimings; warning: RouteTimings } {
+  const doc = parseDocument(rendered);
+  const found: Record<string, RouteTimings> = {};
+  const walk = (route: unknown, where: string, inherited: RouteTimings): void => {
+    if (!isMap(route)) return;
+    const own: RouteTimings = { ...inherited };
+    for (const key of ['group_wait', 'group_interval', 'repeat_interval']) {
+      const node = route.get(key, true);
+      if (!isScalar(node)) continue;
+      const from = String(node.value);
+      node.value = scaled(from, scale);
+      if (key === 'group_wait') own.groupWait = durationSeconds(String(node.value));
+      if (key === 'group_interval') own.groupInterval = durationSeconds(String(node.value));
+      if (scale !== 1) substitutions.push({ file: 'alertmanager/alertmanager.yml', where: `${where} ${key}`, from, to: String(node.value) });
+    }
+    const matchers = route.get('matchers');
+    const severity = isSeq(matchers) ? /severity="(\w+)"/.exec(matchers.items.map(String).join(' '))?.[1] : undefined;
+    if (severity && !found[severity]) found[severity] = own;
+    const children = route.get('routes');
+    if (isSeq(children)) children.items.forEach((child, i) => walk(child, `${where}.routes[${i}]`, own));
+  };
+  // Alertmanager's defaults, for a route tree that sets none.
+  walk(doc.get('route'), 'route', { groupWait: 30, groupInterval: 300 });
+  const { critical, warning } = found;
+  if (!critical || !warning) throw new Error('alertmanager/alertmanager.yml: no route for severity="critical" and severity="warning"');
+  return { yaml: doc.toString(), critical, warning };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and the target
+
+async function startCheckpoint(
+  name: string,
+  configFile: string,
+  webConfigFile: string,
+  authorization: string,
+  processes: ChildProcess[],
+  closers: (() => Promise<void>)[],
+): Promise<{ name: string; address: string; child: ChildProcess; logs: () => string }> {
+  return onFreePort(async (port) => {
+    const spawned = spawnLogged(CHECKPOINT_BIN, [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, `--web.config.file=${webConfigFile}`]);
+    const { child, logs } = spawned;
+    track(child);
+    processes.push(child);
+    closers.push(() => killAndWait(child));
+    const address = `${LOOPBACK}:${port}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (hasExited(child) || spawned.spawnError()) {
+        throw startFailure(`${name}: ${spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`}:\n${logs()}`, /address already in use|EADDRINUSE/i.test(logs()));
+      }
+      try {
+        const response = await fetch(`http://${address}/-/ready`, { headers: { authorization }, signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) throw new Error(`${name} not ready after 30s:\n${logs()}`);
+      await sleep(100);
+    }
+    return { name, address, child, logs };
+  });
+}
+
+async function startTarget(): Promise<{ target: Target; port: number; close: () => Promise<void> }> {
+  let mode: TargetMode = 'up';
+  const requests: Target['requests'] = [];
+  const server = http.createServer((_request, response) => {
+    const status = mode === 'up' ? 200 : 503;
+    requests.push({ at: Date.now(), status });
+    response.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'bench target up\n' : 'bench target down\n');
+  });
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, LOOPBACK, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const close = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  await listen(0);
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('target: no port');
+  const port = address.port;
+  return {
+    port,
+    close,
+    target: {
+      url: `http://${LOOPBACK}:${port}/`,
+      mode: () => mode,
+      requests,
+      async set(next) {
+        if (next === mode) return;
+        if (next === 'closed') await close();
+        else if (mode === 'closed') await listen(port);
+        // Keep-alive connections would go on being answered by the old mode's handler: the same
+        // handler reads `mode` at each request, so only closing matters.
+        mode = next;
+      },
+    },
+  };
+}
