@@ -168,6 +168,7 @@ export async function startStack(scale: number, say: (line: string) => void, onP
   const prometheus = await startPrometheus({ dir: promDir, flags: [resendDelay], config: (port) => config.yaml.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${port}`) });
   processes.push(prometheus.child);
   closers.push(() => prometheus.stop());
+  for (const s of substitutions) if (s.to.includes(`${LOOPBACK}:0`)) s.to = s.to.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${prometheus.port}`);
   substitutions.push({ file: 'prometheus command line', where: 'flag', from: '--rules.alert.resend-delay=1m (default)', to: resendDelay });
 
   return {
