@@ -483,7 +483,7 @@ function entry(): void {
   })
     .catch((error: unknown) => {
       failed = true;
-      say(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      say(aborter.signal.aborted ? 'interrupted' : `FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     })
     .finally(async () => {
       say('stopping every process');
