@@ -28,7 +28,6 @@ import { startMailSink, type MailSink } from '../tests/support/mail-sink';
 import { LOOPBACK } from '../tests/support/ports';
 import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../tests/support/processes';
 import { startPrometheus, type Prometheus } from '../tests/support/prometheus';
-import * as stackConfig from '../tests/support/stack-config';
 import { durationSeconds, renderPrometheusConfig, shippedCheckpointLogin, shippedCheckpoints, type Substitution } from '../tests/support/stack-config';
 import { ROOT } from './harness';
 
@@ -80,7 +79,6 @@ export interface Stack {
 /** Builds the stack piece by piece; whatever started before a failure is stopped by `stop()` of the partial stack, which `onPartial` gets at once. */
 export async function startStack(scale: number, say: (line: string) => void, onPartial: (stop: () => Promise<void>, children: () => ChildProcess[]) => void): Promise<Stack> {
   if (!existsSync(CHECKPOINT_BUNDLE)) throw new Error(`${CHECKPOINT_BUNDLE} is missing: run \`npm run build\` first`);
-  await linkShippedDirs();
   const processes: ChildProcess[] = [];
   const closers: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
@@ -192,24 +190,6 @@ export async function startStack(scale: number, say: (line: string) => void, onP
     children: () => [...processes],
     stop,
   };
-}
-
-/**
- * tests/support/stack-config.ts finds prometheus/ beside its own `../..`, which is the repository
- * under jest but dist/ once compiled into dist/tests/support: dist/prometheus and
- * dist/alertmanager are made links to the repository's own, so it reads the shipped files.
- */
-async function linkShippedDirs(): Promise<void> {
-  for (const [theirs, ours] of [
-    [stackConfig.PROMETHEUS_DIR, PROMETHEUS_DIR],
-    [stackConfig.ALERTMANAGER_DIR, ALERTMANAGER_DIR],
-  ] as const) {
-    if (path.resolve(theirs) === path.resolve(ours)) continue;
-    const stat = await fs.lstat(theirs).catch(() => undefined);
-    if (stat?.isSymbolicLink() && (await fs.realpath(theirs)) === (await fs.realpath(ours))) continue;
-    if (stat) throw new Error(`${theirs} exists and is not a link to ${ours}`);
-    await fs.symlink(ours, theirs);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,11 +15,13 @@
  * divided by TIME_SCALE and rounded up to whole seconds, so their order is kept. Rule expressions
  * are not changed.
  */
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 
-export const ROOT = path.join(__dirname, '..', '..');
+/** The repository: the nearest folder above this file that holds the shipped prometheus/ (this file is in tests/support under jest, dist/tests/support in a built bench). */
+export const ROOT = repositoryRoot(__dirname);
 export const PROMETHEUS_DIR = path.join(ROOT, 'prometheus');
 export const ALERTMANAGER_DIR = path.join(ROOT, 'alertmanager');
 
@@ -237,4 +239,11 @@ export function scaleAlertmanagerConfig(rendered: string): { yaml: string; subst
   };
   walk(doc.get('route'), 'route');
   return { yaml: doc.toString(), substitutions };
+}
+
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'prometheus', 'prometheus.yml'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no prometheus/prometheus.yml above ${from}`);
+  }
 }
