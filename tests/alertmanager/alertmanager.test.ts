@@ -19,7 +19,6 @@ import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
 import { listenOnLoopback, LOOPBACK } from '../support/ports';
 import { run, sleep } from '../support/processes';
-import { startRefusingMailSink, type RefusingMailSink } from './refusing-mail-sink';
 
 const ALERTMANAGER_DIR = path.join(__dirname, '..', '..', 'alertmanager');
 const SHIPPED_CONFIG = path.join(ALERTMANAGER_DIR, 'alertmanager.yml');
@@ -501,7 +500,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
 describe('an admin whose address the mail server refuses', () => {
   const [alice, bob, carol] = ADMINS as [string, string, string];
   let pki: TestPki;
-  let sink: RefusingMailSink;
+  let sink: MailSink;
   let renderedConfig: string;
   const running: Alertmanager[] = [];
   const subject = '[FIRING:1] MonitorDown orders-db';
@@ -527,7 +526,7 @@ describe('an admin whose address the mail server refuses', () => {
 
   beforeAll(async () => {
     pki = await makeTestPki();
-    sink = await startRefusingMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD, refuse: [bob] });
+    sink = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD, refuse: [bob] });
     const passwordFile = path.join(workDir, 'refused-smtp-password');
     await fs.writeFile(passwordFile, SMTP_PASSWORD, { mode: 0o600 });
     const runDir = path.join(workDir, 'refused');

@@ -30,13 +30,27 @@ export interface MailSink {
   /** host:port for a smarthost setting. */
   smarthost: string;
   received: ReceivedMail[];
+  /** Every RCPT TO answered 550 (see `refuse`), in order: one per attempt. */
+  refused: string[];
   /** Waits until `count` messages match, up to `ms`; fails with what did arrive. */
   waitFor(match: (mail: ReceivedMail) => boolean, ms: number, count?: number): Promise<ReceivedMail[]>;
+  /** Waits until `done()` holds, up to `ms`; fails naming `what`, and what was accepted and refused. */
+  waitUntil(done: () => boolean, ms: number, what: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startMailSink(options: { pki: TestPki; user: string; password: string }): Promise<MailSink> {
+export interface MailSinkOptions {
+  pki: TestPki;
+  user: string;
+  password: string;
+  /** Recipients refused at RCPT TO with 550, as a company server refuses a mistyped or deleted mailbox. */
+  refuse?: string[];
+}
+
+export async function startMailSink(options: MailSinkOptions): Promise<MailSink> {
   const received: ReceivedMail[] = [];
+  const refuse = new Set((options.refuse ?? []).map((address) => address.toLowerCase()));
+  const refused: string[] = [];
   const server = new SMTPServer({
     name: 'relay.example.test',
     logger: false,
@@ -49,6 +63,11 @@ export async function startMailSink(options: { pki: TestPki; user: string; passw
     onAuth(auth, _session, callback) {
       if (auth.username === options.user && auth.password === options.password) callback(null, { user: auth.username });
       else callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, callback) {
+      if (!refuse.has(address.address.toLowerCase())) return callback();
+      refused.push(address.address);
+      callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown`), { responseCode: 550 }));
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -68,23 +87,28 @@ export async function startMailSink(options: { pki: TestPki; user: string; passw
       });
     },
   });
+  async function waitUntil(done: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      if (Date.now() > deadline) {
+        const accepted = received.map((mail) => `${mail.subject} to ${mail.to.join(',')}`).join(' | ') || 'none';
+        throw new Error(`mail sink: no ${what} after ${ms} ms; accepted: ${accepted}; refused: ${refused.join(',') || 'none'}`);
+      }
+      await sleep(100);
+    }
+  }
+
   // A client that drops the connection is an error for the server, not for the test.
   server.on('error', () => undefined);
   const port = await listenOnLoopback(server.server);
   return {
     smarthost: `${LOOPBACK}:${port}`,
     received,
+    refused,
+    waitUntil,
     async waitFor(match, ms, count = 1) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const found = received.filter(match);
-        if (found.length >= count) return found;
-        if (Date.now() > deadline) {
-          const subjects = received.map((mail) => mail.subject).join(' | ') || 'none';
-          throw new Error(`mail sink: ${found.length} of ${count} expected message(s) after ${ms} ms; received: ${subjects}`);
-        }
-        await sleep(100);
-      }
+      await waitUntil(() => received.filter(match).length >= count, ms, `${count} expected message(s)`);
+      return received.filter(match);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
