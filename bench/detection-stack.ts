@@ -20,19 +20,28 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import bcrypt from 'bcryptjs';
-import { isMap, isScalar, isSeq, parseDocument, stringify } from 'yaml';
+import { isMap, isSeq, parseDocument, stringify } from 'yaml';
 import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from '../tests/smoke/loopback-network';
 import { startAlertmanager, type Alertmanager } from '../tests/support/alertmanager';
 import { makeTestPki, type TestPki } from '../tests/support/certs';
 import { startMailSink, type MailSink } from '../tests/support/mail-sink';
 import { LOOPBACK } from '../tests/support/ports';
-import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../tests/support/processes';
+import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track } from '../tests/support/processes';
 import { startPrometheus, type Prometheus } from '../tests/support/prometheus';
-import { durationSeconds, renderPrometheusConfig, shippedCheckpointLogin, shippedCheckpoints, type Substitution } from '../tests/support/stack-config';
+import {
+  durationSeconds,
+  PROMETHEUS_DIR,
+  renderAlertmanagerConfig,
+  renderPrometheusConfig,
+  renderRules,
+  scaleAlertmanagerConfig,
+  scaledDuration,
+  shippedCheckpointLogin,
+  shippedCheckpoints,
+  type Substitution,
+} from '../tests/support/stack-config';
 import { ROOT } from './harness';
 
-const PROMETHEUS_DIR = path.join(ROOT, 'prometheus');
-const ALERTMANAGER_DIR = path.join(ROOT, 'alertmanager');
 const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
 const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
 export const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
@@ -41,12 +50,7 @@ const SMTP_PASSWORD = randomBytes(8).toString('hex');
 export const MONITOR = 'bench-target';
 const MODULE = 'http_2xx';
 
-/** A production duration divided by `scale`, in whole seconds, at least 1s unless it was 0. */
-export function scaled(text: string, scale: number): string {
-  const seconds = durationSeconds(text);
-  return seconds === 0 ? '0s' : `${Math.max(1, Math.ceil(seconds / scale))}s`;
-}
-export const scaledSeconds = (text: string, scale: number): number => durationSeconds(scaled(text, scale));
+export const scaledSeconds = (text: string, scale: number): number => durationSeconds(scaledDuration(text, scale));
 
 export type TargetMode = 'up' | 'down' | 'closed';
 
@@ -130,16 +134,7 @@ export async function startStack(scale: number, say: (line: string) => void, onP
   const amDir = path.join(work, 'alertmanager');
   const smtpPasswordFile = path.join(work, 'smtp.password');
   await fs.writeFile(smtpPasswordFile, SMTP_PASSWORD);
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    ADMIN_EMAILS: ADMINS.join(', '),
-    SMTP_SMARTHOST: mail.smarthost,
-    SMTP_FROM: 'checkpoint-alerts@example.test',
-    SMTP_AUTH_USERNAME: SMTP_USER,
-    SMTP_AUTH_PASSWORD_FILE: smtpPasswordFile,
-  };
-  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ALERTMANAGER_DIR, 'render-config.sh'), amDir]);
-  const amConfig = path.join(amDir, 'alertmanager.yml');
+  const amConfig = await renderAlertmanagerConfig({ dir: amDir, admins: ADMINS, smarthost: mail.smarthost, user: SMTP_USER, passwordFile: smtpPasswordFile });
   const substitutions: Substitution[] = [
     {
       file: 'alertmanager/alertmanager.yml',
@@ -148,7 +143,8 @@ export async function startStack(scale: number, say: (line: string) => void, onP
       to: `ADMIN_EMAILS (3), SMTP_SMARTHOST ${mail.smarthost}, SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE`,
     },
   ];
-  const routes = scaleRoutes(await fs.readFile(amConfig, 'utf8'), scale, substitutions);
+  const routes = scaleAlertmanagerConfig(await fs.readFile(amConfig, 'utf8'), scale);
+  substitutions.push(...routes.substitutions);
   await fs.writeFile(amConfig, routes.yaml);
   const alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
   processes.push(alertmanager.child);
@@ -157,12 +153,13 @@ export async function startStack(scale: number, say: (line: string) => void, onP
   // Prometheus: the shipped prometheus.yml for loopback (no node-exporter: the bench is not about
   // the host), its intervals and the rules' `for:` scaled.
   const promDir = path.join(work, 'prometheus');
-  const rules = await scaleRules(path.join(promDir, 'rules'), scale, substitutions);
+  const rules = await renderRules(path.join(promDir, 'rules'), scale);
+  substitutions.push(...rules.substitutions);
   const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, checkpointPasswordFile: webPasswordFile };
   const rendered = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
   const config = scaleIntervals(rendered.yaml, await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'), scale, substitutions);
   substitutions.push(...rendered.substitutions.filter((s) => !/interval|timeout/.test(s.where)));
-  const resendDelay = `--rules.alert.resend-delay=${scaled('1m', scale)}`;
+  const resendDelay = `--rules.alert.resend-delay=${scaledDuration('1m', scale)}`;
   const prometheus = await startPrometheus({ dir: promDir, flags: [resendDelay], config: (port) => config.yaml.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${port}`) });
   processes.push(prometheus.child);
   closers.push(() => prometheus.stop());
@@ -174,13 +171,14 @@ export async function startStack(scale: number, say: (line: string) => void, onP
     timings: {
       probeInterval: config.probeInterval,
       evaluationInterval: config.evaluationInterval,
-      monitorDownFor: rules.get('MonitorDown') ?? NaN,
-      warningFor: rules.get('MonitorFailingFromOneCheckpoint') ?? NaN,
+      monitorDownFor: rules.fors.get('MonitorDown') ?? NaN,
+      warningFor: rules.fors.get('MonitorFailingFromOneCheckpoint') ?? NaN,
       criticalGroupWait: routes.critical.groupWait,
       warningGroupWait: routes.warning.groupWait,
       groupInterval: routes.critical.groupInterval,
     },
-    substitutions,
+    // What was changed: at scale 1, only what loopback needs (addresses, files).
+    substitutions: substitutions.filter((s) => s.from !== s.to),
     target: target.target,
     firewall,
     mail,
@@ -202,8 +200,8 @@ function scaleIntervals(rendered: string, shippedYaml: string, scale: number, su
   const file = 'prometheus/prometheus.yml';
   for (const key of ['scrape_interval', 'scrape_timeout', 'evaluation_interval']) {
     const from = String(shipped.getIn(['global', key]));
-    doc.setIn(['global', key], scaled(from, scale));
-    substitutions.push({ file, where: `global.${key}`, from, to: scaled(from, scale) });
+    doc.setIn(['global', key], scaledDuration(from, scale));
+    substitutions.push({ file, where: `global.${key}`, from, to: scaledDuration(from, scale) });
   }
   const jobs = doc.get('scrape_configs');
   const shippedJobs = shipped.get('scrape_configs');
@@ -213,75 +211,14 @@ function scaleIntervals(rendered: string, shippedYaml: string, scale: number, su
   if (!isMap(shippedProbe) || !isMap(probe)) throw new Error(`${file}: no job probe`);
   for (const key of ['scrape_interval', 'scrape_timeout']) {
     const from = String(shippedProbe.get(key));
-    probe.set(key, scaled(from, scale));
-    substitutions.push({ file, where: `job probe: ${key}`, from, to: scaled(from, scale) });
+    probe.set(key, scaledDuration(from, scale));
+    substitutions.push({ file, where: `job probe: ${key}`, from, to: scaledDuration(from, scale) });
   }
   return {
     yaml: doc.toString(),
     probeInterval: scaledSeconds(String(shippedProbe.get('scrape_interval')), scale),
     evaluationInterval: scaledSeconds(String(shipped.getIn(['global', 'evaluation_interval'])), scale),
   };
-}
-
-/** prometheus/rules/*.yml into `outDir` with every `for:` scaled; the `for:` of each alert, in seconds. */
-async function scaleRules(outDir: string, scale: number, substitutions: Substitution[]): Promise<Map<string, number>> {
-  const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
-  await fs.mkdir(outDir, { recursive: true });
-  const fors = new Map<string, number>();
-  for (const name of (await fs.readdir(rulesDir)).filter((n) => n.endsWith('.yml')).sort()) {
-    const doc = parseDocument(await fs.readFile(path.join(rulesDir, name), 'utf8'));
-    const groups = doc.get('groups');
-    if (!isSeq(groups)) throw new Error(`prometheus/rules/${name}: no groups`);
-    for (const group of groups.items) {
-      const rules = isMap(group) ? group.get('rules') : undefined;
-      if (!isSeq(rules)) continue;
-      for (const rule of rules.items) {
-        if (!isMap(rule)) continue;
-        const forNode = rule.get('for', true);
-        if (!isScalar(forNode)) continue;
-        const from = String(forNode.value);
-        forNode.value = scaled(from, scale);
-        fors.set(String(rule.get('alert')), durationSeconds(String(forNode.value)));
-        if (scale !== 1) substitutions.push({ file: `prometheus/rules/${name}`, where: `${String(rule.get('alert'))} for`, from, to: String(forNode.value) });
-      }
-    }
-    await fs.writeFile(path.join(outDir, name), doc.toString());
-  }
-  return fors;
-}
-
-interface RouteTimings {
-  groupWait: number;
-  groupInterval: number;
-}
-
-/** The rendered alertmanager.yml with group_wait, group_interval and repeat_interval scaled; the critical and warning routes' effective timings. */
-function scaleRoutes(rendered: string, scale: number, substitutions: Substitution[]): { yaml: string; critical: RouteTimings; warning: RouteTimings } {
-  const doc = parseDocument(rendered);
-  const found: Record<string, RouteTimings> = {};
-  const walk = (route: unknown, where: string, inherited: RouteTimings): void => {
-    if (!isMap(route)) return;
-    const own: RouteTimings = { ...inherited };
-    for (const key of ['group_wait', 'group_interval', 'repeat_interval']) {
-      const node = route.get(key, true);
-      if (!isScalar(node)) continue;
-      const from = String(node.value);
-      node.value = scaled(from, scale);
-      if (key === 'group_wait') own.groupWait = durationSeconds(String(node.value));
-      if (key === 'group_interval') own.groupInterval = durationSeconds(String(node.value));
-      if (scale !== 1) substitutions.push({ file: 'alertmanager/alertmanager.yml', where: `${where} ${key}`, from, to: String(node.value) });
-    }
-    const matchers = route.get('matchers');
-    const severity = isSeq(matchers) ? /severity="(\w+)"/.exec(matchers.items.map(String).join(' '))?.[1] : undefined;
-    if (severity && !found[severity]) found[severity] = own;
-    const children = route.get('routes');
-    if (isSeq(children)) children.items.forEach((child, i) => walk(child, `${where}.routes[${i}]`, own));
-  };
-  // Alertmanager's defaults, for a route tree that sets none.
-  walk(doc.get('route'), 'route', { groupWait: 30, groupInterval: 300 });
-  const { critical, warning } = found;
-  if (!critical || !warning) throw new Error('alertmanager/alertmanager.yml: no route for severity="critical" and severity="warning"');
-  return { yaml: doc.toString(), critical, warning };
 }
 
 // ---------------------------------------------------------------------------------------------

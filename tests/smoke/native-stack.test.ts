@@ -38,10 +38,10 @@ import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postg
 import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import {
-  ALERTMANAGER_DIR,
   PROMETHEUS_FLAGS,
   ROOT,
   renderPrometheusConfig,
+  renderAlertmanagerConfig,
   renderRules,
   scaleAlertmanagerConfig,
   shippedCheckpointLogin,
@@ -166,16 +166,7 @@ monitors:
   const amDir = path.join(work, 'alertmanager');
   const smtpPasswordFile = path.join(work, 'smtp.password');
   await fs.writeFile(smtpPasswordFile, SMTP_PASSWORD);
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    ADMIN_EMAILS: ADMINS.join(', '),
-    SMTP_SMARTHOST: mail.smarthost,
-    SMTP_FROM: 'checkpoint-alerts@example.test',
-    SMTP_AUTH_USERNAME: SMTP_USER,
-    SMTP_AUTH_PASSWORD_FILE: smtpPasswordFile,
-  };
-  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ALERTMANAGER_DIR, 'render-config.sh'), amDir]);
-  const amConfig = path.join(amDir, 'alertmanager.yml');
+  const amConfig = await renderAlertmanagerConfig({ dir: amDir, admins: ADMINS, smarthost: mail.smarthost, user: SMTP_USER, passwordFile: smtpPasswordFile });
   const scaled = scaleAlertmanagerConfig(await fs.readFile(amConfig, 'utf8'));
   await fs.writeFile(amConfig, scaled.yaml);
   substitutions.push(
@@ -190,7 +181,7 @@ monitors:
   alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
 
   const promDir = path.join(work, 'prometheus');
-  substitutions.push(...(await renderRules(path.join(promDir, 'rules'))));
+  substitutions.push(...(await renderRules(path.join(promDir, 'rules'))).substitutions);
   let promSubstitutions: Substitution[] = [];
   const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address, checkpointPasswordFile: webPasswordFile };
   const firstRender = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
+import { run } from './processes';
 
 /** The repository: the nearest folder above this file that holds the shipped prometheus/ (this file is in tests/support under jest, dist/tests/support in a built bench). */
 export const ROOT = repositoryRoot(__dirname);
@@ -58,10 +59,10 @@ export function durationSeconds(text: string): number {
   return seconds;
 }
 
-/** A production duration divided by TIME_SCALE, in whole seconds (at least 1s unless it was 0). */
-export function scaledDuration(text: string): string {
+/** A production duration divided by `scale`, in whole seconds (at least 1s unless it was 0). */
+export function scaledDuration(text: string, scale = TIME_SCALE): string {
   const seconds = durationSeconds(text);
-  return seconds === 0 ? '0s' : `${Math.max(1, Math.ceil(seconds / TIME_SCALE))}s`;
+  return seconds === 0 ? '0s' : `${Math.max(1, Math.ceil(seconds / scale))}s`;
 }
 
 /** One change made to a shipped file, for the test's report. */
@@ -182,13 +183,14 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
 }
 
 /**
- * Writes prometheus/rules/*.yml into `outDir` with every `for:` scaled down; returns the changes.
- * The expressions are copied as they are.
+ * Writes prometheus/rules/*.yml into `outDir` with every `for:` divided by `scale`; returns the
+ * changes and each alert's `for:` in seconds as written. The expressions are copied as they are.
  */
-export async function renderRules(outDir: string): Promise<Substitution[]> {
+export async function renderRules(outDir: string, scale = TIME_SCALE): Promise<{ substitutions: Substitution[]; fors: Map<string, number> }> {
   const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
   await fs.mkdir(outDir, { recursive: true });
   const substitutions: Substitution[] = [];
+  const fors = new Map<string, number>();
   for (const name of (await fs.readdir(rulesDir)).filter((n) => n.endsWith('.yml')).sort()) {
     const doc = parseDocument(await fs.readFile(path.join(rulesDir, name), 'utf8'));
     const groups = doc.get('groups');
@@ -202,14 +204,15 @@ export async function renderRules(outDir: string): Promise<Substitution[]> {
         const forNode = rule.get('for', true);
         if (!isScalar(forNode)) continue;
         const from = String(forNode.value);
-        const to = scaledDuration(from);
+        const to = scaledDuration(from, scale);
         forNode.value = to;
+        fors.set(String(rule.get('alert')), durationSeconds(to));
         substitutions.push({ file: `prometheus/rules/${name}`, where: `${String(rule.get('alert'))} for`, from, to });
       }
     }
     await fs.writeFile(path.join(outDir, name), doc.toString());
   }
-  return substitutions;
+  return { substitutions, fors };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,27 +221,61 @@ export async function renderRules(outDir: string): Promise<Substitution[]> {
 const ROUTE_TIMINGS = ['group_wait', 'group_interval', 'repeat_interval'];
 
 /**
- * Scales the route tree's timings of an alertmanager.yml already rendered by
- * alertmanager/render-config.sh (which filled in the admins, the smarthost and the password file).
+ * Runs alertmanager/render-config.sh as the compose file does, for `admins`, into `dir`, with a
+ * clean environment; returns the rendered alertmanager.yml's path.
  */
-export function scaleAlertmanagerConfig(rendered: string): { yaml: string; substitutions: Substitution[] } {
+export async function renderAlertmanagerConfig(options: { dir: string; admins: string[]; smarthost: string; user: string; passwordFile: string }): Promise<string> {
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ADMIN_EMAILS: options.admins.join(', '),
+    SMTP_SMARTHOST: options.smarthost,
+    SMTP_FROM: 'checkpoint-alerts@example.test',
+    SMTP_AUTH_USERNAME: options.user,
+    SMTP_AUTH_PASSWORD_FILE: options.passwordFile,
+  };
+  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ALERTMANAGER_DIR, 'render-config.sh'), options.dir]);
+  return path.join(options.dir, 'alertmanager.yml');
+}
+
+/** The group_wait and group_interval, in seconds, a route's alerts get (its own or inherited). */
+export interface RouteTimings {
+  groupWait: number;
+  groupInterval: number;
+}
+
+/**
+ * Scales the route tree's timings of an alertmanager.yml already rendered by
+ * alertmanager/render-config.sh (which filled in the admins, the smarthost and the password file),
+ * divided by `scale`; also the timings the critical and the warning routes end up with.
+ */
+export function scaleAlertmanagerConfig(rendered: string, scale = TIME_SCALE): { yaml: string; substitutions: Substitution[]; critical: RouteTimings; warning: RouteTimings } {
   const file = 'alertmanager/alertmanager.yml';
   const doc = parseDocument(rendered);
   const substitutions: Substitution[] = [];
-  const walk = (route: unknown, where: string): void => {
+  const bySeverity: Record<string, RouteTimings> = {};
+  const walk = (route: unknown, where: string, inherited: RouteTimings): void => {
     if (!isMap(route)) return;
+    const own = { ...inherited };
     for (const key of ROUTE_TIMINGS) {
       const node = route.get(key, true);
       if (!isScalar(node)) continue;
       const from = String(node.value);
-      node.value = scaledDuration(from);
+      node.value = scaledDuration(from, scale);
+      if (key === 'group_wait') own.groupWait = durationSeconds(String(node.value));
+      if (key === 'group_interval') own.groupInterval = durationSeconds(String(node.value));
       substitutions.push({ file, where: `${where} ${key}`, from, to: String(node.value) });
     }
+    const matchers = route.get('matchers');
+    const severity = isSeq(matchers) ? /severity="(\w+)"/.exec(matchers.items.map(String).join(' '))?.[1] : undefined;
+    if (severity && !bySeverity[severity]) bySeverity[severity] = own;
     const children = route.get('routes');
-    if (isSeq(children)) children.items.forEach((child, i) => walk(child, `${where}.routes[${i}]${isMap(child) ? ` (${String(child.get('receiver'))})` : ''}`));
+    if (isSeq(children)) children.items.forEach((child, i) => walk(child, `${where}.routes[${i}]${isMap(child) ? ` (${String(child.get('receiver'))})` : ''}`, own));
   };
-  walk(doc.get('route'), 'route');
-  return { yaml: doc.toString(), substitutions };
+  // Alertmanager's defaults, for a route tree that sets none.
+  walk(doc.get('route'), 'route', { groupWait: 30, groupInterval: 300 });
+  const { critical, warning } = bySeverity;
+  if (!critical || !warning) throw new Error('alertmanager/alertmanager.yml: no route for severity="critical" and severity="warning"');
+  return { yaml: doc.toString(), substitutions, critical, warning };
 }
 
 function repositoryRoot(from: string): string {
