@@ -7,7 +7,8 @@
  * One difference: the smoke test divides every timing by a fixed 30; here the scale is the bench's
  * --time-scale, 1 by default (production timings: the shipped intervals, `for:` and route timings
  * as they are). At another scale, every interval, timeout, `for:` and route timing is divided by it
- * and rounded up to whole seconds (at least 1s), as the smoke test does.
+ * and rounded up to whole seconds (at least 1s), as the smoke test does, and the rules' range
+ * windows by as much as the probe interval shrank, so that each still holds as many probes.
  *
  * The target is a small HTTP server in this process (200, 503, or not listening), behind the
  * smoke test's ClientFirewall, a relay that can refuse one checkpoint's connections.
@@ -38,6 +39,7 @@ import {
   scaledDuration,
   shippedCheckpointLogin,
   shippedCheckpoints,
+  shippedProbeInterval,
   type Substitution,
 } from '../tests/support/stack-config';
 import { ROOT } from './harness';
@@ -153,12 +155,14 @@ export async function startStack(scale: number, say: (line: string) => void, onP
   // Prometheus: the shipped prometheus.yml for loopback (no node-exporter: the bench is not about
   // the host), its intervals and the rules' `for:` scaled.
   const promDir = path.join(work, 'prometheus');
-  const rules = await renderRules(path.join(promDir, 'rules'), scale);
-  substitutions.push(...rules.substitutions);
   const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, checkpointPasswordFile: webPasswordFile };
   const rendered = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
   const config = scaleIntervals(rendered.yaml, await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'), scale, substitutions);
   substitutions.push(...rendered.substitutions.filter((s) => !/interval|timeout/.test(s.where)));
+  // The rules' windows shrink with the probe interval (rounded to whole seconds), so each still
+  // holds as many probes as at scale 1.
+  const rules = await renderRules(path.join(promDir, 'rules'), scale, (await shippedProbeInterval()) / config.probeInterval);
+  substitutions.push(...rules.substitutions);
   const resendDelay = `--rules.alert.resend-delay=${scaledDuration('1m', scale)}`;
   const prometheus = await startPrometheus({ dir: promDir, flags: [resendDelay], config: (port) => config.yaml.replace(`${LOOPBACK}:0`, `${LOOPBACK}:${port}`) });
   processes.push(prometheus.child);

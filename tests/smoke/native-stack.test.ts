@@ -38,6 +38,8 @@ import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postg
 import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import {
+  durationSeconds,
+  INTERVALS,
   PROMETHEUS_FLAGS,
   ROOT,
   renderPrometheusConfig,
@@ -46,6 +48,7 @@ import {
   scaleAlertmanagerConfig,
   shippedCheckpointLogin,
   shippedCheckpoints,
+  shippedProbeInterval,
   TIME_SCALE,
   type Substitution,
 } from '../support/stack-config';
@@ -181,7 +184,9 @@ monitors:
   alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
 
   const promDir = path.join(work, 'prometheus');
-  substitutions.push(...(await renderRules(path.join(promDir, 'rules'))).substitutions);
+  // Windows hold as many probes as in production: the test probes every 2s, the shipped job every 15s.
+  const windowScale = (await shippedProbeInterval()) / durationSeconds(INTERVALS.probe.scrape_interval);
+  substitutions.push(...(await renderRules(path.join(promDir, 'rules'), TIME_SCALE, windowScale)).substitutions);
   let promSubstitutions: Substitution[] = [];
   const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address, checkpointPasswordFile: webPasswordFile };
   const firstRender = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
@@ -424,7 +429,7 @@ test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the
   const seconds = ((Date.now() - stoppedAt) / 1000).toFixed(1);
   say(
     `step 3: TIME FROM STOPPING POSTGRESQL TO THE POSTGRESDOWN MAIL: ${seconds}s ` +
-      `(probe every 2s, rule for: 2m/${TIME_SCALE} = 4s, critical group_wait 30s/${TIME_SCALE} = 1s; in production ~2.5-3 min)`,
+      `(probe every 2s, down at the second failed probe from both checkpoints, critical group_wait 10s/${TIME_SCALE} = 1s; in production under a minute)`,
   );
   await expectToAllAdmins(down);
   expect(isPage(down)).toBe(true);
@@ -454,7 +459,7 @@ test('6. PostgreSQL started again: the resolved mail arrives', async () => {
   const startedAt = Date.now();
   await pgCtl('start');
   const resolved = await waitMail(mark, 'RESOLVED PostgresDown', subject(new RegExp(`^\\[RESOLVED\\] PostgresDown ${DB_MONITOR}$`)));
-  say(`step 6: PostgreSQL started; resolved mail after ${elapsed(startedAt)} (critical group_interval 5m/${TIME_SCALE} = 10s bounds it)`);
+  say(`step 6: PostgreSQL started; resolved mail after ${elapsed(startedAt)} (a window after the last failed probe, 1m as 8s here, then the critical group_interval, 30s/${TIME_SCALE} = 1s)`);
   await expectToAllAdmins(resolved);
   expect(resolved.text).toContain('Resolved (1):');
   expect(resolved.text).toContain(`PostgreSQL ${DB_MONITOR} is down`);

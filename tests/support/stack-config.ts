@@ -12,8 +12,9 @@
  *
  * Timings. Intervals are set to seconds, and every duration that decides when an alert fires or a
  * mail goes (`for:` in the rules; group_wait, group_interval, repeat_interval in Alertmanager) is
- * divided by TIME_SCALE and rounded up to whole seconds, so their order is kept. Rule expressions
- * are not changed.
+ * divided by TIME_SCALE and rounded up to whole seconds, so their order is kept. The rules' range
+ * windows (`[1m]`) are divided by how much faster the test probes than the shipped probe job, so
+ * each window holds as many probes as in production: the confirmation counts probes in a window.
  */
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -105,7 +106,13 @@ export async function shippedCheckpoints(): Promise<Map<string, string>> {
 }
 
 interface PrometheusConfig {
-  scrape_configs: { job_name: string; basic_auth?: { username?: string; password_file?: string }; static_configs?: { targets: string[]; labels?: Record<string, string> }[] }[];
+  global?: { scrape_interval?: string };
+  scrape_configs: {
+    job_name: string;
+    scrape_interval?: string;
+    basic_auth?: { username?: string; password_file?: string };
+    static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+  }[];
 }
 
 /** prometheus.yml for the test stack, and the changes made to it. */
@@ -182,11 +189,36 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
   return { yaml: doc.toString(), substitutions };
 }
 
+/** The shipped probe job's scrape interval, in seconds (its own, or the global one). */
+export async function shippedProbeInterval(): Promise<number> {
+  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const probe = config.scrape_configs.find((scrape) => scrape.job_name === 'probe');
+  const interval = probe?.scrape_interval ?? config.global?.scrape_interval;
+  if (!interval) throw new Error('prometheus/prometheus.yml: no scrape_interval for job probe');
+  return durationSeconds(interval);
+}
+
+/** A PromQL range window or subquery range: `[5m]`, `[1h30m]`, `[1h:5m]`. */
+const RANGE_WINDOW = /\[(?:\d+(?:ms|s|m|h|d|w|y))+(?::(?:\d+(?:ms|s|m|h|d|w|y))+)?\]/g;
+
+/** Every range window (`[1m]`, and both parts of a subquery's `[1h:5m]`) in a PromQL expression or an annotation's query, divided by `scale`, in milliseconds where need be. */
+export function scaleWindows(text: string, scale: number): string {
+  const divide = (duration: string): string => {
+    const ms = Math.max(1, Math.round((durationSeconds(duration) * 1000) / scale));
+    return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  };
+  return text.replace(RANGE_WINDOW, (window) => {
+    const [range = '', step] = window.slice(1, -1).split(':');
+    return `[${divide(range)}${step === undefined ? '' : `:${divide(step)}`}]`;
+  });
+}
+
 /**
- * Writes prometheus/rules/*.yml into `outDir` with every `for:` divided by `scale`; returns the
- * changes and each alert's `for:` in seconds as written. The expressions are copied as they are.
+ * Writes prometheus/rules/*.yml into `outDir` with every `for:` divided by `scale` and every range
+ * window (in expressions and in the annotations' queries) by `windowScale`; returns the changes
+ * and each alert's `for:` in seconds as written (0 for an alert without one).
  */
-export async function renderRules(outDir: string, scale = TIME_SCALE): Promise<{ substitutions: Substitution[]; fors: Map<string, number> }> {
+export async function renderRules(outDir: string, scale = TIME_SCALE, windowScale = scale): Promise<{ substitutions: Substitution[]; fors: Map<string, number> }> {
   const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
   await fs.mkdir(outDir, { recursive: true });
   const substitutions: Substitution[] = [];
@@ -201,13 +233,29 @@ export async function renderRules(outDir: string, scale = TIME_SCALE): Promise<{
       if (!isSeq(rules)) continue;
       for (const rule of rules.items) {
         if (!isMap(rule)) continue;
+        const ruleName = String(rule.get('alert') ?? rule.get('record'));
+        const windowed: string[] = [];
+        const scaleNode = (node: unknown): void => {
+          if (!isScalar(node) || typeof node.value !== 'string') return;
+          const to = scaleWindows(node.value, windowScale);
+          if (to !== node.value) windowed.push(...(node.value.match(RANGE_WINDOW) ?? []));
+          node.value = to;
+        };
+        scaleNode(rule.get('expr', true));
+        const annotations = rule.get('annotations');
+        if (isMap(annotations)) for (const pair of annotations.items) scaleNode(pair.value);
+        if (windowed.length > 0) {
+          const from = [...new Set(windowed)].join(' ');
+          substitutions.push({ file: `prometheus/rules/${name}`, where: `${ruleName} windows`, from, to: scaleWindows(from, windowScale) });
+        }
+        if (rule.has('alert')) fors.set(ruleName, 0);
         const forNode = rule.get('for', true);
         if (!isScalar(forNode)) continue;
         const from = String(forNode.value);
         const to = scaledDuration(from, scale);
         forNode.value = to;
-        fors.set(String(rule.get('alert')), durationSeconds(to));
-        substitutions.push({ file: `prometheus/rules/${name}`, where: `${String(rule.get('alert'))} for`, from, to });
+        fors.set(ruleName, durationSeconds(to));
+        substitutions.push({ file: `prometheus/rules/${name}`, where: `${ruleName} for`, from, to });
       }
     }
     await fs.writeFile(path.join(outDir, name), doc.toString());
