@@ -7,7 +7,10 @@
 #   ADMIN_EMAILS              required: the admins, separated by commas or spaces; at least three,
 #                             unless --allow-fewer-admins (a demo, a test). Each admin receiver
 #                             gets one email_config per address, so a refused address blocks no one else
-#   GRAFANA_URL               the dashboards' base URL in the mails (default http://localhost:3000)
+#   GRAFANA_URL               required: Grafana's address as the admins reach it, for the
+#                             dashboard link in every mail
+#   ALERTMANAGER_URL          required: Alertmanager's, for the "silence, details" link (give
+#                             Alertmanager the same as --web.external-url)
 #   SMTP_SMARTHOST            host:port speaking STARTTLS (default: the file's placeholder)
 #   SMTP_FROM, SMTP_AUTH_USERNAME, SMTP_AUTH_PASSWORD_FILE   the same
 #   DEADMANSSWITCH_URL or DEADMANSSWITCH_URL_FILE   ping URL (healthchecks.io style) for the
@@ -76,10 +79,16 @@ if [ "$count" -lt "$minimum_admins" ]; then
   echo "WARNING: ADMIN_EMAILS has $count address(es), fewer than $minimum_admins (--allow-fewer-admins): fine for a demo, not for production" >&2
 fi
 
-grafana_url=${GRAFANA_URL:-http://localhost:3000}
-check_value GRAFANA_URL "$grafana_url"
-printf '%s' "$grafana_url" | grep -Eq '^https?://[^[:space:]]+$' || fail "GRAFANA_URL must be an http(s) URL: $grafana_url"
-grafana_url=${grafana_url%/}
+# The links in the mails. No default: one pointing at localhost leads an admin's phone nowhere.
+site_url() {
+  eval "value=\${$1:-}"
+  [ -n "$value" ] || fail "$1 is required: $2 as the admins reach it (https://...), for the links in every mail"
+  check_value "$1" "$value"
+  printf '%s' "$value" | grep -Eq '^https?://[^[:space:]]+$' || fail "$1 must be an http(s) URL: $value"
+  printf '%s' "${value%/}"
+}
+grafana_url=$(site_url GRAFANA_URL "Grafana's address")
+alertmanager_url=$(site_url ALERTMANAGER_URL "Alertmanager's address")
 
 deadmansswitch_url=${DEADMANSSWITCH_URL:-}
 if [ -n "${DEADMANSSWITCH_URL_FILE:-}" ]; then
@@ -150,9 +159,10 @@ sed -e "$edits" "$src/alertmanager.yml" | awk -v addresses="$addresses" "$per_ad
   fail "$src/alertmanager.yml: no complete \"# BEGIN admin email\" ... \"# END admin email\" block to write per admin"
 mv "$out/alertmanager.yml.tmp" "$out/alertmanager.yml"
 cat >"$out/templates/site.tmpl" <<TEMPLATE
-{{/* Written by render-config.sh from ADMIN_EMAILS and GRAFANA_URL. */}}
+{{/* Written by render-config.sh from ADMIN_EMAILS, GRAFANA_URL and ALERTMANAGER_URL. */}}
 {{ define "admins" }}$admins{{ end }}
 {{ define "grafana_url" }}$grafana_url{{ end }}
+{{ define "alertmanager_url" }}$alertmanager_url{{ end }}
 TEMPLATE
 
 if command -v amtool >/dev/null 2>&1; then

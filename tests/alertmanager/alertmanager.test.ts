@@ -30,6 +30,7 @@ const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
 const SMTP_USER = 'checkpoint-alerts';
 const SMTP_PASSWORD = 'relay-s3cret-pw';
 const GRAFANA_URL = 'https://grafana.example.test';
+const ALERTMANAGER_URL = 'https://alertmanager.example.test';
 const RUNBOOK = 'https://github.com/private-checkpoint/private-checkpoint/blob/main/docs/runbooks.md#';
 
 let workDir: string;
@@ -46,9 +47,9 @@ interface Rendered {
   stdout: string;
   stderr: string;
 }
-/** Runs render-config.sh with only PATH and `env` in its environment, `options` before OUT_DIR. */
+/** Runs render-config.sh with only PATH, the two site URLs and `env` in its environment, `options` before OUT_DIR. */
 function renderResult(outDir: string, env: Record<string, string>, options: string[] = []): Promise<Rendered> {
-  const assignments = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([key, value]) => `${key}=${value}`);
+  const assignments = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', GRAFANA_URL, ALERTMANAGER_URL, ...env }).map(([key, value]) => `${key}=${value}`);
   return new Promise((resolve, reject) => {
     execFile('/usr/bin/env', ['-i', ...assignments, 'sh', RENDER, ...options, outDir], { timeout: 30_000 }, (error, stdout, stderr) => {
       if (!error) resolve({ code: 0, stdout, stderr });
@@ -139,6 +140,7 @@ describe('render-config.sh', () => {
     const result = await renderResult(out, {
       ADMIN_EMAILS: 'alice@example.test, bob@example.test carol@example.test',
       GRAFANA_URL: 'https://grafana.example.test/',
+      ALERTMANAGER_URL: 'https://alertmanager.example.test/',
       SMTP_SMARTHOST: 'relay.example.test:587',
       SMTP_FROM: 'Checkpoint <alerts@example.test>',
       SMTP_AUTH_PASSWORD_FILE: '/run/secrets/relay',
@@ -149,6 +151,7 @@ describe('render-config.sh', () => {
     const site = await fs.readFile(path.join(out, 'templates', 'site.tmpl'), 'utf8');
     expect(site).toContain('{{ define "admins" }}alice@example.test, bob@example.test, carol@example.test{{ end }}');
     expect(site).toContain('{{ define "grafana_url" }}https://grafana.example.test{{ end }}');
+    expect(site).toContain('{{ define "alertmanager_url" }}https://alertmanager.example.test{{ end }}');
     const rendered = await fs.readFile(path.join(out, 'alertmanager.yml'), 'utf8');
     expect(rendered).not.toContain('admin email');
     const config = parse(rendered) as { global: Record<string, unknown>; receivers: Receiver[] };
@@ -224,6 +227,10 @@ describe('render-config.sh', () => {
     ['a template in an address', { ADMIN_EMAILS: '{{ .x }}@example.test' }, [], 'not an e-mail address'],
     ['a quote in a setting', { ADMIN_EMAILS: three, SMTP_FROM: "o'brien@example.test" }, [], 'SMTP_FROM must not contain braces, quotes or backslashes'],
     ['a Grafana URL that is not one', { ADMIN_EMAILS: three, GRAFANA_URL: 'grafana:3000' }, [], 'GRAFANA_URL must be an http(s) URL'],
+    // A link defaulting to localhost would lead an admin's phone nowhere.
+    ['no Grafana URL', { ADMIN_EMAILS: three, GRAFANA_URL: '' }, [], "GRAFANA_URL is required: Grafana's address as the admins reach it"],
+    ['no Alertmanager URL', { ADMIN_EMAILS: three, ALERTMANAGER_URL: '' }, [], "ALERTMANAGER_URL is required: Alertmanager's address as the admins reach it"],
+    ['an Alertmanager URL with a quote', { ADMIN_EMAILS: three, ALERTMANAGER_URL: 'https://am.test/"' }, [], 'ALERTMANAGER_URL must not contain braces, quotes or backslashes'],
     ['both ways of giving the switch', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL: 'https://x.test/', DEADMANSSWITCH_URL_FILE: '/dev/null' }, [], 'not both'],
     ['an unreadable switch file', { ADMIN_EMAILS: three, DEADMANSSWITCH_URL_FILE: '/nonexistent/url' }, [], 'cannot read /nonexistent/url'],
     ['an unknown option', { ADMIN_EMAILS: three }, ['--allow-fewer-admin'], 'unknown option --allow-fewer-admin; usage: render-config.sh [--allow-fewer-admins] OUT_DIR'],
@@ -308,14 +315,18 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     generatorURL: 'http://prometheus.example.test/graph',
   });
   // As Prometheus sends it: the rule counts the checkpoints away (no `checkpoint` label) and names
-  // those that see the failure in its `checkpoints` annotation.
+  // those that see the failure, with their probes' reasons, in its `checkpoints` annotation; its
+  // `since` is the first failed probe, earlier than the alert's startsAt.
+  const SINCE = '2026-01-02 03:04:05 UTC';
   const monitorDown = (endsAt?: string): PostableAlert =>
     alert(
       { alertname: 'MonitorDown', severity: 'critical', monitor: 'orders-db', module: 'postgres', target: 'orders-db.internal:5432' },
       {
         summary: 'orders-db is down, confirmed from 2 checkpoint(s)',
         description: 'orders-db fails from every checkpoint: connect refused.',
-        checkpoints: 'cp-a, cp-b',
+        checkpoints: 'cp-a (connect), cp-b (connect)',
+        since: SINCE,
+        dashboard: '/d/checkpoint-overview?var-monitor=orders-db',
         value: '0',
       },
       endsAt,
@@ -331,7 +342,7 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
   ];
   const firing = (): PostableAlert[] => [
     monitorDown(),
-    alert({ alertname: 'HostDown', severity: 'critical', instance: 'node-a:9100', job: 'node' }, { summary: 'Host node-a:9100 is down' }),
+    alert({ alertname: 'HostDown', severity: 'critical', instance: 'node-a:9100', job: 'node' }, { summary: 'Host node-a:9100 is down', dashboard: '/d/checkpoint-hosts?var-instance=node-a%3A9100' }),
     alert({ alertname: 'CheckpointDown', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115', job: 'checkpoint' }, { summary: 'Checkpoint cp-c is down' }),
     alert({ alertname: 'TLSCertificateExpiryImminent', severity: 'critical', monitor: 'shop', target: 'https://shop.example/' }, { summary: 'shop certificate expires in 5 days' }),
     alert({ alertname: 'HostDiskFillingUpFast', severity: 'critical', instance: 'node-a:9100', job: 'node', mountpoint: '/data' }, { summary: 'disk full within 4 hours on node-a' }),
@@ -361,7 +372,6 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     // Rendered the way production renders it: same files, this site's settings.
     await render(runDir, {
       ADMIN_EMAILS: ADMINS.join(','),
-      GRAFANA_URL,
       SMTP_SMARTHOST: sink.smarthost,
       SMTP_AUTH_USERNAME: SMTP_USER,
       SMTP_AUTH_PASSWORD_FILE: passwordFile,
@@ -425,18 +435,24 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const dashboard = `${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`;
     for (const body of [down.text, down.html]) {
       expect(body).toContain('orders-db is down, confirmed from 2 checkpoint(s)');
-      // Both checkpoints that see the failure, on one line.
-      expect(body).toMatch(/Checkpoints: (<b>)?cp-a, cp-b/);
+      // Both checkpoints that see the failure, with why, on one line.
+      expect(body).toMatch(/Checkpoints: (<b>)?cp-a \(connect\), cp-b \(connect\)/);
       expect(body).not.toContain('Checkpoint: ');
       expect(body).toContain('orders-db.internal:5432 (postgres)');
       expect(body).toMatch(/Value: (<b>)?0/);
-      expect(body).toContain(`Since: ${startedAt.slice(0, 10)} ${startedAt.slice(11, 16)} UTC`);
+      expect(body).toContain(`Since: ${SINCE}`);
       expect(body).toContain(`${RUNBOOK}monitordown`);
       expect(body).toContain(dashboard);
-      expect(body).toContain(am.url);
+      expect(body).toContain(ALERTMANAGER_URL);
     }
     expect(down.html).toContain(`href="${RUNBOOK}monitordown"`);
     expect(down.html).toContain(`href="${dashboard}"`);
+
+    // An alert without a `since` annotation began when its condition did.
+    const host = await mailWithSubject('[FIRING:1] HostDown node-a:9100');
+    expect(host.text).toContain(`Since: ${startedAt.slice(0, 10)} ${startedAt.slice(11, 16)} UTC`);
+    // Its own dashboard, from the rule's `dashboard` annotation.
+    expect(host.text).toContain(`Dashboard: ${GRAFANA_URL}/d/checkpoint-hosts?var-instance=node-a%3A9100`);
 
     // An alert about one checkpoint names it from its `checkpoint` label.
     const checkpointDown = await mailWithSubject('[FIRING:1] CheckpointDown cp-c');
@@ -465,9 +481,12 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     const resolvedMails = await mailsWithSubject('[RESOLVED] MonitorDown orders-db');
     expect(resolvedMails.flatMap((mail) => mail.to).sort()).toEqual([...ADMINS].sort());
     const resolved = await mailWithSubject('[RESOLVED] MonitorDown orders-db');
+    // A page is marked important; the news that it is over is not.
+    expect(resolved.headers.importance).toBe('normal');
+    expect(resolved.headers['x-priority']).toBe('3');
     for (const body of [resolved.text, resolved.html]) {
       expect(body).toContain('Resolved (1)');
-      expect(body).toMatch(/Checkpoints: (<b>)?cp-a, cp-b/);
+      expect(body).toMatch(/Checkpoints: (<b>)?cp-a \(connect\), cp-b \(connect\)/);
       expect(body).toContain(`${GRAFANA_URL}/d/checkpoint-overview?var-monitor=orders-db`);
     }
     await sleep(3_000);
@@ -491,6 +510,27 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     await sleep(3_000);
     expect(sink.received.slice(before).map((mail) => mail.subject)).toEqual(perAdmin(['[FIRING:1] MonitorDown billing-api']));
     expect(deadmansswitch.pings).toHaveLength(1);
+  });
+
+  test('a checkpoint whose network breaks sends one mail about that checkpoint, listing its monitors, not one per monitor', async () => {
+    const before = sink.received.length;
+    startedAt = new Date().toISOString();
+    const monitors = ['web', 'shop', 'wiki'];
+    await alertmanager!.postAlerts(
+      monitors.map((monitor) =>
+        alert(
+          { alertname: 'MonitorFailingFromOneCheckpoint', severity: 'warning', monitor, checkpoint: 'cp-b', instance: `cp-b/${monitor}` },
+          { summary: `${monitor} fails from cp-b only`, dashboard: `/d/checkpoint-overview?var-monitor=${monitor}&var-checkpoint=cp-b` },
+        ),
+      ),
+    );
+    const mail = await mailWithSubject('[FIRING:3] MonitorFailingFromOneCheckpoint cp-b');
+    for (const monitor of monitors) expect(mail.text).toContain(`${monitor} fails from cp-b only`);
+    // The monitors' dashboards differ: the overview for that checkpoint.
+    expect(mail.text).toContain(`Dashboard: ${GRAFANA_URL}/d/checkpoint-overview?var-checkpoint=cp-b`);
+    expect(mail.headers.importance).toBeUndefined();
+    await sleep(3_000);
+    expect(sink.received.slice(before).map((m) => m.subject)).toEqual(perAdmin(['[FIRING:3] MonitorFailingFromOneCheckpoint cp-b']));
   });
 });
 

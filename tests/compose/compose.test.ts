@@ -696,7 +696,7 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     );
     // The admins and the site's settings come from variables a user sets in .env.
     const raw = parse(read('compose.yaml')) as { services: { alertmanager: { environment: Record<string, string> } } };
-    for (const key of ['ADMIN_EMAILS', 'GRAFANA_URL', 'SMTP_SMARTHOST', 'SMTP_FROM', 'SMTP_AUTH_USERNAME']) {
+    for (const key of ['ADMIN_EMAILS', 'GRAFANA_URL', 'ALERTMANAGER_URL', 'SMTP_SMARTHOST', 'SMTP_FROM', 'SMTP_AUTH_USERNAME']) {
       expect([key, variableOf(raw.services.alertmanager.environment[key])]).toEqual([key, key]);
     }
     expect(interpolate(environmentOf('alertmanager', 'SMTP_SMARTHOST'))).toBe('mailpit:1025');

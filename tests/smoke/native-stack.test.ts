@@ -436,10 +436,21 @@ test('3. PostgreSQL stopped: PostgresDown is mailed to all three admins with the
   expect(down.text).toContain(`PostgreSQL ${DB_MONITOR} is down, confirmed from 2 checkpoint(s)`);
   expect(down.text).toContain(`Target: ${firewall!.address} (postgres_login)`);
   // The checkpoints that see the failure, named (the rule's `checkpoints` annotation), in both bodies.
-  const both = [...checkpoints.keys()].sort().join(', ');
-  expect(both).toBe('checkpoint-a, checkpoint-b');
-  expect(down.text).toContain(`Checkpoints: ${both}`);
-  expect(down.html).toContain(`Checkpoints: <b>${both}</b>`);
+  // Each with the reasons its probes gave in the last window: `connect` ("server down" in the
+  // runbook), and possibly another from a probe caught in the middle of the server's shutdown
+  // ("checkpoint-a (connect, tls)").
+  const named = /Checkpoints: (.*)/.exec(down.text)?.[1] ?? '';
+  const seenFrom = [...named.matchAll(/([\w-]+) \(([^)]*)\)/g)].map((m) => ({ checkpoint: m[1], reasons: (m[2] ?? '').split(', ') }));
+  expect(seenFrom.map((n) => n.checkpoint)).toEqual([...checkpoints.keys()].sort());
+  for (const { checkpoint, reasons } of seenFrom) expect([checkpoint, reasons]).toEqual([checkpoint, expect.arrayContaining(['connect'])]);
+  expect(down.html).toContain(`Checkpoints: <b>${named}</b>`);
+  // Since the first failed probe: after the stop, before the mail (to the second: the rule writes no milliseconds).
+  const since = /Since: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/.exec(down.text)?.[1];
+  expect(since).toBeDefined();
+  const sinceMs = Date.parse(`${since}Z`.replace(' ', 'T'));
+  expect([Math.floor(stoppedAt / 1000) * 1000 <= sinceMs, sinceMs <= Date.now()]).toEqual([true, true]);
+  // The database's own dashboard, under GRAFANA_URL.
+  expect(down.text).toContain(`Dashboard: https://grafana.example.test/d/checkpoint-databases-mail?var-monitor=${DB_MONITOR}`);
   expect(down.text).toContain(`Runbook: ${RUNBOOKS}postgresdown`);
   expect(down.html).toContain(`${RUNBOOKS}postgresdown`);
 
@@ -474,7 +485,8 @@ test('4. one checkpoint alone loses the database: only the warning fires, no pag
   firewall!.block(b!.child.pid!);
   say(`step 4: ${DB_MONITOR} refused for checkpoint-b only (pid ${b!.child.pid})`);
 
-  const warning = await waitMail(mark, 'MonitorFailingFromOneCheckpoint orders-db', subject(new RegExp(`^\\[FIRING:1\\] MonitorFailingFromOneCheckpoint ${DB_MONITOR}$`)));
+  // Grouped by checkpoint: one mail about checkpoint-b, whatever number of monitors fail from it.
+  const warning = await waitMail(mark, 'MonitorFailingFromOneCheckpoint checkpoint-b', subject(/^\[FIRING:1\] MonitorFailingFromOneCheckpoint checkpoint-b$/));
   say(`step 4: warning mail "${warning.subject}" after ${elapsed(blockedAt)} (rule for: 10m/${TIME_SCALE} = 20s, warning group_wait 2m/${TIME_SCALE} = 4s)`);
   await expectToAllAdmins(warning);
   expect(isPage(warning)).toBe(false);

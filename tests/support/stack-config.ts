@@ -203,6 +203,7 @@ const RANGE_WINDOW = /\[(?:\d+(?:ms|s|m|h|d|w|y))+(?::(?:\d+(?:ms|s|m|h|d|w|y))+
 
 /** Every range window (`[1m]`, and both parts of a subquery's `[1h:5m]`) in a PromQL expression or an annotation's query, divided by `scale`, in milliseconds where need be. */
 export function scaleWindows(text: string, scale: number): string {
+  if (scale === 1) return text;
   const divide = (duration: string): string => {
     const ms = Math.max(1, Math.round((durationSeconds(duration) * 1000) / scale));
     return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
@@ -276,6 +277,8 @@ export async function renderAlertmanagerConfig(options: { dir: string; admins: s
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     ADMIN_EMAILS: options.admins.join(', '),
+    GRAFANA_URL: 'https://grafana.example.test',
+    ALERTMANAGER_URL: 'https://alertmanager.example.test',
     SMTP_SMARTHOST: options.smarthost,
     SMTP_FROM: 'checkpoint-alerts@example.test',
     SMTP_AUTH_USERNAME: options.user,
