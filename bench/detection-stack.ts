@@ -155,7 +155,7 @@ export async function startStack(scale: number, say: (line: string) => void, onP
   // Prometheus: the shipped prometheus.yml for loopback (no node-exporter: the bench is not about
   // the host), its intervals and the rules' `for:` scaled.
   const promDir = path.join(work, 'prometheus');
-  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, checkpointPasswordFile: webPasswordFile };
+  const addresses = { checkpointProxy: names.address, alertmanagers: [new URL(alertmanager.url).host], checkpointPasswordFile: webPasswordFile };
   const rendered = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
   const config = scaleIntervals(rendered.yaml, await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'), scale, substitutions);
   substitutions.push(...rendered.substitutions.filter((s) => !/interval|timeout/.test(s.where)));

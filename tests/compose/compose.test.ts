@@ -173,7 +173,7 @@ function listFiles(dir: string): string[] {
 describe('compose.yaml: services, images, health checks', () => {
   test('has the services the issue lists, and the project name the docker monitor selects', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['alertmanager', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'sftp', 'webapp'].sort(),
+      ['alertmanager', 'alertmanager-2', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'sftp', 'webapp'].sort(),
     );
     expect(compose.name).toBe('private-checkpoint');
   });
@@ -686,6 +686,18 @@ describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', (
     expect(repoFileFor(service('grafana'), password)).toBe(path.join(ROOT, 'compose/demo-secrets/grafana_admin_password'));
   });
 
+  test('the two Alertmanagers are a gossip pair, alike but for their peer and volume, and Prometheus sends to both', () => {
+    const [one, two] = ['alertmanager', 'alertmanager-2'].map((name) => service(name));
+    expect(commandText(one!)).toContain('--cluster.listen-address=0.0.0.0:9094 --cluster.peer=alertmanager-2:9094');
+    expect(commandText(two!)).toContain('--cluster.listen-address=0.0.0.0:9094 --cluster.peer=alertmanager:9094');
+    // Everything else the same: a change made to one and not the other would split the pair.
+    const alike = (s: typeof one) => ({ ...s, command: commandText(s!).replace(/--cluster\.peer=\S+/, ''), volumes: namedVolumes(s!).map((v) => v.target), ports: undefined });
+    expect(alike(two)).toEqual(alike(one));
+    expect(namedVolumes(two!)).toContainEqual({ source: 'alertmanager-2-data', target: '/alertmanager', options: [] });
+    const prometheus = parse(read('prometheus/prometheus.yml')) as { alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] } };
+    expect(prometheus.alerting.alertmanagers.flatMap((am) => am.static_configs.flatMap((config) => config.targets))).toEqual(['alertmanager:9093', 'alertmanager-2:9093']);
+  });
+
   test('Alertmanager starts through render-config.sh, as alertmanager/README.md runs it', () => {
     const am = service('alertmanager');
     expect(bindMounts(am)).toContainEqual({ source: './alertmanager', target: '/etc/alertmanager', options: ['ro'] });
@@ -831,7 +843,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     expect([...allowed].sort()).toEqual([...monitored].sort());
     for (const entry of allowed) expect(Object.keys(services)).toContain(entry);
     // Never the monitoring itself.
-    for (const entry of allowed) expect(['prometheus', 'alertmanager', 'node-exporter', 'cadvisor', 'docker-proxy', ...CHECKPOINTS]).not.toContain(entry);
+    for (const entry of allowed) expect(['prometheus', 'alertmanager', 'alertmanager-2', 'node-exporter', 'cadvisor', 'docker-proxy', ...CHECKPOINTS]).not.toContain(entry);
     // A module's own list, where there is one, is a list of strings.
     for (const [name, module] of Object.entries(raw.modules)) {
       if (module.allowed_targets === undefined) continue;
@@ -840,7 +852,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
   });
 
   test('neither Prometheus nor Alertmanager enables its lifecycle or admin API, and nothing in the stack calls one', () => {
-    for (const name of ['prometheus', 'alertmanager']) {
+    for (const name of ['prometheus', 'alertmanager', 'alertmanager-2']) {
       expect([name, commandText(service(name))]).toEqual([name, expect.not.stringMatching(/--web\.enable-(lifecycle|admin-api)/)]);
     }
     for (const file of ['scripts/smoke-compose.sh', 'compose.yaml']) {
@@ -858,7 +870,7 @@ describe('the checkpoints as a closed box: login, allowed targets, no lifecycle,
     const used = new Set(Object.keys(services).flatMap(networksOf));
     expect([...used].sort()).toEqual(Object.keys(compose.networks).sort());
     for (const name of CHECKPOINTS) {
-      expect([name, shareNetwork(name, 'alertmanager')]).toEqual([name, []]);
+      for (const am of ['alertmanager', 'alertmanager-2']) expect([name, am, shareNetwork(name, am)]).toEqual([name, am, []]);
       const withPrometheus = shareNetwork(name, 'prometheus');
       expect([name, withPrometheus]).toEqual([name, [expect.any(String)]]);
       // The one network, as asserted just above.

@@ -33,7 +33,7 @@ import bcrypt from 'bcryptjs';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
-import { LOOPBACK } from '../support/ports';
+import { freePort, LOOPBACK } from '../support/ports';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
@@ -91,7 +91,9 @@ let firewall: ClientFirewall | undefined;
 let intranet: http.Server | undefined;
 let names: NameProxy | undefined;
 let mail: MailSink | undefined;
-let alertmanager: Alertmanager | undefined;
+/** The gossip pair, each with its cluster port (to find the one that sends, and to restart it where it was). */
+const alertmanagers: { am: Alertmanager; clusterPort: number; storageDir: string }[] = [];
+let amConfigFile = '';
 let prometheus: Prometheus | undefined;
 const servers: ProcessServer[] = [];
 const checkpoints = new Map<string, ProcessServer>();
@@ -181,14 +183,23 @@ monitors:
     },
     ...scaled.substitutions,
   );
-  alertmanager = await startAlertmanager({ configFile: amConfig, storageDir: path.join(amDir, 'data'), caFile: pki.caCertPath });
+  // Two Alertmanagers in a gossip cluster, as a site runs them: Prometheus sends every alert to
+  // both, and through their shared notification log only one of them mails it.
+  amConfigFile = amConfig;
+  const clusterPorts = [await freePort(), await freePort()];
+  for (const [i, clusterPort] of clusterPorts.entries()) {
+    const storageDir = path.join(amDir, `data-${i}`);
+    const am = await startPairMember(storageDir, clusterPort, clusterPorts);
+    alertmanagers.push({ am, clusterPort, storageDir });
+  }
+  await waitUntil('the two Alertmanagers see each other', async () => ((await clusterPeers()).length === 2 ? true : undefined));
 
   const promDir = path.join(work, 'prometheus');
   // Windows hold as many probes as in production: the test probes every 2s, the shipped job every 15s.
   const windowScale = (await shippedProbeInterval()) / durationSeconds(INTERVALS.probe.scrape_interval);
   substitutions.push(...(await renderRules(path.join(promDir, 'rules'), TIME_SCALE, windowScale)).substitutions);
   let promSubstitutions: Substitution[] = [];
-  const addresses = { checkpointProxy: names.address, alertmanager: new URL(alertmanager.url).host, nodeExporter: nodeExporter.address, checkpointPasswordFile: webPasswordFile };
+  const addresses = { checkpointProxy: names.address, alertmanagers: alertmanagers.map(({ am }) => new URL(am.url).host), nodeExporter: nodeExporter.address, checkpointPasswordFile: webPasswordFile };
   const firstRender = await renderPrometheusConfig({ ...addresses, prometheus: `${LOOPBACK}:0` });
   prometheus = await startPrometheus({
     dir: promDir,
@@ -208,7 +219,7 @@ monitors:
   });
 
   say(
-    `stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanager ${alertmanager.url}, ` +
+    `stack up in ${((Date.now() - suiteStart) / 1000).toFixed(1)}s: Prometheus ${prometheus.url}, Alertmanagers ${alertmanagers.map(({ am }) => am.url).join(' and ')}, ` +
       `${[...checkpoints.values()].map((c) => `${c.name} ${c.address}`).join(', ')}, PostgreSQL ${postgres.address} behind ${firewall.address}, SMTP ${mail.smarthost}`,
   );
   say(`substitutions in the shipped configs (durations divided by ${TIME_SCALE}):\n${substitutions.map((s) => `    ${s.file}: ${s.where}: ${s.from} -> ${s.to}`).join('\n')}`);
@@ -217,12 +228,16 @@ monitors:
 afterAll(async () => {
   // SMOKE_LOGS=1 prints every server's log, for a failure that needs more than the test's messages.
   if (process.env.SMOKE_LOGS) {
-    for (const [name, logs] of [['prometheus', prometheus?.logs], ['alertmanager', alertmanager?.logs], ...servers.map((s) => [s.name, s.logs] as const)] as const) {
+    for (const [name, logs] of [
+      ['prometheus', prometheus?.logs],
+      ...alertmanagers.map(({ am }, i) => [`alertmanager-${i + 1}`, am.logs] as const),
+      ...servers.map((s) => [s.name, s.logs] as const),
+    ] as const) {
       say(`--- ${name} log:\n${logs?.() ?? ''}`);
     }
   }
   await prometheus?.stop();
-  await alertmanager?.stop();
+  for (const { am } of alertmanagers) await am.stop();
   for (const server of servers.reverse()) await killAndWait(server.child);
   await names?.close();
   await firewall?.close();
@@ -353,6 +368,22 @@ async function pgCtl(action: 'stop' | 'start'): Promise<void> {
 }
 let pgDataDir = '';
 
+/** One of the Alertmanager pair: the rendered config, its own storage, gossiping with the other. */
+function startPairMember(storageDir: string, clusterPort: number, clusterPorts: number[], port?: number): Promise<Alertmanager> {
+  const peers = clusterPorts.filter((p) => p !== clusterPort).map((p) => `${LOOPBACK}:${p}`);
+  return startAlertmanager({ configFile: amConfigFile, storageDir, caFile: pki!.caCertPath, cluster: { port: clusterPort, peers }, ...(port === undefined ? {} : { port }) });
+}
+
+/** The cluster's members as a running Alertmanager of the pair sees them: name and gossip address. */
+async function clusterPeers(): Promise<{ name: string; address: string }[]> {
+  for (const { am } of alertmanagers) {
+    if (hasExited(am.child)) continue;
+    const status = (await (await fetch(`${am.url}/api/v2/status`)).json()) as { cluster?: { peers?: { name: string; address: string }[] } };
+    return status.cluster?.peers ?? [];
+  }
+  return [];
+}
+
 const panelResults = new Map<PanelQuery, boolean>();
 let scenarioStart = new Date();
 
@@ -477,6 +508,55 @@ test('6. PostgreSQL started again: the resolved mail arrives', async () => {
   await waitAllUp();
 });
 
+test('7. the Alertmanager that sends is killed during an outage: each admin still gets the page and its RESOLVED exactly once', async () => {
+  const mark = mail!.received.length;
+  // The pair decides who sends by the order of their cluster names: the first sends at once, the
+  // second waits its peer timeout (15s) for the first's entry in the shared notification log.
+  // Kill the first, so the second has to take over.
+  const peers = (await clusterPeers()).sort((a, b) => a.name.localeCompare(b.name));
+  expect(peers).toHaveLength(2);
+  const victim = alertmanagers.find(({ clusterPort }) => peers[0]?.address === `${LOOPBACK}:${clusterPort}`);
+  if (!victim) throw new Error(`no Alertmanager of the pair has the cluster address ${peers[0]?.address}`);
+  const killedAt = Date.now();
+  await pgCtl('stop');
+  victim.am.child.kill('SIGKILL');
+  await killAndWait(victim.am.child);
+  say(`step 7: PostgreSQL stopped, and the Alertmanager at ${victim.am.url} (first in the cluster's order) killed`);
+
+  const down = await waitMail(mark, 'PostgresDown orders-db from the surviving Alertmanager', subject(new RegExp(`^\\[FIRING:1\\] PostgresDown ${DB_MONITOR}$`)));
+  say(`step 7: "${down.subject}" after ${elapsed(killedAt)}, sent by the survivor`);
+  await expectToAllAdmins(down);
+  await pgCtl('start');
+  await waitMail(mark, 'RESOLVED PostgresDown orders-db', subject(new RegExp(`^\\[RESOLVED\\] PostgresDown ${DB_MONITOR}$`)));
+
+  // The killed one back, on its port and storage: it learns from its peer what was sent.
+  const port = Number(new URL(victim.am.url).port);
+  victim.am = await startPairMember(
+    victim.storageDir,
+    victim.clusterPort,
+    alertmanagers.map((a) => a.clusterPort),
+    port,
+  );
+  await waitUntil('the pair together again', async () => ((await clusterPeers()).length === 2 ? true : undefined));
+  await waitUntil('AlertmanagerDown over (it fired while one of the pair was dead)', async () =>
+    (await prometheus!.query('up{job="alertmanager"} == 0 or ALERTS{alertname="AlertmanagerDown"}')).length === 0 ? true : undefined,
+  );
+  await waitAllUp();
+  // Past the survivor's peer timeout and a group interval: a second copy would have come by now.
+  await sleep(20_000);
+  for (const wanted of [`[FIRING:1] PostgresDown ${DB_MONITOR}`, `[RESOLVED] PostgresDown ${DB_MONITOR}`]) {
+    const copies = mailsAfter(mark, (m) => m.subject === wanted)
+      .flatMap((m) => m.to)
+      .sort();
+    expect([wanted, copies]).toEqual([wanted, [...ADMINS].sort()]);
+  }
+  say(
+    `step 7: each admin got the page and its RESOLVED once; mails in this step: ${mailsAfter(mark, () => true)
+      .map((m) => m.subject)
+      .join(' | ')}`,
+  );
+});
+
 test('4. one checkpoint alone loses the database: only the warning fires, no page', async () => {
   const b = checkpoints.get('checkpoint-b');
   expect(b?.child.pid).toBeDefined();
@@ -551,4 +631,12 @@ test('every dashboard panel this stack feeds had data during the scenario', asyn
   expect(panelResults.size).toBeGreaterThan(0);
   expect(empty.map(describePanel)).toEqual([]);
   say(`panels: ${panelResults.size} queries checked, all with data; mails received in all: ${mail!.received.length}: ${mail!.received.map((m) => m.subject).join(' | ')}`);
+});
+
+test('the Alertmanager pair mailed the Watchdog once to each admin, though both got it all along', () => {
+  const copies = mail!.received
+    .filter((m) => m.subject === '[FIRING:1] Watchdog')
+    .flatMap((m) => m.to)
+    .sort();
+  expect(copies).toEqual([...ADMINS].sort());
 });

@@ -1,8 +1,10 @@
 /**
- * Debian's Alertmanager (prometheus-alertmanager) on 127.0.0.1 and a random port, for tests
- * of alertmanager/: clustering off, storage in the caller's directory (so a restart on the same
- * directory is a real restart), and a CA for the smarthost's certificate through SSL_CERT_FILE,
- * which Go reads instead of the system roots; the config under test stays as shipped.
+ * Debian's Alertmanager (prometheus-alertmanager) on 127.0.0.1 and a random port (or a given one,
+ * to restart it where Prometheus sends), for tests of alertmanager/: clustering off unless asked
+ * for (a gossip pair, each told the other's cluster address), storage in the caller's directory
+ * (so a restart on the same directory is a real restart), and a CA for the smarthost's
+ * certificate through SSL_CERT_FILE, which Go reads instead of the system roots; the config under
+ * test stays as shipped.
  */
 import type { ChildProcess } from 'node:child_process';
 import { LOOPBACK } from './ports';
@@ -42,10 +44,14 @@ export interface AlertmanagerOptions {
   storageDir: string;
   /** PEM file of the CA that signed the smarthost's certificate. */
   caFile?: string;
+  /** The web port; a free one when absent. */
+  port?: number;
+  /** Gossip with peers: this instance's cluster port and the others' host:port. */
+  cluster?: { port: number; peers: string[] };
 }
 
 export function startAlertmanager(options: AlertmanagerOptions): Promise<Alertmanager> {
-  return onFreePort((port) => startOn(port, options));
+  return options.port === undefined ? onFreePort((port) => startOn(port, options)) : startOn(options.port, options);
 }
 
 async function startOn(port: number, options: AlertmanagerOptions): Promise<Alertmanager> {
@@ -59,7 +65,9 @@ async function startOn(port: number, options: AlertmanagerOptions): Promise<Aler
     `--storage.path=${options.storageDir}`,
     `--web.listen-address=${LOOPBACK}:${port}`,
     `--web.external-url=${url}`,
-    '--cluster.listen-address=',
+    ...(options.cluster
+      ? [`--cluster.listen-address=${LOOPBACK}:${options.cluster.port}`, ...options.cluster.peers.map((peer) => `--cluster.peer=${peer}`)]
+      : ['--cluster.listen-address=']),
     '--log.level=debug',
   ]);
   const { child, logs } = spawned;

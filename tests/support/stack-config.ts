@@ -80,7 +80,8 @@ export interface Substitution {
 export interface PrometheusAddresses {
   /** host:port of the HTTP proxy that maps the checkpoints' compose names to loopback ports. */
   checkpointProxy: string;
-  alertmanager: string;
+  /** host:port of each Alertmanager: Prometheus sends to all of them and scrapes each. */
+  alertmanagers: string[];
   prometheus: string;
   /** host:port of a node-exporter; without one the node job is dropped. */
   nodeExporter?: string;
@@ -127,7 +128,7 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
   };
 
   for (const [key, value] of Object.entries(INTERVALS.global)) set(`global.${key}`, ['global', key], value);
-  set('alerting: Alertmanager address', ['alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'], [addresses.alertmanager]);
+  set('alerting: Alertmanager address', ['alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'], addresses.alertmanagers);
 
   const jobs = doc.get('scrape_configs');
   if (!isSeq(jobs)) throw new Error(`${file}: scrape_configs is not a list`);
@@ -172,7 +173,7 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
         dropped.push(index);
         break;
       case 'alertmanager':
-        job(['static_configs', 0, 'targets'], [addresses.alertmanager], 'Alertmanager address');
+        job(['static_configs', 0, 'targets'], addresses.alertmanagers, 'Alertmanager address');
         break;
       case 'prometheus':
         job(['static_configs', 0, 'targets'], [addresses.prometheus], 'Prometheus address');
