@@ -7,8 +7,9 @@
  *   node dist/bench/detection.js [--time-scale=N] [--outages=N] [--quick]
  *
  * Scenarios, in this order (--quick: one hard outage and nothing else):
- *   hard outage ×N   the target down (503, or not listening, in turn) until the MonitorDown page
- *                    arrives, then up until the RESOLVED mail: outage -> inbox, recovery -> resolved
+ *   hard outage ×N   after a random wait (up to one probe interval), the target down (503, or not
+ *                    listening, in turn) until the MonitorDown page arrives, then up until the
+ *                    RESOLVED mail: outage -> inbox, recovery -> resolved
  *   blip             the target fails for less than one probe interval, timed from the probes it
  *                    saw so each checkpoint gets exactly one failed probe: must not page
  *   one checkpoint   checkpoint-b alone refused by the target (tests/smoke/loopback-network.ts's
@@ -193,6 +194,9 @@ function probePhases(stack: Stack): { first: number; second: number } {
 async function hardOutage(stack: Stack, inbox: Inbox, index: number, bounds: Bounds): Promise<Outcome> {
   const mode: TargetMode = index % 2 === 1 ? 'down' : 'closed';
   const scenario = `hard outage ${index} (${mode === 'down' ? '503' : 'not listening'})`;
+  // A random wait first, up to one probe interval: each outage then starts at a random point
+  // between the probes, as a real one does, not at the phase the previous recovery left.
+  await pause(Math.random() * stack.timings.probeInterval * 1000);
   const start = Date.now();
   await stack.target.set(mode);
   say(`${scenario}: target ${mode}`);

@@ -1,10 +1,9 @@
 /**
- * Debian's Alertmanager (prometheus-alertmanager) on 127.0.0.1 and a random port (or a given one,
- * to restart it where Prometheus sends), for tests of alertmanager/: clustering off unless asked
- * for (a gossip pair, each told the other's cluster address), storage in the caller's directory
- * (so a restart on the same directory is a real restart), and a CA for the smarthost's
- * certificate through SSL_CERT_FILE, which Go reads instead of the system roots; the config under
- * test stays as shipped.
+ * Debian's Alertmanager (prometheus-alertmanager) on 127.0.0.1 and a random port, for tests of
+ * alertmanager/: clustering off unless asked for (a gossip pair, each told the other's cluster
+ * address), storage in the caller's directory (so a restart on the same directory is a real
+ * restart), and a CA for the smarthost's certificate through SSL_CERT_FILE, which Go reads
+ * instead of the system roots; the config under test stays as shipped.
  */
 import type { ChildProcess } from 'node:child_process';
 import { LOOPBACK } from './ports';
@@ -44,14 +43,15 @@ export interface AlertmanagerOptions {
   storageDir: string;
   /** PEM file of the CA that signed the smarthost's certificate. */
   caFile?: string;
-  /** The web port; a free one when absent. */
-  port?: number;
-  /** Gossip with peers: this instance's cluster port and the others' host:port. */
-  cluster?: { port: number; peers: string[] };
+  /**
+   * Gossip with peers: this instance's cluster port, the others' host:port, and how long the
+   * second of a pair waits for the first's notification before sending itself (15s by default).
+   */
+  cluster?: { port: number; peers: string[]; peerTimeout?: string };
 }
 
 export function startAlertmanager(options: AlertmanagerOptions): Promise<Alertmanager> {
-  return options.port === undefined ? onFreePort((port) => startOn(port, options)) : startOn(options.port, options);
+  return onFreePort((port) => startOn(port, options));
 }
 
 async function startOn(port: number, options: AlertmanagerOptions): Promise<Alertmanager> {
@@ -66,7 +66,11 @@ async function startOn(port: number, options: AlertmanagerOptions): Promise<Aler
     `--web.listen-address=${LOOPBACK}:${port}`,
     `--web.external-url=${url}`,
     ...(options.cluster
-      ? [`--cluster.listen-address=${LOOPBACK}:${options.cluster.port}`, ...options.cluster.peers.map((peer) => `--cluster.peer=${peer}`)]
+      ? [
+          `--cluster.listen-address=${LOOPBACK}:${options.cluster.port}`,
+          ...options.cluster.peers.map((peer) => `--cluster.peer=${peer}`),
+          ...(options.cluster.peerTimeout ? [`--cluster.peer-timeout=${options.cluster.peerTimeout}`] : []),
+        ]
       : ['--cluster.listen-address=']),
     '--log.level=debug',
   ]);
