@@ -112,8 +112,8 @@ describe('prometheus.yml', () => {
     expect(targetLabels).toEqual(expect.arrayContaining(['__param_target', 'target', 'checkpoint', '__address__', 'instance']));
   });
 
-  test('sends alerts to Alertmanager and loads rules/*.yml', () => {
-    expect(config.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
+  test('sends alerts to both Alertmanagers of the pair and loads rules/*.yml', () => {
+    expect(config.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093', 'alertmanager-2:9093']);
     expect(config.rule_files).toEqual(['rules/*.yml']);
   });
 });
