@@ -12,11 +12,11 @@
 #   7. docker compose down -v, always (trap), also on failure or Ctrl-C
 #
 # It runs the shipped Prometheus rules and Alertmanager routes unchanged, so it takes as long as
-# a real outage does: about 3.5 minutes from the stop to the mail (a probe every 30 s, the
-# rule's `for: 2m`, the critical route's `group_wait: 30s`) and up to 6 more for the resolved mail
-# (Alertmanager sends it at the group's next `group_interval`, 5 minutes after the first mail).
-# With the image build, expect 12 to 18 minutes in all. Each wait is bounded; the limits below
-# can be raised through the environment on slow runners.
+# a real outage does: under a minute from the stop to the mail (a probe every 15 s, down at the
+# second failed probe from both checkpoints, the critical route's `group_wait: 10s`) and about a
+# minute and a half more for the resolved mail (a minute after the last failed probe, then the
+# group's next `group_interval`, 30 s). Each wait is bounded; the limits below can be raised
+# through the environment on slow runners.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -178,11 +178,25 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
 }
 
 /**
- * A monitor's own interval and timeout, as Prometheus will take them from /sd: longer than 0s, and
- * a timeout no longer than the interval (Prometheus drops a target whose timeout is longer).
+ * The longest interval a monitor may ask for: the shipped alert rules judge each checkpoint on its
+ * probes of the last minutes (prometheus/rules/services.yml), and a monitor probed less often has
+ * too few of them there to be confirmed down.
+ */
+const MAX_INTERVAL_SECONDS = 60;
+
+/**
+ * A monitor's own interval and timeout, as Prometheus will take them from /sd: longer than 0s, an
+ * interval of at most a minute, and a timeout no longer than the interval (Prometheus drops a
+ * target whose timeout is longer).
  */
 function scheduleProblems(monitor: MonitorConfig, path: ConfigPath): ConfigProblem[] {
   const problems = [...positiveDuration(monitor.interval, [...path, 'interval']), ...positiveDuration(monitor.timeout, [...path, 'timeout'])];
+  if (problems.length === 0 && monitor.interval !== undefined && validatedSeconds(monitor.interval) > MAX_INTERVAL_SECONDS) {
+    problems.push({
+      path: [...path, 'interval'],
+      message: `interval ${monitor.interval} is longer than 1m: the alert rules confirm an outage on each checkpoint's probes of the last minutes, and would see too few`,
+    });
+  }
   if (problems.length > 0 || monitor.interval === undefined || monitor.timeout === undefined) return problems;
   if (validatedSeconds(monitor.timeout) > validatedSeconds(monitor.interval)) {
     problems.push({ path: [...path, 'timeout'], message: `timeout ${monitor.timeout} is longer than the monitor's interval ${monitor.interval}; Prometheus would drop the target` });

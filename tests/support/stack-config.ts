@@ -217,10 +217,12 @@ export function scaleWindows(text: string, scale: number): string {
 
 /**
  * Writes prometheus/rules/*.yml into `outDir` with every `for:` divided by `scale` and every range
- * window (in expressions and in the annotations' queries) by `windowScale`; returns the changes
- * and each alert's `for:` in seconds as written (0 for an alert without one).
+ * window (in expressions and in the annotations' queries) by `windowScale`, which the caller
+ * derives from its probe interval (the shipped one over its own), so that each window holds as
+ * many probes as in production; returns the changes and each alert's `for:` in seconds as written
+ * (0 for an alert without one).
  */
-export async function renderRules(outDir: string, scale = TIME_SCALE, windowScale = scale): Promise<{ substitutions: Substitution[]; fors: Map<string, number> }> {
+export async function renderRules(outDir: string, scale: number, windowScale: number): Promise<{ substitutions: Substitution[]; fors: Map<string, number> }> {
   const rulesDir = path.join(PROMETHEUS_DIR, 'rules');
   await fs.mkdir(outDir, { recursive: true });
   const substitutions: Substitution[] = [];

@@ -43,3 +43,9 @@ test('a timeout longer than the interval, or a zero duration, is refused: Promet
   ]);
   expect(problemsOf('  - {name: a, module: web, target: "http://a.example", interval: 30s, timeout: 30s}\n  - {name: b, module: web, target: "http://b.example", timeout: 5s}\n')).toEqual([]);
 });
+
+test('an interval over a minute is refused: the alert rules would see too few of its probes to confirm an outage', () => {
+  expect(problemsOf('  - {name: a, module: web, target: "http://a.example", interval: 5m}\n  - {name: b, module: web, target: "http://b.example", interval: 1m}\n')).toEqual([
+    "c.yml:5:66: monitors.0.interval: interval 5m is longer than 1m: the alert rules confirm an outage on each checkpoint's probes of the last minutes, and would see too few",
+  ]);
+});
