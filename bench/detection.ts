@@ -8,8 +8,9 @@
  *
  * Scenarios, in this order (--quick: one hard outage and nothing else):
  *   hard outage ×N   after a random wait (up to one probe interval), the target down (503, or not
- *                    listening, in turn) until the MonitorDown page arrives, then up until the
- *                    RESOLVED mail: outage -> inbox, recovery -> resolved
+ *                    listening, in turn) until the MonitorDown page arrives and a random wait more
+ *                    (up to one group_interval), then up until the RESOLVED mail: outage -> inbox,
+ *                    recovery -> resolved
  *   blip             the target fails for less than one probe interval, timed from the probes it
  *                    saw so each checkpoint gets exactly one failed probe: must not page
  *   one checkpoint   checkpoint-b alone refused by the target (tests/smoke/loopback-network.ts's
@@ -201,6 +202,9 @@ async function hardOutage(stack: Stack, inbox: Inbox, index: number, bounds: Bou
   await stack.target.set(mode);
   say(`${scenario}: target ${mode}`);
   const page = await within(bounds.page, () => inbox.first(start, MONITOR_DOWN));
+  // Then a random wait, up to one group_interval: recovering the moment the page arrives would
+  // recover in step with Alertmanager's group ticks, which a real recovery is not.
+  if (page) await pause(Math.random() * stack.timings.groupInterval * 1000);
   const recovered = Date.now();
   await stack.target.set('up');
   if (!page) {
