@@ -91,7 +91,7 @@ export interface PrometheusAddresses {
 
 /** The login Prometheus sends to the checkpoints (job checkpoint's basic_auth in the shipped config). */
 export async function shippedCheckpointLogin(): Promise<{ username: string; password_file: string }> {
-  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const config = await shippedPrometheusConfig();
   const auth = config.scrape_configs.find((scrape) => scrape.job_name === 'checkpoint')?.basic_auth;
   if (!auth?.username || !auth.password_file) throw new Error('prometheus/prometheus.yml: job checkpoint has no basic_auth with username and password_file');
   return { username: auth.username, password_file: auth.password_file };
@@ -99,11 +99,16 @@ export async function shippedCheckpointLogin(): Promise<{ username: string; pass
 
 /** host:port of every checkpoint in the shipped config (job checkpoint), by its `checkpoint` label. */
 export async function shippedCheckpoints(): Promise<Map<string, string>> {
-  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const config = await shippedPrometheusConfig();
   const job = config.scrape_configs.find((scrape) => scrape.job_name === 'checkpoint');
   const checkpoints = new Map<string, string>();
   for (const group of job?.static_configs ?? []) for (const target of group.targets) checkpoints.set(group.labels?.checkpoint ?? target, target);
   return checkpoints;
+}
+
+/** The shipped prometheus/prometheus.yml, as far as the helpers here read it. */
+async function shippedPrometheusConfig(): Promise<PrometheusConfig> {
+  return parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
 }
 
 interface PrometheusConfig {
@@ -192,7 +197,7 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
 
 /** The shipped probe job's scrape interval, in seconds (its own, or the global one). */
 export async function shippedProbeInterval(): Promise<number> {
-  const config = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8')).toJS() as PrometheusConfig;
+  const config = await shippedPrometheusConfig();
   const probe = config.scrape_configs.find((scrape) => scrape.job_name === 'probe');
   const interval = probe?.scrape_interval ?? config.global?.scrape_interval;
   if (!interval) throw new Error('prometheus/prometheus.yml: no scrape_interval for job probe');
