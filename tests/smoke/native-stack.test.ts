@@ -376,7 +376,7 @@ let pgDataDir = '';
 async function clusterPeers(): Promise<{ name: string; address: string }[]> {
   for (const { am } of alertmanagers) {
     if (hasExited(am.child)) continue;
-    const status = (await (await fetch(`${am.url}/api/v2/status`)).json()) as { cluster?: { peers?: { name: string; address: string }[] } };
+    const status = (await (await fetch(`${am.url}/api/v2/status`, { signal: AbortSignal.timeout(5_000) })).json()) as { cluster?: { peers?: { name: string; address: string }[] } };
     return status.cluster?.peers ?? [];
   }
   return [];
