@@ -339,6 +339,17 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     alert({ alertname: 'CheckpointNotProbing', severity: 'critical', checkpoint: 'cp-c', instance: 'cp-c:9115' }, { summary: 'cp-c does not probe' }, endsAt),
     alert({ alertname: 'TLSCertificateExpiringSoon', severity: 'warning', monitor: 'shop', target: 'https://shop.example/' }, { summary: 'shop certificate expires in 5 days' }, endsAt),
     alert({ alertname: 'PostgresReplicaLagging', severity: 'warning', monitor: 'billing-db', target: 'billing-db:5432' }, { summary: 'billing-db lags' }, endsAt),
+    // A silent site's last samples (SiteDown berlin): its checkpoint down, a monitor failing from it.
+    alert(
+      { alertname: 'CheckpointDown', severity: 'critical', site: 'berlin', checkpoint: 'checkpoint-1', instance: 'checkpoint-1:9915', job: 'checkpoint' },
+      { summary: 'berlin/checkpoint-1 is down' },
+      endsAt,
+    ),
+    alert(
+      { alertname: 'MonitorFailingFromOneCheckpoint', severity: 'warning', monitor: 'intranet', site: 'berlin', checkpoint: 'checkpoint-1' },
+      { summary: 'intranet fails from berlin/checkpoint-1' },
+      endsAt,
+    ),
   ];
   const firing = (): PostableAlert[] => [
     monitorDown(),
@@ -349,6 +360,10 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
     alert({ alertname: 'HostDiskFillingUp', severity: 'warning', instance: 'node-a:9100', job: 'node', mountpoint: '/var' }, { summary: 'another disk filling up on node-a' }),
     alert({ alertname: 'PostgresDown', severity: 'critical', monitor: 'billing-db', target: 'billing-db:5432' }, { summary: 'billing-db is down' }),
     alert({ alertname: 'Watchdog', severity: 'none' }, { summary: 'The alerting path works' }),
+    alert({ alertname: 'SiteDown', severity: 'critical', site: 'berlin' }, { summary: 'Site berlin sends nothing' }),
+    // Not inhibited by SiteDown berlin nor by CheckpointDown berlin/checkpoint-1: the same
+    // checkpoint name at another site.
+    alert({ alertname: 'MonitorFailingFromOneCheckpoint', severity: 'warning', monitor: 'intranet', site: 'rome', checkpoint: 'checkpoint-1' }, { summary: 'intranet fails from rome/checkpoint-1' }),
   ];
   const bySubject = (subject: string) => (mail: ReceivedMail) => mail.subject === subject;
   /** The mails with `subject`, once each admin has had one; waitFor fails the test, listing what came, when they do not. */
@@ -405,6 +420,8 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
       '[FIRING:1] HostDiskFillingUp node-a:9100',
       '[FIRING:1] PostgresDown billing-db',
       '[FIRING:1] Watchdog',
+      '[FIRING:1] SiteDown berlin',
+      '[FIRING:1] MonitorFailingFromOneCheckpoint rome/checkpoint-1',
     ];
     for (const subject of subjects) await mailsWithSubject(subject).catch((error: Error) => Promise.reject(new Error(`${error.message}\n${am.logs()}`)));
     // One more group_interval for anything late, then nothing but those.
@@ -428,7 +445,18 @@ describe('delivery by a real Alertmanager to a real SMTP server', () => {
       for (const admin of ADMINS) expect(mail.headers.to).toContain(admin);
     }
     const suppressed = (await am.alerts()).filter((a) => a.status.inhibitedBy.length > 0).map((a) => a.labels.alertname);
-    expect(suppressed.sort()).toEqual(['CheckpointNotProbing', 'HostDiskFillingUp', 'HostDiskNearlyFull', 'MonitorFailingFromOneCheckpoint', 'PostgresReplicaLagging', 'TLSCertificateExpiringSoon']);
+    expect(suppressed.sort()).toEqual(
+      [
+        'CheckpointDown',
+        'CheckpointNotProbing',
+        'HostDiskFillingUp',
+        'HostDiskNearlyFull',
+        'MonitorFailingFromOneCheckpoint',
+        'MonitorFailingFromOneCheckpoint',
+        'PostgresReplicaLagging',
+        'TLSCertificateExpiringSoon',
+      ].sort(),
+    );
 
     const down = await mailWithSubject('[FIRING:1] MonitorDown orders-db');
     expect(down.headers.importance).toBe('high');
