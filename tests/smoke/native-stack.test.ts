@@ -20,7 +20,6 @@
  *   5 checkpoint-b killed: CheckpointDown, and no MonitorDown/PostgresDown for what it probed
  * Waits are bounded polls; nothing is asserted about how fast, only printed.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -35,7 +34,7 @@ import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
 import { freePort, LOOPBACK } from '../support/ports';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
-import { hasExited, killAndWait, onFreePort, run, sleep, spawnLogged, startFailure, track } from '../support/processes';
+import { hasExited, killAndWait, run, sleep, startProcessServer, type ProcessServer } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import {
   durationSeconds,
@@ -77,13 +76,6 @@ let webAuthorization: Record<string, string> = {};
 let intranetUrl = '';
 
 jest.setTimeout(WAIT_MS * 3);
-
-interface ProcessServer {
-  name: string;
-  address: string;
-  child: ChildProcess;
-  logs: () => string;
-}
 
 let work: string;
 let pki: TestPki | undefined;
@@ -161,11 +153,13 @@ monitors:
     const configFile = path.join(work, `${name}.yml`);
     await fs.writeFile(configFile, checkpointConfig);
     const server = await startProcessServer(name, CHECKPOINT_BIN, (port) => [`--config.file=${configFile}`, `--web.listen-address=${LOOPBACK}:${port}`, ...webFlags], '/-/ready', webAuthorization);
+    servers.push(server);
     checkpoints.set(name, server);
     nameMap.set(address, server.address);
   }
   names = await startNameProxy(nameMap);
   const nodeExporter = await startProcessServer('node-exporter', NODE_EXPORTER, (port) => [`--web.listen-address=${LOOPBACK}:${port}`], '/metrics');
+  servers.push(nodeExporter);
 
   mail = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD });
   const amDir = path.join(work, 'alertmanager');
@@ -256,38 +250,6 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** A server process on a free loopback port, ready when `readyPath` answers 200. */
-function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string, headers: Record<string, string> = {}): Promise<ProcessServer> {
-  return onFreePort(async (port) => {
-    const spawned = spawnLogged(file, args(port));
-    const { child, logs } = spawned;
-    track(child);
-    const address = `${LOOPBACK}:${port}`;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (hasExited(child) || spawned.spawnError()) {
-        await killAndWait(child);
-        throw startFailure(`${name}: ${spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`}:\n${logs()}`, /address already in use|EADDRINUSE/i.test(logs()));
-      }
-      try {
-        const response = await fetch(`http://${address}${readyPath}`, { headers, signal: AbortSignal.timeout(1000) });
-        await response.arrayBuffer();
-        if (response.ok) break;
-      } catch {
-        // Not listening yet.
-      }
-      if (Date.now() > deadline) {
-        await killAndWait(child);
-        throw new Error(`${name} not ready after 30s:\n${logs()}`);
-      }
-      await sleep(100);
-    }
-    const server = { name, address, child, logs };
-    servers.push(server);
-    return server;
-  });
-}
 
 /** Polls `check` until it returns a value other than undefined, up to `ms`; fails with the last state. */
 async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> {

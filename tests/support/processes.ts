@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { freePort } from './ports';
+import { freePort, LOOPBACK } from './ports';
 
 /** How long killAndWait waits after SIGTERM (and again after SIGKILL). */
 export const STOP_TIMEOUT_MS = 5_000;
@@ -171,4 +171,47 @@ async function answersReady(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A server started by startProcessServer. */
+export interface ProcessServer {
+  name: string;
+  /** host:port */
+  address: string;
+  child: ChildProcess;
+  logs: () => string;
+}
+
+/**
+ * A server process (a checkpoint, node-exporter) on a free port of `host` (127.0.0.1 unless
+ * given), ready when http://<address><readyPath> answers 200 with `headers`; its start is
+ * retried on another port when the one it got was taken meanwhile.
+ */
+export function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string, headers: Record<string, string> = {}, host = LOOPBACK): Promise<ProcessServer> {
+  return onFreePort(async (port) => {
+    const spawned = spawnLogged(file, args(port));
+    const { child, logs } = spawned;
+    track(child);
+    const address = `${host}:${port}`;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (hasExited(child) || spawned.spawnError()) {
+        await killAndWait(child);
+        throw startFailure(`${name}: ${spawned.spawnError()?.message ?? `exited with ${child.exitCode ?? child.signalCode}`}:\n${logs()}`, /address already in use|EADDRINUSE/i.test(logs()));
+      }
+      try {
+        const response = await fetch(`http://${address}${readyPath}`, { headers, signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) break;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        await killAndWait(child);
+        throw new Error(`${name} not ready after 30s:\n${logs()}`);
+      }
+      await sleep(100);
+    }
+    return { name, address, child, logs };
+  });
 }

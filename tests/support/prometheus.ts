@@ -49,6 +49,8 @@ export interface Prometheus {
   logs: () => string;
   query(expr: string): Promise<Sample[]>;
   queryRange(expr: string, start: Date, end: Date, stepSeconds: number): Promise<RangeSeries[]>;
+  /** Every stored sample of `selector` from `start` to `end`, as Prometheus keeps them (no step). */
+  samples(selector: string, start: Date, end: Date): Promise<RangeSeries[]>;
   alerts(): Promise<PrometheusAlert[]>;
   targets(): Promise<ScrapeTarget[]>;
   stop(): Promise<void>;
@@ -61,6 +63,10 @@ export interface PrometheusOptions {
   config: (port: number) => string;
   /** More command-line flags (e.g. a shorter --rules.alert.resend-delay). */
   flags?: string[];
+  /** Agent mode (--enable-feature=agent), as a site runs it: a WAL instead of the TSDB, no rules, no queries. */
+  agent?: boolean;
+  /** The loopback address to listen on (a site's own, 127.0.0.2...); 127.0.0.1 by default. */
+  host?: string;
 }
 
 export function startPrometheus(options: PrometheusOptions): Promise<Prometheus> {
@@ -68,13 +74,16 @@ export function startPrometheus(options: PrometheusOptions): Promise<Prometheus>
 }
 
 async function startOn(port: number, options: PrometheusOptions): Promise<Prometheus> {
-  const url = `http://${LOOPBACK}:${port}`;
+  const host = options.host ?? LOOPBACK;
+  const url = `http://${host}:${port}`;
   const configFile = path.join(options.dir, 'prometheus.yml');
+  await fs.mkdir(options.dir, { recursive: true });
   await fs.writeFile(configFile, options.config(port));
+  const storage = options.agent ? ['--enable-feature=agent', `--storage.agent.path=${path.join(options.dir, 'wal')}`] : [`--storage.tsdb.path=${path.join(options.dir, 'data')}`];
   const spawned = spawnLogged(PROMETHEUS, [
     `--config.file=${configFile}`,
-    `--storage.tsdb.path=${path.join(options.dir, 'data')}`,
-    `--web.listen-address=${LOOPBACK}:${port}`,
+    ...storage,
+    `--web.listen-address=${host}:${port}`,
     `--web.external-url=${url}`,
     '--log.level=info',
     ...(options.flags ?? []),
@@ -102,6 +111,12 @@ async function startOn(port: number, options: PrometheusOptions): Promise<Promet
     async queryRange(expr, start, end, stepSeconds) {
       const params = new URLSearchParams({ query: expr, start: String(start.getTime() / 1000), end: String(end.getTime() / 1000), step: String(stepSeconds) });
       return (await api<{ result: RangeSeries[] }>(`/api/v1/query_range?${params.toString()}`)).result;
+    },
+    async samples(selector, start, end) {
+      const range = `${Math.ceil((end.getTime() - start.getTime()) / 1000)}s`;
+      const params = new URLSearchParams({ query: `${selector}[${range}]`, time: String(end.getTime() / 1000) });
+      const data = await api<{ resultType: string; result: RangeSeries[] }>(`/api/v1/query?${params.toString()}`);
+      return data.resultType === 'matrix' ? data.result : [];
     },
     async alerts() {
       return (await api<{ alerts: PrometheusAlert[] }>('/api/v1/alerts')).alerts;

@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
+import { LOOPBACK } from './ports';
 import { run } from './processes';
 
 /** The repository: the nearest folder above this file that holds the shipped prometheus/ (this file is in tests/support under jest, dist/tests/support in a built bench). */
@@ -78,16 +79,20 @@ export interface Substitution {
 // Prometheus
 
 export interface PrometheusAddresses {
-  /** host:port of the HTTP proxy that maps the checkpoints' compose names to loopback ports. */
-  checkpointProxy: string;
-  /** host:port of each Alertmanager: Prometheus sends to all of them and scrapes each. */
+  /** host:port of the HTTP proxy that maps the checkpoints' compose names to loopback ports (for a config that scrapes checkpoints). */
+  checkpointProxy?: string;
+  /** host:port of each Alertmanager: Prometheus sends to all of them and scrapes each (none for a site's agent). */
   alertmanagers: string[];
+  /** This Prometheus's own address (its `prometheus` or `agent` job). */
   prometheus: string;
   /** host:port of a node-exporter; without one the node job is dropped. */
   nodeExporter?: string;
-  /** The file with the checkpoints' web password, in place of the compose secret's path. */
-  checkpointPasswordFile: string;
+  /** The file with the checkpoints' web password, in place of the compose secret's path (for a config that scrapes checkpoints). */
+  checkpointPasswordFile?: string;
 }
+
+/** The shipped configs of a Prometheus: the single place (compose.yaml), the central store of sites, a site's agent (rendered by its script first). */
+export const PROMETHEUS_FILES = { single: 'prometheus/prometheus.yml', central: 'prometheus/central.yml', agent: 'prometheus/agent/agent.yml' } as const;
 
 /** The login Prometheus sends to the checkpoints (job checkpoint's basic_auth in the shipped config). */
 export async function shippedCheckpointLogin(): Promise<{ username: string; password_file: string }> {
@@ -121,10 +126,12 @@ interface PrometheusConfig {
   }[];
 }
 
-/** prometheus.yml for the test stack, and the changes made to it. */
-export async function renderPrometheusConfig(addresses: PrometheusAddresses): Promise<{ yaml: string; substitutions: Substitution[] }> {
-  const file = 'prometheus/prometheus.yml';
-  const doc = parseDocument(await fs.readFile(path.join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8'));
+/**
+ * A shipped Prometheus config for the test stack, and the changes made to it: `file` (relative to
+ * the repository) as shipped, or `text` when a script rendered it first (a site's agent).
+ */
+export async function renderPrometheusConfig(addresses: PrometheusAddresses, file: string = PROMETHEUS_FILES.single, text?: string): Promise<{ yaml: string; substitutions: Substitution[] }> {
+  const doc = parseDocument(text ?? (await fs.readFile(path.join(ROOT, file), 'utf8')));
   const substitutions: Substitution[] = [];
   const set = (where: string, keys: (string | number)[], to: unknown, target: Document | YAMLMap = doc): void => {
     const from = target.getIn(keys);
@@ -132,12 +139,18 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
     substitutions.push({ file, where, from: from === undefined ? '(absent)' : JSON.stringify(from), to: JSON.stringify(to) });
   };
 
-  for (const [key, value] of Object.entries(INTERVALS.global)) set(`global.${key}`, ['global', key], value);
-  set('alerting: Alertmanager address', ['alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'], addresses.alertmanagers);
+  for (const [key, value] of Object.entries(INTERVALS.global)) {
+    // An agent evaluates no rules: its config has no evaluation_interval.
+    if (key !== 'evaluation_interval' || doc.hasIn(['rule_files'])) set(`global.${key}`, ['global', key], value);
+  }
+  if (doc.has('alerting')) set('alerting: Alertmanager address', ['alerting', 'alertmanagers', 0, 'static_configs', 0, 'targets'], addresses.alertmanagers);
 
   const jobs = doc.get('scrape_configs');
   if (!isSeq(jobs)) throw new Error(`${file}: scrape_configs is not a list`);
-  const proxyUrl = `http://${addresses.checkpointProxy}`;
+  const proxyUrl = `http://${addresses.checkpointProxy ?? ''}`;
+  const checkpointJob = (name: string): void => {
+    if (!addresses.checkpointProxy || !addresses.checkpointPasswordFile) throw new Error(`${file}: job ${name} scrapes checkpoints; the test stack gave no checkpoint proxy and password file`);
+  };
   const dropped: number[] = [];
   jobs.items.forEach((item, index) => {
     if (!isMap(item)) throw new Error(`${file}: scrape_configs[${index}] is not a map`);
@@ -149,6 +162,7 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
       if (!isScalar(item.getIn([...keys, 'username'], true)) || !isScalar(item.getIn([...keys, 'password_file'], true))) {
         throw new Error(`${file}: job ${name}: ${why} has no basic_auth with username and password_file (the checkpoints ask for a login)`);
       }
+      checkpointJob(name);
       job([...keys, 'password_file'], addresses.checkpointPasswordFile, `${why}: the checkpoints' web password`);
     };
     switch (name) {
@@ -181,6 +195,7 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses): Pr
         job(['static_configs', 0, 'targets'], addresses.alertmanagers, 'Alertmanager address');
         break;
       case 'prometheus':
+      case 'agent':
         job(['static_configs', 0, 'targets'], [addresses.prometheus], 'Prometheus address');
         break;
       default:
@@ -270,6 +285,86 @@ export async function renderRules(outDir: string, scale: number, windowScale: nu
     await fs.writeFile(path.join(outDir, name), doc.toString());
   }
   return { substitutions, fors };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sites: a site's agent and the central place's remote-write gateway
+
+/** What a site's agent is told by its environment (prometheus/agent/render-config.sh). */
+export interface AgentSettings {
+  /** Where render-config.sh writes agent.yml. */
+  dir: string;
+  site: string;
+  remoteWriteUrl: string;
+  username: string;
+  passwordFile: string;
+  caFile: string;
+}
+
+/** queue_config durations of the agent's remote write that decide how soon samples leave and retries come. */
+const QUEUE_TIMINGS = ['batch_send_deadline', 'min_backoff', 'max_backoff'];
+
+/**
+ * Runs prometheus/agent/render-config.sh as compose.site.yaml does, with a clean environment, then
+ * renders the result for the test stack like prometheus.yml (addresses, intervals), and divides the
+ * remote-write queue's timings by TIME_SCALE. remote_timeout is kept: it is how long a request
+ * into a firewall that drops it waits, and the partition test runs the real thing.
+ */
+export async function renderAgentConfig(settings: AgentSettings, addresses: PrometheusAddresses): Promise<{ yaml: string; substitutions: Substitution[] }> {
+  const file = PROMETHEUS_FILES.agent;
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    SITE: settings.site,
+    REMOTE_WRITE_URL: settings.remoteWriteUrl,
+    REMOTE_WRITE_USERNAME: settings.username,
+    REMOTE_WRITE_PASSWORD_FILE: settings.passwordFile,
+    REMOTE_WRITE_CA_FILE: settings.caFile,
+  };
+  await run('/usr/bin/env', ['-i', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), 'sh', path.join(PROMETHEUS_DIR, 'agent', 'render-config.sh'), settings.dir]);
+  const rendered = await renderPrometheusConfig(addresses, file, await fs.readFile(path.join(settings.dir, 'agent.yml'), 'utf8'));
+  const doc = parseDocument(rendered.yaml);
+  const substitutions = [
+    { file, where: 'render-config.sh', from: 'placeholders', to: `SITE ${settings.site}, REMOTE_WRITE_URL ${settings.remoteWriteUrl}, REMOTE_WRITE_USERNAME, REMOTE_WRITE_PASSWORD_FILE, REMOTE_WRITE_CA_FILE` },
+    ...rendered.substitutions,
+  ];
+  for (const key of QUEUE_TIMINGS) {
+    const node = doc.getIn(['remote_write', 0, 'queue_config', key], true);
+    if (!isScalar(node)) throw new Error(`${file}: remote_write[0].queue_config has no ${key}`);
+    const from = String(node.value);
+    node.value = scaledDuration(from);
+    substitutions.push({ file, where: `remote_write queue_config.${key}`, from, to: String(node.value) });
+  }
+  return { yaml: doc.toString(), substitutions };
+}
+
+/** Where the central gateway (compose/central/remote-write-gateway.conf) finds its pieces in the test stack. */
+export interface GatewaySettings {
+  port: number;
+  /** host:port of the central Prometheus, in place of prometheus:9090. */
+  upstream: string;
+  certFile: string;
+  keyFile: string;
+  htpasswdFile: string;
+}
+
+export const GATEWAY_FILE = 'compose/central/remote-write-gateway.conf';
+
+/** The shipped nginx server block with its listen address, certificate, logins and upstream changed, each change found or the test fails. */
+export async function renderGatewayConfig(settings: GatewaySettings): Promise<{ text: string; substitutions: Substitution[] }> {
+  let text = await fs.readFile(path.join(ROOT, GATEWAY_FILE), 'utf8');
+  const substitutions: Substitution[] = [];
+  const replace = (where: string, from: RegExp, to: string): void => {
+    const found = from.exec(text)?.[0];
+    if (found === undefined) throw new Error(`${GATEWAY_FILE}: no ${where} (${from})`);
+    text = text.replace(from, to);
+    substitutions.push({ file: GATEWAY_FILE, where, from: found, to });
+  };
+  replace('listen', /listen 443 ssl;/, `listen ${LOOPBACK}:${settings.port} ssl;`);
+  replace('certificate', /ssl_certificate \S+;/, `ssl_certificate ${settings.certFile};`);
+  replace('certificate key', /ssl_certificate_key \S+;/, `ssl_certificate_key ${settings.keyFile};`);
+  replace('logins', /auth_basic_user_file \S+;/, `auth_basic_user_file ${settings.htpasswdFile};`);
+  replace('upstream', /proxy_pass http:\/\/prometheus:9090;/, `proxy_pass http://${settings.upstream};`);
+  return { text, substitutions };
 }
 
 // ---------------------------------------------------------------------------------------------
