@@ -28,6 +28,8 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # exporters/docker: a dockerd the suite starts, and a static busybox for the image it imports.
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# tests/sites: nginx is the central place's remote-write gateway (compose/central/remote-write-gateway.conf).
+[ -x /usr/sbin/nginx ] || need+=(nginx-light)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${need[*]}"

@@ -21,6 +21,8 @@ fail() {
 out_dir=$1
 template="$(dirname "$0")/agent.yml"
 
+# The login is the site's name unless told otherwise (the gateway's htpasswd has one line per site).
+export REMOTE_WRITE_USERNAME="${REMOTE_WRITE_USERNAME:-${SITE:-}}"
 for name in SITE REMOTE_WRITE_URL REMOTE_WRITE_USERNAME REMOTE_WRITE_PASSWORD_FILE; do
   eval "value=\${$name:-}"
   [ -n "$value" ] || fail "$name is not set (prometheus/agent/agent.yml lists what each one is)"

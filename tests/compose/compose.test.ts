@@ -29,38 +29,10 @@ import { parse } from 'yaml';
 import { builtInProbers, type BuiltInModuleConfig } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import type { CheckpointConfig } from '../../src/config/schema';
+import { bindMounts, commandText, entries, HEALTHCHECK_KEYS, healthcheckText, interpolate, namedVolumes, PINNED_IMAGE, secretNames, SERVICE_KEYS, type Compose, type Service } from './compose-file';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
-
-type Healthcheck = { test?: string[] | string; disable?: boolean; interval?: string };
-type SecretRef = string | { source: string; target?: string };
-type Service = {
-  image?: string;
-  build?: string | { context: string };
-  command?: string[] | string;
-  entrypoint?: string[] | string;
-  environment?: Record<string, string | number>;
-  volumes?: string[];
-  secrets?: SecretRef[];
-  ports?: string[];
-  user?: string;
-  read_only?: boolean;
-  tmpfs?: string[];
-  cap_drop?: string[];
-  security_opt?: string[];
-  networks?: string[];
-  healthcheck?: Healthcheck;
-  depends_on?: Record<string, unknown>;
-  privileged?: boolean;
-};
-type Compose = {
-  name: string;
-  services: Record<string, Service>;
-  volumes: Record<string, unknown>;
-  networks: Record<string, { internal?: boolean } | null>;
-  secrets: Record<string, { file: string }>;
-};
 
 const compose = parse(read('compose.yaml'), { merge: true }) as Compose;
 const services = compose.services;
@@ -101,32 +73,10 @@ function captured(pattern: RegExp, text: string, what: string): string {
   return group;
 }
 
-/** Compose's interpolation with nothing set in the environment: `${VAR:-default}` is the default, `$$` a `$`. */
-function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (match, _name: string, fallback?: string) => (match === '$$' ? '$' : (fallback ?? '')));
-}
 /** A variable that compose.yaml lets the user set: `${NAME:-default}` in the raw text. */
 function variableOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   return /^\$\{([A-Z0-9_]+):-[^}]*\}$/.exec(value)?.[1];
-}
-function secretNames(service: Service): { source: string; target: string }[] {
-  return (service.secrets ?? []).map((ref) => (typeof ref === 'string' ? { source: ref, target: ref } : { source: ref.source, target: ref.target ?? ref.source }));
-}
-type Mount = { source: string; target: string; options: string[] };
-/** A `source:target[:options]` volume of a service; compose.yaml has no anonymous (target-only) ones. */
-function mounts(service: Service): Mount[] {
-  return (service.volumes ?? []).map((spec) => {
-    const [source, target, options = ''] = spec.split(':');
-    if (source === undefined || target === undefined) throw new Error(`compose.yaml: volume "${spec}" is not source:target[:options]`);
-    return { source, target, options: options.split(',').filter(Boolean) };
-  });
-}
-function bindMounts(service: Service): Mount[] {
-  return mounts(service).filter((mount) => mount.source.startsWith('.') || mount.source.startsWith('/'));
-}
-function namedVolumes(service: Service): Mount[] {
-  return mounts(service).filter((mount) => !mount.source.startsWith('.') && !mount.source.startsWith('/'));
 }
 /**
  * The repository file a path inside a service's container comes from (a bind mount of the file
@@ -144,25 +94,6 @@ function repoFileFor(service: Service, containerPath: string): string | undefine
   }
   return undefined;
 }
-function healthcheckText(service: Service): string {
-  const test = service.healthcheck?.test;
-  return Array.isArray(test) ? test.join(' ') : (test ?? '');
-}
-function commandText(service: Service): string {
-  const part = (value: string[] | string | undefined) => (Array.isArray(value) ? value.join(' ') : (value ?? ''));
-  return `${part(service.entrypoint)} ${part(service.command)}`;
-}
-/** Every `key: value` in a parsed YAML tree, with its path. */
-function* entries(node: unknown, at: string[] = []): Generator<{ path: string[]; key: string; value: unknown }> {
-  if (Array.isArray(node)) {
-    for (const [index, item] of node.entries()) yield* entries(item, [...at, String(index)]);
-  } else if (node && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
-      yield { path: [...at, key], key, value };
-      yield* entries(value, [...at, key]);
-    }
-  }
-}
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
@@ -173,24 +104,12 @@ function listFiles(dir: string): string[] {
 describe('compose.yaml: services, images, health checks', () => {
   test('has the services the issue lists, and the project name the docker monitor selects', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['alertmanager', 'alertmanager-2', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'sftp', 'webapp'].sort(),
+      ['alertmanager', 'alertmanager-2', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'remote-write-gateway', 'sftp', 'webapp'].sort(),
     );
     expect(compose.name).toBe('private-checkpoint');
   });
 
   test('uses only keys of the Compose Specification (schema/compose-spec.json), so a typo cannot pass silently', () => {
-    const SERVICE_KEYS = new Set(
-      (
-        'develop deploy annotations attach build blkio_config cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count cpu_percent ' +
-        'cpu_shares cpu_quota cpu_period cpu_rt_period cpu_rt_runtime cpus cpuset credential_spec depends_on device_cgroup_rules devices dns dns_opt ' +
-        'dns_search domainname entrypoint env_file label_file environment expose extends provider external_links extra_hosts gpus group_add healthcheck ' +
-        'hostname image init ipc isolation labels links logging mac_address mem_limit mem_reservation mem_swappiness memswap_limit network_mode models ' +
-        'networks oom_kill_disable oom_score_adj pid pids_limit platform ports post_start pre_stop privileged profiles pull_policy pull_refresh_after ' +
-        'read_only restart runtime scale security_opt shm_size secrets sysctls stdin_open stop_grace_period stop_signal storage_opt tmpfs tty ulimits ' +
-        'use_api_socket user uts userns_mode volumes volumes_from working_dir'
-      ).split(' '),
-    );
-    const HEALTHCHECK_KEYS = new Set(['disable', 'interval', 'retries', 'test', 'timeout', 'start_period', 'start_interval']);
     const raw = parse(read('compose.yaml')) as Record<string, unknown>;
     expect(
       Object.keys(raw)
@@ -210,8 +129,6 @@ describe('compose.yaml: services, images, health checks', () => {
   });
 
   test('every image is pinned to a version, or built here from a pinned base', () => {
-    // major.minor.patch; PostgreSQL and Debian releases have two numbers (15.10, 12.8), and that is all of it.
-    const versioned = /^[a-z0-9./-]+:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$|^(postgres|debian):\d+\.\d+-(alpine|slim)$/;
     for (const [name, service] of Object.entries(services)) {
       if (service.build) {
         // A local name for what compose builds; the pin is the Dockerfile's FROM.
@@ -220,13 +137,13 @@ describe('compose.yaml: services, images, health checks', () => {
         const dockerfile = readFileSync(path.join(ROOT, context, 'Dockerfile'), 'utf8');
         const bases = [...dockerfile.matchAll(/^ARG NODE_IMAGE=(\S+)|^FROM (\S+)/gm)].flatMap((m) => m[1] ?? m[2] ?? []).filter((base) => !base.startsWith('$'));
         expect(bases.length).toBeGreaterThan(0);
-        for (const base of bases) expect([name, base]).toEqual([name, expect.stringMatching(versioned)]);
+        for (const base of bases) expect([name, base]).toEqual([name, expect.stringMatching(PINNED_IMAGE)]);
       } else if (service.image?.endsWith(':local')) {
         // The image another service builds (checkpoint-b runs checkpoint-a's).
         const builder = Object.values(services).find((other) => other.build && other.image === service.image);
         expect([name, builder?.image]).toEqual([name, service.image]);
       } else {
-        expect([name, service.image]).toEqual([name, expect.stringMatching(versioned)]);
+        expect([name, service.image]).toEqual([name, expect.stringMatching(PINNED_IMAGE)]);
       }
     }
   });
@@ -255,6 +172,7 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('node-exporter'))).toContain('http://127.0.0.1:9100/metrics');
     expect(healthcheckText(service('cadvisor'))).toContain('http://127.0.0.1:8080/healthz');
     expect(healthcheckText(service('docker-proxy'))).toContain('http://127.0.0.1:2375/version');
+    expect(healthcheckText(service('remote-write-gateway'))).toContain('https://127.0.0.1/healthz');
     expect(healthcheckText(service('mailpit'))).toBe('CMD /mailpit readyz');
     expect(healthcheckText(service('postgres'))).toMatch(/^CMD pg_isready /);
     // The sftp check reads sshd's banner; `$$` keeps compose from interpolating the shell's variable.
@@ -353,7 +271,7 @@ describe('compose.yaml: mounts and ports', () => {
     }
   });
 
-  test('ports are published only for the UIs and the checkpoints status pages, on loopback', () => {
+  test('ports are published only for the UIs, the checkpoints status pages and the sites\' gateway, on loopback', () => {
     const published = Object.fromEntries(
       Object.entries(services)
         .filter(([, service]) => service.ports)
@@ -366,6 +284,8 @@ describe('compose.yaml: mounts and ports', () => {
       alertmanager: ['127.0.0.1:9093:9093'],
       grafana: ['127.0.0.1:3000:3000'],
       mailpit: ['127.0.0.1:8025:8025'],
+      // Where the sites push (docs/multi-site.md): loopback unless REMOTE_WRITE_GATEWAY_PORT says where the sites reach it.
+      'remote-write-gateway': ['${REMOTE_WRITE_GATEWAY_PORT:-127.0.0.1:8443}:443'],
     });
   });
 });
