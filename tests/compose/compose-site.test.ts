@@ -210,7 +210,11 @@ describe('compose.site.yaml: the agent', () => {
         environment[key] = source;
       }
       change(environment);
-      const result = spawnSync('/usr/bin/env', ['-i', 'PATH=/usr/bin:/bin', ...Object.entries(environment).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ROOT, 'prometheus/agent/render-config.sh'), dir], { encoding: 'utf8', timeout: 20_000 });
+      const result = spawnSync(
+        '/usr/bin/env',
+        ['-i', 'PATH=/usr/bin:/bin', ...Object.entries(environment).map(([key, value]) => `${key}=${value}`), 'sh', path.join(ROOT, 'prometheus/agent/render-config.sh'), dir],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
       const file = path.join(dir, 'agent.yml');
       return { code: result.status, output: `${result.stdout}${result.stderr}`, config: existsSync(file) ? readFileSync(file, 'utf8') : '' };
     } finally {
@@ -220,7 +224,9 @@ describe('compose.site.yaml: the agent', () => {
   const demo = { SITE: 'demo-site', REMOTE_WRITE_URL: 'https://remote-write:443/api/v1/write' };
 
   test('starts through render-config.sh, then Prometheus in agent mode on the rendered file', () => {
-    expect(commandText(agent)).toMatch(/^\/bin\/sh -c sh \/etc\/prometheus-agent\/render-config\.sh \/tmp\/agent && exec \/bin\/prometheus --enable-feature=agent --config\.file=\/tmp\/agent\/agent\.yml /);
+    expect(commandText(agent)).toMatch(
+      /^\/bin\/sh -c sh \/etc\/prometheus-agent\/render-config\.sh \/tmp\/agent && exec \/bin\/prometheus --enable-feature=agent --config\.file=\/tmp\/agent\/agent\.yml /,
+    );
     expect(bindMounts(agent)).toContainEqual({ source: './prometheus/agent', target: '/etc/prometheus-agent', options: ['ro'] });
     expect(agent.tmpfs).toEqual([expect.stringMatching(/^\/tmp(:|$)/)]);
   });
@@ -253,7 +259,9 @@ describe('compose.site.yaml: the agent', () => {
     // The username defaults to the site's name: the gateway's htpasswd has one line per site.
     expect(remote?.basic_auth.username).toBe('demo-site');
     // Each job reaches a service of the site, on its port; the checkpoint with the secret the agent has.
-    const targets = Object.fromEntries(config.scrape_configs.map((job) => [job.job_name, [...(job.static_configs ?? []).flatMap((g) => g.targets), ...(job.http_sd_configs ?? []).map((sd) => sd.url)]]));
+    const targets = Object.fromEntries(
+      config.scrape_configs.map((job) => [job.job_name, [...(job.static_configs ?? []).flatMap((g) => g.targets), ...(job.http_sd_configs ?? []).map((sd) => sd.url)]]),
+    );
     expect(targets).toEqual({ checkpoint: ['checkpoint-1:9915'], probe: ['http://checkpoint-1:9915/sd'], node: ['node-exporter:9100'], agent: ['localhost:9090'] });
     for (const job of config.scrape_configs.filter((j) => j.basic_auth)) expect([job.job_name, repoFileFor(agent, job.basic_auth!.password_file)]).toEqual([job.job_name, expect.any(String)]);
     expect(secretNames(agent).map((ref) => ref.target)).toContain('checkpoint_web_password');
@@ -324,7 +332,9 @@ describe("compose.yaml: the central place's receiver", () => {
     const verify = spawnSync('openssl', ['verify', '-CAfile', path.join(ROOT, 'compose/tls/central-ca.pem'), path.join(ROOT, 'compose/tls/remote-write.pem')], { encoding: 'utf8' });
     expect(`${verify.stdout}${verify.stderr}`).toContain(': OK');
     const publicKey = (args: string[]): string => spawnSync('openssl', args, { encoding: 'utf8' }).stdout;
-    expect(publicKey(['pkey', '-pubout', '-in', path.join(ROOT, 'compose/demo-secrets/remote_write_tls_key.pem')])).toBe(publicKey(['x509', '-pubkey', '-noout', '-in', path.join(ROOT, 'compose/tls/remote-write.pem')]));
+    expect(publicKey(['pkey', '-pubout', '-in', path.join(ROOT, 'compose/demo-secrets/remote_write_tls_key.pem')])).toBe(
+      publicKey(['x509', '-pubkey', '-noout', '-in', path.join(ROOT, 'compose/tls/remote-write.pem')]),
+    );
     expect(bindMounts(service('agent'))).toContainEqual({ source: './compose/tls/central-ca.pem', target: '/etc/central-ca/ca.pem', options: ['ro'] });
   });
 });

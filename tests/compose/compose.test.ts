@@ -104,7 +104,22 @@ function listFiles(dir: string): string[] {
 describe('compose.yaml: services, images, health checks', () => {
   test('has the services the issue lists, and the project name the docker monitor selects', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['alertmanager', 'alertmanager-2', 'cadvisor', 'checkpoint-a', 'checkpoint-b', 'docker-proxy', 'grafana', 'mailpit', 'node-exporter', 'postgres', 'prometheus', 'remote-write-gateway', 'sftp', 'webapp'].sort(),
+      [
+        'alertmanager',
+        'alertmanager-2',
+        'cadvisor',
+        'checkpoint-a',
+        'checkpoint-b',
+        'docker-proxy',
+        'grafana',
+        'mailpit',
+        'node-exporter',
+        'postgres',
+        'prometheus',
+        'remote-write-gateway',
+        'sftp',
+        'webapp',
+      ].sort(),
     );
     expect(compose.name).toBe('private-checkpoint');
   });
@@ -271,7 +286,7 @@ describe('compose.yaml: mounts and ports', () => {
     }
   });
 
-  test('ports are published only for the UIs, the checkpoints status pages and the sites\' gateway, on loopback', () => {
+  test("ports are published only for the UIs, the checkpoints status pages and the sites' gateway, on loopback", () => {
     const published = Object.fromEntries(
       Object.entries(services)
         .filter(([, service]) => service.ports)
@@ -331,6 +346,9 @@ describe('secrets: files only, demo ones only in compose/demo-secrets', () => {
     expect(values.length).toBeGreaterThan(5);
     const scanned = [
       'compose.yaml',
+      'compose.site.yaml',
+      'prometheus/agent/agent.yml',
+      'docs/multi-site.md',
       'Dockerfile',
       '.dockerignore',
       'scripts/smoke-compose.sh',

@@ -65,8 +65,10 @@ function promtool(args: string[]): Promise<string> {
 }
 
 describe('promtool', () => {
-  test('check config accepts prometheus.yml and the rule files it loads', async () => {
-    await expect(promtool(['check', 'config', relative(path.join(PROMETHEUS, 'prometheus.yml'))])).resolves.toContain('SUCCESS');
+  // prometheus.yml (one place) and central.yml (the central store of sites); a site's agent.yml is
+  // a template, checked once rendered (tests/compose/compose-site.test.ts).
+  test.each(['prometheus.yml', 'central.yml'])('check config accepts %s and the rule files it loads', async (file) => {
+    await expect(promtool(['check', 'config', relative(path.join(PROMETHEUS, file))])).resolves.toContain('SUCCESS');
   });
 
   test('check rules accepts every rule file', async () => {

@@ -71,7 +71,7 @@ async function newestSampleMs(): Promise<number> {
 test('five minutes without the central store: SiteDown while cut, then every probe of the window arrives', async () => {
   const prometheus = central!.prometheus;
   const relay = site!.wayOut!;
-  await waitFor('the site\'s probes at the central place', async () => ((await newestSampleMs()) > Date.now() - 10_000 ? true : undefined), WAIT_MS);
+  await waitFor("the site's probes at the central place", async () => ((await newestSampleMs()) > Date.now() - 10_000 ? true : undefined), WAIT_MS);
 
   const cutAt = Date.now();
   relay.cut();

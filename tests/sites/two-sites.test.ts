@@ -118,7 +118,11 @@ test('the central config has no scrape job for any checkpoint, and has every sit
   });
   expect(pools).toEqual(['alertmanager', 'prometheus']);
   // ...and has every site's checkpoint and probes, pushed by the agents with their site label.
-  await waitFor(`every monitor up from every site (${expectedStates('1').join(', ')})`, async () => (JSON.stringify(await probeStates()) === JSON.stringify(expectedStates('1')) ? true : undefined), WAIT_MS);
+  await waitFor(
+    `every monitor up from every site (${expectedStates('1').join(', ')})`,
+    async () => (JSON.stringify(await probeStates()) === JSON.stringify(expectedStates('1')) ? true : undefined),
+    WAIT_MS,
+  );
   const checkpointsUp = await central!.prometheus.query('up{job="checkpoint"}');
   expect(checkpointsUp.map((s) => `${s.metric.site}/${s.metric.checkpoint}=${s.value[1]}`).sort()).toEqual(SITES.map((site) => `${site.name}/${SITE_CHECKPOINT.name}=1`));
   say(`probes at the central place: ${(await probeStates()).join(', ')}`);
@@ -137,7 +141,12 @@ test('an outage seen from both sites pages each admin once, naming both sites, a
   const resolved = (mail: ReceivedMail): boolean => mail.subject === '[RESOLVED] MonitorDown intranet';
   await mailToEachAdmin(since, 'the RESOLVED mail of MonitorDown intranet', resolved);
   // Once each: neither a second page while it failed nor a second RESOLVED.
-  for (const match of [firing, resolved]) expect(mailsSince(since, match).flatMap((mail) => mail.to).sort()).toEqual([...ADMINS].sort());
+  for (const match of [firing, resolved])
+    expect(
+      mailsSince(since, match)
+        .flatMap((mail) => mail.to)
+        .sort(),
+    ).toEqual([...ADMINS].sort());
   // No other page: branch-app never failed, and one site alone never paged.
   expect(mailsSince(since, (mail) => !firing(mail) && !resolved(mail) && !mail.subject.includes('Watchdog')).map((mail) => mail.subject)).toEqual([]);
 });
@@ -155,7 +164,7 @@ test("a site's agent killed raises SiteDown, and nothing of that site pages whil
   // Prometheus forgets site-a's series one (scaled) lookback after its last sample: what would
   // page from their absence (CheckpointMissing, HostTargetMissing) would do so from then on, after
   // its `for:`. Wait until then, with room for Alertmanager's group_wait, and look at what fired.
-  await waitFor('site-a\'s series gone from the central Prometheus', async () => ((await central!.prometheus.query('up{site="site-a"}')).length === 0 ? true : undefined), WAIT_MS);
+  await waitFor("site-a's series gone from the central Prometheus", async () => ((await central!.prometheus.query('up{site="site-a"}')).length === 0 ? true : undefined), WAIT_MS);
   const quietFor = 2 * (Number(scaledDuration('5m').replace('s', '')) + Number(scaledDuration('2m').replace('s', '')));
   await waitFor(
     `${quietFor}s of Prometheus's clock after site-a's series went`,

@@ -55,7 +55,10 @@ http {
   for (;;) {
     if (hasExited(spawned.child) || spawned.spawnError()) {
       await killAndWait(spawned.child);
-      throw startFailure(`nginx ${spawned.spawnError()?.message ?? `exited with ${spawned.child.exitCode ?? spawned.child.signalCode}`}:\n${spawned.logs()}`, /Address already in use/.test(spawned.logs()));
+      throw startFailure(
+        `nginx ${spawned.spawnError()?.message ?? `exited with ${spawned.child.exitCode ?? spawned.child.signalCode}`}:\n${spawned.logs()}`,
+        /Address already in use/.test(spawned.logs()),
+      );
     }
     if (await accepts(port)) break;
     if (Date.now() > deadline) {

@@ -324,7 +324,12 @@ export async function renderAgentConfig(settings: AgentSettings, addresses: Prom
   const rendered = await renderPrometheusConfig(addresses, file, await fs.readFile(path.join(settings.dir, 'agent.yml'), 'utf8'));
   const doc = parseDocument(rendered.yaml);
   const substitutions = [
-    { file, where: 'render-config.sh', from: 'placeholders', to: `SITE ${settings.site}, REMOTE_WRITE_URL ${settings.remoteWriteUrl}, REMOTE_WRITE_USERNAME, REMOTE_WRITE_PASSWORD_FILE, REMOTE_WRITE_CA_FILE` },
+    {
+      file,
+      where: 'render-config.sh',
+      from: 'placeholders',
+      to: `SITE ${settings.site}, REMOTE_WRITE_URL ${settings.remoteWriteUrl}, REMOTE_WRITE_USERNAME, REMOTE_WRITE_PASSWORD_FILE, REMOTE_WRITE_CA_FILE`,
+    },
     ...rendered.substitutions,
   ];
   for (const key of QUEUE_TIMINGS) {
