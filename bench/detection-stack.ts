@@ -41,11 +41,11 @@ import {
   shippedCheckpoints,
   shippedProbeInterval,
   type Substitution,
+  CHECKPOINT_BIN,
+  CHECKPOINT_BUNDLE,
 } from '../tests/support/stack-config';
 import { ROOT } from './harness';
 
-const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
-const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
 export const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
 const SMTP_USER = 'checkpoint-alerts';
 const SMTP_PASSWORD = randomBytes(8).toString('hex');

@@ -3,6 +3,7 @@
  * compose-site.test.ts for compose.site.yaml): the parts of a compose file they read, and
  * helpers over services without Docker.
  */
+import path from 'node:path';
 
 export type Healthcheck = { test?: string[] | string; disable?: boolean; interval?: string };
 export type SecretRef = string | { source: string; target?: string };
@@ -54,6 +55,23 @@ export function bindMounts(service: Service): Mount[] {
 }
 export function namedVolumes(service: Service): Mount[] {
   return mounts(service).filter((mount) => !mount.source.startsWith('.') && !mount.source.startsWith('/'));
+}
+/**
+ * The repository file (under `root`) a path inside a service's container comes from: a secret of
+ * `compose`, or a bind mount of the file or of a directory above it; undefined for none.
+ */
+export function repoFileIn(root: string, compose: Compose, service: Service, containerPath: string): string | undefined {
+  for (const { source, target } of secretNames(service)) {
+    const secret = compose.secrets[source];
+    if (secret && containerPath === `/run/secrets/${target}`) return path.join(root, interpolate(secret.file));
+  }
+  for (const mount of bindMounts(service)) {
+    if (!mount.source.startsWith('.')) continue;
+    const target = mount.target.replace(/\/$/, '');
+    if (containerPath === target) return path.join(root, mount.source);
+    if (containerPath.startsWith(`${target}/`)) return path.join(root, mount.source, containerPath.slice(target.length + 1));
+  }
+  return undefined;
 }
 export function healthcheckText(service: Service): string {
   const test = service.healthcheck?.test;

@@ -21,7 +21,21 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
-import { bindMounts, commandText, entries, HEALTHCHECK_KEYS, healthcheckText, interpolate, namedVolumes, PINNED_IMAGE, secretNames, SERVICE_KEYS, type Compose, type Service } from './compose-file';
+import {
+  bindMounts,
+  commandText,
+  entries,
+  HEALTHCHECK_KEYS,
+  healthcheckText,
+  interpolate,
+  namedVolumes,
+  PINNED_IMAGE,
+  repoFileIn,
+  secretNames,
+  SERVICE_KEYS,
+  type Compose,
+  type Service,
+} from './compose-file';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -45,18 +59,7 @@ function environmentOf(name: string, required: Record<string, string>): Record<s
   return environment;
 }
 /** The repository file mounted at `containerPath` in a service of compose.site.yaml (a bind mount or a secret), or undefined. */
-function repoFileFor(svc: Service, containerPath: string): string | undefined {
-  for (const { source, target } of secretNames(svc)) {
-    if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(site.secrets[source]?.file ?? ''));
-  }
-  for (const mount of bindMounts(svc)) {
-    if (!mount.source.startsWith('.')) continue;
-    const target = mount.target.replace(/\/$/, '');
-    if (containerPath === target) return path.join(ROOT, mount.source);
-    if (containerPath.startsWith(`${target}/`)) return path.join(ROOT, mount.source, containerPath.slice(target.length + 1));
-  }
-  return undefined;
-}
+const repoFileFor = (svc: Service, containerPath: string): string | undefined => repoFileIn(ROOT, site, svc, containerPath);
 
 describe('compose.site.yaml: services, images, health checks', () => {
   test('a checkpoint, node-exporter and the agent, in a project of its own', () => {
@@ -285,11 +288,7 @@ describe("compose.yaml: the central place's receiver", () => {
   const prometheus = serviceOf(central, 'prometheus', 'compose.yaml');
   const gateway = serviceOf(central, 'remote-write-gateway', 'compose.yaml');
   const conf = read('compose/central/remote-write-gateway.conf');
-  const centralFile = (svc: Service, containerPath: string): string | undefined => {
-    for (const { source, target } of secretNames(svc)) if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(central.secrets[source]?.file ?? ''));
-    for (const mount of bindMounts(svc)) if (mount.target === containerPath) return path.join(ROOT, mount.source);
-    return undefined;
-  };
+  const centralFile = (svc: Service, containerPath: string): string | undefined => repoFileIn(ROOT, central, svc, containerPath);
 
   test('Prometheus receives remote writes and accepts a site catching up as late as the agent keeps samples', () => {
     expect(commandText(prometheus)).toContain('--web.enable-remote-write-receiver');

@@ -29,7 +29,21 @@ import { parse } from 'yaml';
 import { builtInProbers, type BuiltInModuleConfig } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import type { CheckpointConfig } from '../../src/config/schema';
-import { bindMounts, commandText, entries, HEALTHCHECK_KEYS, healthcheckText, interpolate, namedVolumes, PINNED_IMAGE, secretNames, SERVICE_KEYS, type Compose, type Service } from './compose-file';
+import {
+  bindMounts,
+  commandText,
+  entries,
+  HEALTHCHECK_KEYS,
+  healthcheckText,
+  interpolate,
+  namedVolumes,
+  PINNED_IMAGE,
+  repoFileIn,
+  secretNames,
+  SERVICE_KEYS,
+  type Compose,
+  type Service,
+} from './compose-file';
 
 const ROOT = path.join(__dirname, '..', '..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
@@ -78,21 +92,9 @@ function variableOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   return /^\$\{([A-Z0-9_]+):-[^}]*\}$/.exec(value)?.[1];
 }
-/**
- * The repository file a path inside a service's container comes from (a bind mount of the file
- * or of a directory above it, or a secret), or undefined.
- */
-function repoFileFor(service: Service, containerPath: string): string | undefined {
-  for (const { source, target } of secretNames(service)) {
-    if (containerPath === `/run/secrets/${target}`) return path.join(ROOT, interpolate(secretFile(source)));
-  }
-  for (const mount of bindMounts(service)) {
-    if (!mount.source.startsWith('.')) continue;
-    const target = mount.target.replace(/\/$/, '');
-    if (containerPath === target) return path.join(ROOT, mount.source);
-    if (containerPath.startsWith(`${target}/`)) return path.join(ROOT, mount.source, containerPath.slice(target.length + 1));
-  }
-  return undefined;
+/** The repository file a service of compose.yaml has at `containerPath`, or undefined. */
+function repoFileFor(svc: Service, containerPath: string): string | undefined {
+  return repoFileIn(ROOT, compose, svc, containerPath);
 }
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -71,7 +71,16 @@ async function newestSampleMs(): Promise<number> {
 test('five minutes without the central store: SiteDown while cut, then every probe of the window arrives', async () => {
   const prometheus = central!.prometheus;
   const relay = site!.wayOut!;
-  await waitFor("the site's probes at the central place", async () => ((await newestSampleMs()) > Date.now() - 10_000 ? true : undefined), WAIT_MS);
+  // Probes reaching the central place, with a history longer than the margin the count below
+  // starts from (10s before the cut).
+  await waitFor(
+    "20s of the site's probes at the central place",
+    async () => {
+      const [history] = await prometheus.query(`count_over_time(${SERIES}[20s])`);
+      return Number(history?.value[1] ?? 0) >= 20 / PROBE_INTERVAL_S - 1 && (await newestSampleMs()) > Date.now() - 10_000 ? true : undefined;
+    },
+    WAIT_MS,
+  );
 
   const cutAt = Date.now();
   relay.cut();
@@ -82,7 +91,10 @@ test('five minutes without the central store: SiteDown while cut, then every pro
     'SiteDown site-a firing while the site is cut off',
     async () => (await prometheus.alerts()).find((alert) => alert.labels.alertname === 'SiteDown' && alert.labels.site === SITE.name && alert.state === 'firing'),
     WAIT_MS,
-  );
+  ).catch(async (error: Error) => {
+    const state = await Promise.all(['site:sending:bool', 'site:silent:timestamp', `timestamp(${SERIES})`, 'time()'].map(async (expr) => `${expr} = ${JSON.stringify(await prometheus.query(expr))}`));
+    throw new Error(`${error.message}; cut at ${cutAt / 1000}; ${state.join('; ')}; alerts ${JSON.stringify(await prometheus.alerts())}`);
+  });
   say(`SiteDown firing ${((Date.now() - cutAt) / 1000).toFixed(1)}s after the cut`);
   expect(siteDown.labels.site).toBe(SITE.name);
   // The rest of the five minutes, looking every few seconds that nothing gets through.
@@ -112,6 +124,7 @@ test('five minutes without the central store: SiteDown while cut, then every pro
   const gaps = times.slice(1).map((time, i) => time - times[i]!);
   const widest = Math.max(...gaps);
   say(`${times.length} samples over ${spanS.toFixed(0)}s at ${PROBE_INTERVAL_S}s probes; the widest gap ${widest.toFixed(1)}s`);
+  expect(times[0]).toBeLessThanOrEqual((cutAt - 10_000) / 1000 + PROBE_INTERVAL_S);
   expect(times.length).toBeGreaterThanOrEqual(Math.floor(spanS / PROBE_INTERVAL_S) - 2);
   expect(widest).toBeLessThan(2 * PROBE_INTERVAL_S);
   expect(series?.values.every(([, value]) => value === '1')).toBe(true);

@@ -28,15 +28,17 @@ import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import type { TestPki } from '../support/certs';
 import { startMailSink, type MailSink } from '../support/mail-sink';
 import { startNginx, type Nginx } from '../support/nginx';
+import { NODE_EXPORTER_BIN } from '../support/node-exporter';
 import { LOOPBACK } from '../support/ports';
 import { killAndWait, run, startProcessServer, type ProcessServer } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import {
+  CHECKPOINT_BIN,
+  CHECKPOINT_BUNDLE,
   durationSeconds,
   INTERVALS,
   PROMETHEUS_FILES,
   PROMETHEUS_FLAGS,
-  ROOT,
   renderAgentConfig,
   renderAlertmanagerConfig,
   renderGatewayConfig,
@@ -52,9 +54,6 @@ import {
 import { startNameProxy, type NameProxy } from '../smoke/loopback-network';
 import { startCuttableRelay, type CuttableRelay } from './cuttable-relay';
 
-const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
-const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
-const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 /** The checkpoint every site runs, by the name and port prometheus/agent/agent.yml scrapes. */
 export const SITE_CHECKPOINT = { name: 'checkpoint-1', address: 'checkpoint-1:9915' };
 const SMTP_USER = 'checkpoint-alerts';
@@ -200,7 +199,7 @@ export async function startSite(options: { work: string; pki: TestPki; central: 
     stoppers.push(() => killAndWait(checkpoint.child));
     const nodeExporter = await startProcessServer(
       `${name} node-exporter`,
-      NODE_EXPORTER,
+      NODE_EXPORTER_BIN,
       (port) => [`--web.listen-address=${host}:${port}`, '--collector.disable-defaults', '--collector.loadavg', '--collector.meminfo', '--collector.time'],
       '/metrics',
       {},

@@ -20,7 +20,7 @@ import { waitFor } from '../support/checkpoint-process';
 import { makeTestPki, type TestPki } from '../support/certs';
 import type { ReceivedMail } from '../support/mail-sink';
 import { listenOnLoopback, LOOPBACK } from '../support/ports';
-import { PROMETHEUS_FILES, ROOT, scaledDuration, type Substitution } from '../support/stack-config';
+import { durationSeconds, PROMETHEUS_FILES, ROOT, scaledDuration, type Substitution } from '../support/stack-config';
 import { SITE_CHECKPOINT, startCentral, startSite, type Central, type Site } from './site-stack';
 
 const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
@@ -165,7 +165,9 @@ test("a site's agent killed raises SiteDown, and nothing of that site pages whil
   // page from their absence (CheckpointMissing, HostTargetMissing) would do so from then on, after
   // its `for:`. Wait until then, with room for Alertmanager's group_wait, and look at what fired.
   await waitFor("site-a's series gone from the central Prometheus", async () => ((await central!.prometheus.query('up{site="site-a"}')).length === 0 ? true : undefined), WAIT_MS);
-  const quietFor = 2 * (Number(scaledDuration('5m').replace('s', '')) + Number(scaledDuration('2m').replace('s', '')));
+  // Twice the scaled lookback and the longest `for:` of those alerts (5m), so that anything they
+  // would raise has fired by then.
+  const quietFor = 2 * (durationSeconds(scaledDuration('5m')) + durationSeconds(scaledDuration('5m')));
   await waitFor(
     `${quietFor}s of Prometheus's clock after site-a's series went`,
     async () => {

@@ -32,15 +32,17 @@ import bcrypt from 'bcryptjs';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
+import { NODE_EXPORTER_BIN } from '../support/node-exporter';
 import { freePort, LOOPBACK } from '../support/ports';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { hasExited, killAndWait, run, sleep, startProcessServer, type ProcessServer } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import {
+  CHECKPOINT_BIN,
+  CHECKPOINT_BUNDLE,
   durationSeconds,
   INTERVALS,
   PROMETHEUS_FLAGS,
-  ROOT,
   renderPrometheusConfig,
   renderAlertmanagerConfig,
   renderRules,
@@ -55,10 +57,6 @@ import {
 import { describePanel, panelQueries, type PanelQuery } from './dashboard-panels';
 import { startClientFirewall, startNameProxy, type ClientFirewall, type NameProxy } from './loopback-network';
 
-const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
-/** How users start it: node with the memory flags. */
-const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
-const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 const ADMINS = ['alice@example.test', 'bob@example.test', 'carol@example.test'];
@@ -158,7 +156,7 @@ monitors:
     nameMap.set(address, server.address);
   }
   names = await startNameProxy(nameMap);
-  const nodeExporter = await startProcessServer('node-exporter', NODE_EXPORTER, (port) => [`--web.listen-address=${LOOPBACK}:${port}`], '/metrics');
+  const nodeExporter = await startProcessServer('node-exporter', NODE_EXPORTER_BIN, (port) => [`--web.listen-address=${LOOPBACK}:${port}`], '/metrics');
   servers.push(nodeExporter);
 
   mail = await startMailSink({ pki, user: SMTP_USER, password: SMTP_PASSWORD });

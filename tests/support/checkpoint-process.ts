@@ -12,10 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { request, type GetOptions, type SimpleResponse } from './client';
 import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track, type LoggedChild } from './processes';
+import { CHECKPOINT_BIN, CHECKPOINT_BUNDLE } from './stack-config';
 
-export const CHECKPOINT_BIN = path.join(__dirname, '..', '..', 'bin', 'checkpoint');
-/** What bin/checkpoint runs, made by `npm run build`. */
-const CHECKPOINT_BUNDLE = path.join(__dirname, '..', '..', 'dist', 'checkpoint.js');
+export { CHECKPOINT_BIN };
 /** How long a start may take on a loaded machine before the test gives up. */
 const START_TIMEOUT_MS = 30_000;
 

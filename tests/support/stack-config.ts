@@ -26,6 +26,9 @@ import { run } from './processes';
 /** The repository: the nearest folder above this file that holds the shipped prometheus/ (this file is in tests/support under jest, dist/tests/support in a built bench). */
 export const ROOT = repositoryRoot(__dirname);
 export const PROMETHEUS_DIR = path.join(ROOT, 'prometheus');
+/** The checkpoint as `npm run build` makes it, and as users start it: bin/checkpoint, node with the memory flags, on that bundle. */
+export const CHECKPOINT_BUNDLE = path.join(ROOT, 'dist', 'checkpoint.js');
+export const CHECKPOINT_BIN = path.join(ROOT, 'bin', 'checkpoint');
 export const ALERTMANAGER_DIR = path.join(ROOT, 'alertmanager');
 
 /** Production durations are divided by this: a `for: 2m` becomes 4s, a group_interval of 5m 10s. */
