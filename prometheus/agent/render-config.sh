@@ -33,6 +33,7 @@ case $SITE in
   *[!A-Za-z0-9_.-]*) fail "SITE=$SITE: only letters, digits, '.', '_' and '-' (it names the site in every mail)" ;;
 esac
 case $REMOTE_WRITE_URL in
+  https://*@*) fail "REMOTE_WRITE_URL holds a login: put it in REMOTE_WRITE_USERNAME and REMOTE_WRITE_PASSWORD_FILE (the URL is logged)" ;;
   https://?*) ;;
   *) fail "REMOTE_WRITE_URL must be an https:// URL (the site's password goes with every request): $REMOTE_WRITE_URL" ;;
 esac

@@ -168,8 +168,10 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
     if (!holds(['modules', monitor.module])) return;
     const parsed = probers.definition(module.prober).parseTarget(monitor.target);
     if ('problem' in parsed) problems.push({ path: ['monitors', index, 'target'], message: parsed.problem });
+    // What Prometheus sets from the scrape: the monitor's own, the checkpoint that probes it, and
+    // the site a site's agent labels everything with (a monitor must not pose as another site).
     for (const label of Object.keys(monitor.labels)) {
-      if (label.startsWith('__') || ['monitor', 'module', 'target', 'instance', 'job'].includes(label)) {
+      if (label.startsWith('__') || ['monitor', 'module', 'target', 'instance', 'job', 'checkpoint', 'site'].includes(label)) {
         problems.push({ path: ['monitors', index, 'labels', label], message: 'label name is reserved', atKey: true });
       }
     }

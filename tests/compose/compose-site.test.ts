@@ -315,8 +315,9 @@ describe("compose.yaml: the central place's receiver", () => {
     const write = locations[0]!.body;
     expect(write).toMatch(/limit_except POST \{\s*deny all;\s*\}/);
     expect(write).toMatch(/auth_basic "[^"]+";/);
-    expect(write).toContain('proxy_pass http://prometheus:9090;');
-    expect(conf.match(/proxy_pass/g)).toHaveLength(1);
+    expect(write).toContain('set $prometheus prometheus:9090;');
+    expect(write).toContain('proxy_pass http://$prometheus/api/v1/write;');
+    expect(conf.match(/^\s*proxy_pass /gm)).toHaveLength(1);
     expect(conf).toMatch(/listen 443 ssl;/);
     expect(conf).toMatch(/ssl_protocols TLSv1\.2 TLSv1\.3;/);
   });

@@ -114,6 +114,7 @@ const INVALID: Record<string, string[]> = {
   'invalid-reserved-label.yml': [
     'invalid-reserved-label.yml:9:7: monitors.0.labels.__address__: label name is reserved',
     'invalid-reserved-label.yml:11:7: monitors.0.labels.job: label name is reserved',
+    'invalid-reserved-label.yml:12:7: monitors.0.labels.site: label name is reserved',
   ],
   'invalid-sftp-policy.yml': [
     "invalid-sftp-policy.yml:5:7: modules.backup_server.sftp: no host key pinned: set host_key_fingerprints (ssh-keygen -lf on the server's host key), or insecure_skip_host_key_check: true",

@@ -371,7 +371,7 @@ export async function renderGatewayConfig(settings: GatewaySettings): Promise<{ 
   replace('certificate', /ssl_certificate \S+;/, `ssl_certificate ${settings.certFile};`);
   replace('certificate key', /ssl_certificate_key \S+;/, `ssl_certificate_key ${settings.keyFile};`);
   replace('logins', /auth_basic_user_file \S+;/, `auth_basic_user_file ${settings.htpasswdFile};`);
-  replace('upstream', /proxy_pass http:\/\/prometheus:9090;/, `proxy_pass http://${settings.upstream};`);
+  replace('upstream', /set \$prometheus prometheus:9090;/, `set $prometheus ${settings.upstream};`);
   return { text, substitutions };
 }
 
