@@ -6,7 +6,8 @@
  *   central Prometheus (prometheus/central.yml, no checkpoint job) behind the remote-write
  *           gateway, Alertmanager, an SMTP sink, three admins
  *
- * In order: the central config scrapes no checkpoint and yet has every site's probes; `intranet`
+ * In order: the central config scrapes no checkpoint and yet has every site's probes; the gateway
+ * lets through only logged-in POSTs to the write endpoint; `intranet`
  * failing from both sites pages each admin once, naming both sites, and resolves; site-a's agent
  * killed raises SiteDown, and nothing about site-a's checkpoint, host or monitors pages while it
  * is silent. Waits are bounded polls; nothing is asserted about how fast, only printed.
@@ -15,6 +16,7 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Agent, request } from 'undici';
 import { parse } from 'yaml';
 import { waitFor } from '../support/checkpoint-process';
 import { makeTestPki, type TestPki } from '../support/certs';
@@ -123,9 +125,39 @@ test('the central config has no scrape job for any checkpoint, and has every sit
     async () => (JSON.stringify(await probeStates()) === JSON.stringify(expectedStates('1')) ? true : undefined),
     WAIT_MS,
   );
+  // The agent names each probe's instance site/checkpoint/monitor: unique across sites.
+  const instances = (await central!.prometheus.query('probe_success{job="probe"}')).map((s) => [s.metric.instance, `${s.metric.site}/${s.metric.checkpoint}/${s.metric.monitor}`]);
+  for (const [instance, expected] of instances) expect(instance).toBe(expected);
   const checkpointsUp = await central!.prometheus.query('up{job="checkpoint"}');
   expect(checkpointsUp.map((s) => `${s.metric.site}/${s.metric.checkpoint}=${s.value[1]}`).sort()).toEqual(SITES.map((site) => `${site.name}/${SITE_CHECKPOINT.name}=1`));
   say(`probes at the central place: ${(await probeStates()).join(', ')}`);
+});
+
+test('the gateway lets through only logged-in POSTs to the write endpoint, over TLS', async () => {
+  const dispatcher = new Agent({ connect: { ca: pki!.caCert } });
+  const password = (await fs.readFile(central!.logins.get('site-a')!, 'utf8')).trim();
+  const basic = (user: string, secret: string): string => `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+  const ask = async (method: string, urlPath: string, authorization?: string): Promise<number> => {
+    const response = await request(`https://${central!.gateway.address}${urlPath}`, {
+      method: method as 'GET' | 'POST',
+      dispatcher,
+      headers: authorization ? { authorization } : {},
+      body: method === 'POST' ? 'x' : undefined,
+    });
+    await response.body.dump();
+    return response.statusCode;
+  };
+  expect(await ask('POST', '/api/v1/write')).toBe(401);
+  expect(await ask('POST', '/api/v1/write', basic('site-a', 'wrong'))).toBe(401);
+  expect(await ask('POST', '/api/v1/write', basic('site-c', password))).toBe(401);
+  // With the right login: reading the endpoint, or anything else of Prometheus, is not let through.
+  expect(await ask('GET', '/api/v1/write', basic('site-a', password))).toBe(403);
+  expect(await ask('GET', `/api/v1/query?query=up`, basic('site-a', password))).toBe(404);
+  expect(await ask('GET', '/-/healthy', basic('site-a', password))).toBe(404);
+  // A logged-in POST reaches Prometheus, which refuses a body that is not a snappy-compressed write request.
+  expect(await ask('POST', '/api/v1/write', basic('site-a', password))).toBe(400);
+  expect(await ask('GET', '/healthz')).toBe(200);
+  await dispatcher.close();
 });
 
 test('an outage seen from both sites pages each admin once, naming both sites, and resolves once', async () => {
