@@ -3,7 +3,12 @@
  * compose-site.test.ts for compose.site.yaml): the parts of a compose file they read, and
  * helpers over services without Docker.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
+/** The repository, and one of its files as text. */
+export const ROOT = path.join(__dirname, '..', '..');
+export const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 
 export type Healthcheck = { test?: string[] | string; disable?: boolean; interval?: string };
 export type SecretRef = string | { source: string; target?: string };

@@ -30,15 +30,15 @@ import {
   interpolate,
   namedVolumes,
   PINNED_IMAGE,
+  read,
   repoFileIn,
+  ROOT,
   secretNames,
   SERVICE_KEYS,
   type Compose,
   type Service,
 } from './compose-file';
 
-const ROOT = path.join(__dirname, '..', '..');
-const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 const site = parse(read('compose.site.yaml'), { merge: true }) as Compose;
 const central = parse(read('compose.yaml'), { merge: true }) as Compose;
 

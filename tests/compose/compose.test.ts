@@ -38,15 +38,14 @@ import {
   interpolate,
   namedVolumes,
   PINNED_IMAGE,
+  read,
   repoFileIn,
+  ROOT,
   secretNames,
   SERVICE_KEYS,
   type Compose,
   type Service,
 } from './compose-file';
-
-const ROOT = path.join(__dirname, '..', '..');
-const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 
 const compose = parse(read('compose.yaml'), { merge: true }) as Compose;
 const services = compose.services;
