@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * `checkpoint`: the exporter (default), `checkpoint --config.check`, and
- * `checkpoint probe --module M --target T` for one probe from the shell.
+ * `checkpoint`: the exporter (default), `checkpoint --config.check`,
+ * `checkpoint probe --module M --target T` for one probe from the shell, and
+ * `checkpoint config keygen|sign|verify` for signed configs.
  * Exit codes: 0 fine, 1 probe failed, 2 bad flags or config.
  */
 import { ConfigError } from '../config/problems';
+import { runConfigCommand } from './config-command';
 import { UsageError } from './flags';
 import { runProbeCommand } from './probe-command';
 import { runServerCommand } from './server-command';
@@ -12,6 +14,7 @@ import { runServerCommand } from './server-command';
 async function main(args: string[]): Promise<number> {
   try {
     if (args[0] === 'probe') return await runProbeCommand(args.slice(1));
+    if (args[0] === 'config') return await runConfigCommand(args.slice(1));
     return await runServerCommand(args);
   } catch (error) {
     if (error instanceof UsageError) {

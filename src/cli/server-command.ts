@@ -12,7 +12,12 @@ import { helpText, listenAddress, logFormat, logLevel, parseFlags, positiveNumbe
 export async function runServerCommand(args: string[]): Promise<number> {
   const flags = parseFlags(SERVER_FLAGS, args);
   if (flags.help) {
-    process.stdout.write(helpText('Usage: checkpoint [flags]\n       checkpoint probe --module=M --target=T   (see checkpoint probe --help)', SERVER_FLAGS));
+    process.stdout.write(
+      helpText(
+        'Usage: checkpoint [flags]\n       checkpoint probe --module=M --target=T   (see checkpoint probe --help)\n       checkpoint config keygen|sign|verify     (see checkpoint config --help)',
+        SERVER_FLAGS,
+      ),
+    );
     return 0;
   }
   if (flags.version) {

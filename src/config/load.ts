@@ -20,6 +20,11 @@ export interface ParseOptions {
    * rather than first at probe time. Off only for reading a config meant for another machine.
    */
   checkSecretSources?: boolean;
+  /**
+   * The config is one a site runs from its signature (src/config/signature.ts): it must carry a
+   * `serial:`, and no secret of its own, only the names of files and variables on the site.
+   */
+  signed?: boolean;
 }
 
 // No code optimization: the validators run once per load, and optimizing their code took longer than running them.
@@ -72,6 +77,9 @@ function configValidator(probers: ProberTable): SchemaCheck<CheckpointConfig> {
 function jsonPointerPart(key: string): string {
   return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
+
+/** Why a signed config may not hold a secret: it travels to every site, and is kept on their disks. */
+const INLINE_SECRET_IN_SIGNED = 'a signed config carries no secret: name a file or an environment variable on the site instead (the _file or _env key)';
 
 /** A config loaded with `probers`: each module typed as its prober's (a union discriminated by `prober`). */
 export type ConfigOf<Definitions extends Record<string, AnyProberDefinition>> = CheckpointConfig<ModuleConfig<SettingsOf<Definitions>>>;
@@ -134,6 +142,8 @@ function addMissingProberSections(raw: Record<string, unknown>, probers: ProberT
  */
 function semanticProblems(config: CheckpointConfig, probers: ProberTable, options: ParseOptions, holds: (path: ConfigPath) => boolean): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  if (options.signed && config.serial === undefined)
+    problems.push({ path: ['serial'], message: 'a signed config needs one: a whole number, greater with every version signed (a site refuses an older one)' });
   if (holds(['allowed_targets'])) problems.push(...allowedTargetsProblems(config.allowed_targets, ['allowed_targets']));
   const modules = isPlainObject(config.modules) ? config.modules : {};
   for (const [name, module] of Object.entries(modules)) {
@@ -145,7 +155,9 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
     } else {
       problems.push(...allowedTargetsProblems(module.allowed_targets, ['modules', name, 'allowed_targets']));
     }
-    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secretFields(definition.schema, proberSettings(module), ['modules', name, module.prober])));
+    const secrets = secretFields(definition.schema, proberSettings(module), ['modules', name, module.prober]);
+    if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secrets));
+    if (options.signed) problems.push(...secrets.filter((field) => field.kind === 'value').map((field) => ({ path: field.path, message: INLINE_SECRET_IN_SIGNED, atKey: true })));
     for (const other of probers.names) {
       if (other !== module.prober && module[other] !== undefined) {
         problems.push({ path: ['modules', name, other], message: `section does not match prober "${module.prober}"`, atKey: true });

@@ -33,6 +33,7 @@ export const MonitorSchema = StrictObject({
 
 function configSchemaWith<Module extends TSchema>(module: Module) {
   return StrictObject({
+    serial: Type.Optional(Type.Integer({ minimum: 1, description: 'the version of a signed config: a site runs only a serial greater than the one it runs (docs/security.md)' })),
     allowed_targets: Type.Optional(AllowedTargets("when set, restricts every module: one without a secret (and not a browser module) may probe its monitors' targets, these and its own list")),
     modules: NamedRecord('^[A-Za-z0-9_.-]+$', module),
     monitors: Type.Array(MonitorSchema, { default: [] }),
