@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { ConfigError } from './config/problems';
-import { loadConfigFile } from './config/load';
 import type { CheckpointConfig } from './config/schema';
+import { ConfigRejected, ConfigUnavailable, type ConfigSource } from './config/source';
 import { createSelfMetrics, type SelfMetrics } from './observability/self-metrics';
 import { probeDeadlineSeconds } from './probe/deadline';
 import { ProbeHistory, type HistoryEntry } from './probe/history';
@@ -16,7 +16,8 @@ import { validatedSeconds } from './config/duration';
 import { targetPolicies, type TargetPolicy } from './security/allowed-targets';
 
 export interface CheckpointOptions {
-  configFile: string;
+  /** Where the config comes from: a file, or a signed config at a URL (src/config/source.ts). */
+  source: ConfigSource;
   /** The probers modules may name (src/cli/probers.ts). */
   probers: ProberTable;
   timeoutOffsetSeconds: number;
@@ -67,6 +68,8 @@ export class Checkpoint {
   readonly history: ProbeHistory;
   readonly metrics: SelfMetrics = createSelfMetrics();
   private running = 0;
+  /** Where the running config came from, for the log: the file, or the URL (or cache) with its serial and key. */
+  loadedFrom: Record<string, string | number> = {};
   /** The restricted modules of `current`, computed with it. */
   private policies: Map<string, TargetPolicy>;
 
@@ -79,28 +82,46 @@ export class Checkpoint {
     this.metrics.recordReload(true, current.monitors.length);
   }
 
-  /** Loads the config; a ConfigError here is the caller's to print before exiting. */
+  /** Loads the config; a ConfigError (or a source's refusal) here is the caller's to print before exiting. */
   static async start(options: CheckpointOptions): Promise<Checkpoint> {
-    return new Checkpoint(options, await loadConfigFile(options.configFile, options.probers));
+    const loaded = await options.source.load();
+    if (!loaded.changed) throw new Error(`${options.source.location}: no config`);
+    const checkpoint = new Checkpoint(options, loaded.config);
+    checkpoint.loadedFrom = loaded.details;
+    return checkpoint;
   }
 
   get config(): CheckpointConfig {
     return this.current;
   }
 
-  /** Re-reads the config file; on any problem the running config stays and the error is returned. */
+  /**
+   * Asks the source again (the file re-read, the URL fetched); on any problem the running config
+   * stays and the error is returned. A refused config counts in checkpoint_config_rejected_total
+   * by reason; a URL that cannot be fetched is no verdict on the config, and counts apart.
+   */
   async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
+    const from = this.options.source.location;
     try {
-      const loaded = await loadConfigFile(this.options.configFile, this.options.probers);
-      this.policies = targetPolicies(loaded, this.options.probers);
-      this.current = loaded;
+      const loaded = await this.options.source.load();
+      if (!loaded.changed) return { ok: true };
+      this.policies = targetPolicies(loaded.config, this.options.probers);
+      this.current = loaded.config;
+      this.loadedFrom = loaded.details;
       this.metrics.recordReload(true, this.current.monitors.length);
-      this.options.logger.info({ file: this.options.configFile, modules: Object.keys(this.current.modules).length, monitors: this.current.monitors.length }, 'Loaded config file');
+      this.options.logger.info({ ...loaded.details, modules: Object.keys(this.current.modules).length, monitors: this.current.monitors.length }, 'Loaded config');
       return { ok: true };
     } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof ConfigUnavailable) {
+        this.metrics.configFetchFailures.inc();
+        this.options.logger.warn({ from, err: message }, 'Could not fetch the config, keeping the running one');
+        return { ok: false, error: message };
+      }
+      const reason = error instanceof ConfigRejected ? error.reason : error instanceof ConfigError ? 'invalid_config' : undefined;
+      if (reason) this.metrics.configRejected.labels(reason).inc();
       this.metrics.recordReload(false);
-      const message = error instanceof ConfigError ? error.message : String(error);
-      this.options.logger.error({ file: this.options.configFile, err: message }, 'Error reloading config, keeping the running one');
+      this.options.logger.error({ from, reason, err: message }, 'Config refused, keeping the running one');
       return { ok: false, error: message };
     }
   }

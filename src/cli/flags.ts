@@ -9,6 +9,12 @@ export const DEFAULT_LISTEN_ADDRESS = ':9915';
 export const SERVER_FLAGS = {
   'config.file': { type: 'string', help: 'Checkpoint configuration file (default: config/checkpoint.yml of the package)' },
   'config.check': { type: 'boolean', help: 'Validate the configuration file, print every problem, and exit' },
+  'config.url': { type: 'string', help: 'Pull a signed configuration from this https:// URL (and its signature from <url>.sig) instead of --config.file' },
+  'config.public-key': { type: 'string', multiple: true, help: 'With --config.url: a trusted Ed25519 public key (PEM); repeat it during a key rotation' },
+  'config.poll-interval': { type: 'string', default: '1m', help: 'With --config.url: how often to fetch it again' },
+  'config.url.ca-file': { type: 'string', help: "With --config.url: the CA bundle (PEM) for the central place's certificate, instead of the system's" },
+  'config.url.bearer-token-file': { type: 'string', help: 'With --config.url: a file holding a bearer token to send (read at every fetch)' },
+  'config.cache-dir': { type: 'string', help: 'With --config.url: where the last accepted config and its signature are kept, to start from while the central place is down' },
   'web.listen-address': { type: 'string', default: DEFAULT_LISTEN_ADDRESS, help: 'Address to listen on for the web interface, /probe and /metrics' },
   'web.config.file': { type: 'string', help: 'Prometheus exporter-toolkit web config (TLS, basic auth, headers) for every endpoint' },
   'timeout-offset': { type: 'string', default: '0.5', help: 'Seconds subtracted from the Prometheus scrape timeout to give the probe deadline' },
@@ -34,17 +40,23 @@ export const PROBE_FLAGS = {
   help: SERVER_FLAGS.help,
 } as const;
 
-type FlagTable = Record<string, { type: 'string' | 'boolean'; default?: string; short?: string; help: string }>;
+type FlagTable = Record<string, { type: 'string' | 'boolean'; default?: string; short?: string; multiple?: boolean; help: string }>;
+
+/** A flag's value: a list for a repeatable one, a string or a switch otherwise. */
+type FlagValue<Flag> = Flag extends { multiple: true } ? string[] | undefined : Flag extends { type: 'boolean' } ? boolean | undefined : string;
 
 export class UsageError extends Error {}
 
 export function parseFlags<Table extends FlagTable>(table: Table, args: string[]) {
   // parseArgs refuses keys that are present but undefined, so copy only what a flag sets.
   const options = Object.fromEntries(
-    Object.entries(table).map(([name, flag]) => [name, { type: flag.type, ...(flag.default !== undefined && { default: flag.default }), ...(flag.short && { short: flag.short }) }]),
+    Object.entries(table).map(([name, flag]) => [
+      name,
+      { type: flag.type, ...(flag.default !== undefined && { default: flag.default }), ...(flag.short && { short: flag.short }), ...(flag.multiple && { multiple: true }) },
+    ]),
   );
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as { [Name in keyof Table]: Table[Name]['type'] extends 'boolean' ? boolean | undefined : string };
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as { [Name in keyof Table]: FlagValue<Table[Name]> };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

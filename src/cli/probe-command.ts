@@ -2,6 +2,7 @@
 import { Checkpoint } from '../checkpoint';
 import { builtInProbers } from './probers';
 import { defaultConfigFile } from '../config/default-config';
+import { fileSource } from '../config/source';
 import { createLogger } from '../observability/logger';
 import { helpText, logFormat, logLevel, parseFlags, positiveNumber, timeoutDuration, PROBE_FLAGS, UsageError } from './flags';
 
@@ -13,7 +14,7 @@ export async function runProbeCommand(args: string[]): Promise<number> {
   }
   if (!flags.target) throw new UsageError('--target is required');
   const checkpoint = await Checkpoint.start({
-    configFile: flags['config.file'] ?? defaultConfigFile(),
+    source: fileSource(flags['config.file'] ?? defaultConfigFile(), builtInProbers),
     probers: builtInProbers,
     timeoutOffsetSeconds: positiveNumber('timeout-offset', flags['timeout-offset']),
     maxTimeoutSeconds: timeoutDuration('probe.max-timeout', flags['probe.max-timeout']),

@@ -30,12 +30,21 @@ export function createSelfMetrics() {
   const reloadSuccessful = new Gauge({ name: 'checkpoint_config_last_reload_successful', help: 'Whether the last configuration reload attempt was successful', registers });
   const reloadTimestamp = new Gauge({ name: 'checkpoint_config_last_reload_success_timestamp_seconds', help: 'Timestamp of the last successful configuration reload', registers });
   const monitors = new Gauge({ name: 'checkpoint_config_monitors', help: 'Monitors in the loaded configuration', registers });
+  const configRejected = new Counter({
+    name: 'checkpoint_config_rejected_total',
+    help: 'Configurations refused, by reason: invalid_config, replay, signature_missing, signature_malformed, unknown_key, bad_signature',
+    labelNames: ['reason'],
+    registers,
+  });
+  const configFetchFailures = new Counter({ name: 'checkpoint_config_fetch_failures_total', help: 'Fetches of --config.url that got no config (unreachable, timeout, HTTP error)', registers });
 
   return {
     registry,
     inFlight,
     rejected,
     forbidden,
+    configRejected,
+    configFetchFailures,
     recordProbe(result: ProbeResult) {
       probes.labels(result.moduleName, result.prober, result.success ? 'success' : 'failure').inc();
       if (result.failure) failures.labels(result.moduleName, result.failure.reason).inc();

@@ -32,6 +32,7 @@ modules:
 function loadedPackages(probersToLoad: string[]): string[] {
   const script = `
     const { builtInProbers } = require(${JSON.stringify(path.join(DIST, 'cli', 'probers'))});
+    const { fileSource } = require(${JSON.stringify(path.join(DIST, 'config', 'source'))});
     const { parseConfig } = require(${JSON.stringify(path.join(DIST, 'config', 'load'))});
     parseConfig(${JSON.stringify(EVERY_PROBER)}, 'every.yml', builtInProbers, { checkSecretSources: false });
     Promise.all(${JSON.stringify(probersToLoad)}.map((name) => builtInProbers.prober(name))).then(() => {
@@ -71,6 +72,7 @@ test('express loads with the first page a person opens, not for /probe, /metrics
     const path = require('node:path');
     const { Checkpoint } = require(${JSON.stringify(path.join(DIST, 'checkpoint'))});
     const { builtInProbers } = require(${JSON.stringify(path.join(DIST, 'cli', 'probers'))});
+    const { fileSource } = require(${JSON.stringify(path.join(DIST, 'config', 'source'))});
     const { createApp } = require(${JSON.stringify(path.join(DIST, 'server', 'app'))});
     const { listen } = require(${JSON.stringify(path.join(DIST, 'server', 'listen'))});
     const { createLogger } = require(${JSON.stringify(path.join(DIST, 'observability', 'logger'))});
@@ -79,7 +81,7 @@ test('express loads with the first page a person opens, not for /probe, /metrics
       const configFile = path.join(dir, 'checkpoint.yml');
       fs.writeFileSync(configFile, 'modules:\\n  http_2xx: {prober: http}\\n');
       const logger = createLogger('error', 'logfmt');
-      const checkpoint = await Checkpoint.start({ configFile, probers: builtInProbers, timeoutOffsetSeconds: 0.5, maxTimeoutSeconds: 5, maxConcurrentProbes: 4, historyLimit: 4, logger });
+      const checkpoint = await Checkpoint.start({ source: fileSource(configFile, builtInProbers), probers: builtInProbers, timeoutOffsetSeconds: 0.5, maxTimeoutSeconds: 5, maxConcurrentProbes: 4, historyLimit: 4, logger });
       const server = await listen(createApp(checkpoint), { host: '127.0.0.1', port: 0, logger });
       const base = 'http://127.0.0.1:' + server.address().port;
       const statuses = [];

@@ -39,6 +39,8 @@ export interface ProcessOptions {
   flags?: string[];
   /** Added to the test's environment (password_env secrets). */
   env?: NodeJS.ProcessEnv;
+  /** Instead of `--config.file` (then the config written goes unused): where else the config comes from, e.g. --config.url and its keys. */
+  configFlags?: string[];
   /** Whether the server speaks TLS (a web config with tls_server_config). */
   tls?: boolean;
   /** Defaults for every request the helper sends: the CA to trust, a client certificate, headers. */
@@ -68,7 +70,8 @@ export async function startCheckpointProcess(configYaml: string, options: Proces
 
 async function launch(port: number, dir: string, configFile: string, flags: string[], options: ProcessOptions): Promise<CheckpointProcess> {
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const spawned = spawnLogged(CHECKPOINT_BIN, [`--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, ...flags], {
+  const source = options.configFlags ?? [`--config.file=${configFile}`];
+  const spawned = spawnLogged(CHECKPOINT_BIN, [...source, `--web.listen-address=127.0.0.1:${port}`, ...flags], {
     env: { ...process.env, ...options.env },
   });
   track(spawned.child);

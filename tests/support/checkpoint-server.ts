@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Checkpoint, type CheckpointOptions } from '../../src/checkpoint';
 import { builtInProbers } from '../../src/cli/probers';
+import { fileSource } from '../../src/config/source';
 import { createLogger } from '../../src/observability/logger';
 import { createApp, type AppOptions } from '../../src/server/app';
 import { listen, loadWebConfig } from '../../src/server/listen';
@@ -23,7 +24,7 @@ export interface RunningCheckpoint {
   stop(): Promise<void>;
 }
 
-export interface StartOptions extends Partial<Omit<CheckpointOptions, 'configFile' | 'logger' | 'probers'>>, AppOptions {
+export interface StartOptions extends Partial<Omit<CheckpointOptions, 'source' | 'logger' | 'probers'>>, AppOptions {
   /** A `--web.config.file`; with TLS in it, `url` is https://. */
   webConfigFile?: string;
 }
@@ -44,7 +45,7 @@ export async function startCheckpoint(configYaml: string, startOptions: StartOpt
   });
   const logger = createLogger('debug', 'logfmt', capture);
   const checkpoint = await Checkpoint.start({
-    configFile,
+    source: fileSource(configFile, builtInProbers),
     probers: builtInProbers,
     timeoutOffsetSeconds: 0.5,
     maxTimeoutSeconds: 120,
