@@ -78,6 +78,8 @@ export async function runServerCommand(args: string[]): Promise<number> {
 /** The signed config at `url`, with the flags that go with it (src/config/url-source.ts). */
 async function urlSource(url: string, flags: ReturnType<typeof parseFlags<typeof SERVER_FLAGS>>, logger: Logger): Promise<ConfigSource> {
   if (!url.startsWith('https://')) throw new UsageError(`--config.url must be an https:// URL: ${url}`);
+  // The URL is in every log line about the config: a login goes in --config.url.bearer-token-file.
+  if (new URL(url).username || new URL(url).password) throw new UsageError('--config.url holds a login: put a token in --config.url.bearer-token-file instead (the URL is logged)');
   const publicKeyFiles = flags['config.public-key'] ?? [];
   if (publicKeyFiles.length === 0) throw new UsageError('--config.url needs at least one --config.public-key: a checkpoint runs only what a key it trusts signed');
   // Loaded only here: undici (its HTTP client) is a cost the checkpoints that read a file never pay.

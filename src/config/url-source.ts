@@ -55,7 +55,12 @@ export async function signedUrlSource(options: SignedUrlOptions): Promise<Config
 
   async function headers(withEtag: boolean): Promise<Record<string, string>> {
     const sent: Record<string, string> = {};
-    if (options.bearerTokenFile) sent.authorization = `Bearer ${(await readFile(options.bearerTokenFile, 'utf8')).trim()}`;
+    if (options.bearerTokenFile) {
+      const token = await readFile(options.bearerTokenFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new ConfigUnavailable(`cannot read the bearer token file ${options.bearerTokenFile}: ${error.code ?? error.message}`);
+      });
+      sent.authorization = `Bearer ${token.trim()}`;
+    }
     if (withEtag && etag && running) sent['if-none-match'] = etag;
     return sent;
   }

@@ -168,6 +168,13 @@ test('starts from its cache while the central place is down; with no cache it re
   await checkpoint.stop();
   checkpoint = undefined;
 
+  const withLogin = await runCheckpoint([...flags(`https://user:pw@127.0.0.1:1${CONFIG_PATH}`), '--web.listen-address=127.0.0.1:0']);
+  expect([withLogin.code, withLogin.stderr]).toEqual([2, stringContaining('--config.url holds a login')]);
+  expect(withLogin.stderr).not.toContain('pw@');
+  const plain = await runCheckpoint([...flags(`http://127.0.0.1:1${CONFIG_PATH}`), '--web.listen-address=127.0.0.1:0']);
+  expect([plain.code, plain.stderr]).toEqual([2, stringContaining('--config.url must be an https:// URL')]);
+  const noKey = await runCheckpoint([...flags(down, []), '--web.listen-address=127.0.0.1:0']);
+  expect([noKey.code, noKey.stderr]).toEqual([2, stringContaining('needs at least one --config.public-key')]);
   const noCache = await runCheckpoint([...flags(down, ['current.pem'], 'empty-cache'), '--web.listen-address=127.0.0.1:0']);
   expect([noCache.code, noCache.stderr]).toEqual([2, stringContaining('cannot start:')]);
   expect(noCache.stderr).toContain('holds no config signed before');
