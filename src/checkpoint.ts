@@ -70,6 +70,7 @@ export class Checkpoint {
   private running = 0;
   /** Where the running config came from, for the log: the file, or the URL (or cache) with its serial and key. */
   loadedFrom: Record<string, string | number> = {};
+  private reloading: Promise<{ ok: true } | { ok: false; error: string }> | undefined;
   /** The restricted modules of `current`, computed with it. */
   private policies: Map<string, TargetPolicy>;
 
@@ -100,7 +101,16 @@ export class Checkpoint {
    * stays and the error is returned. A refused config counts in checkpoint_config_rejected_total
    * by reason; a URL that cannot be fetched is no verdict on the config, and counts apart.
    */
-  async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
+  reload(): Promise<{ ok: true } | { ok: false; error: string }> {
+    // One at a time: a poll, a SIGHUP and a POST /-/reload that meet share the one in progress,
+    // so two fetches never judge their serials against the same running config.
+    this.reloading ??= this.loadAndSwap().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async loadAndSwap(): Promise<{ ok: true } | { ok: false; error: string }> {
     const from = this.options.source.location;
     try {
       const loaded = await this.options.source.load();
