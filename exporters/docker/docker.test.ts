@@ -229,15 +229,16 @@ describe('one container by name or id', () => {
     const limit = 8 * 1024 * 1024;
     // The shell keeps the command's output in memory: 64 MiB against an 8 MiB limit without swap.
     const made = await container('oom', ['sh', '-c', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'], { HostConfig: { Memory: limit, MemorySwap: limit } });
-    // The engine learns of the OOM kill from its own event, which may come after the exit: wait for both.
-    await until(made, (state) => state.Status === 'exited' && state.OOMKilled);
+    // The engine learns of the OOM kill from its own event, which may come after the exit (long
+    // after, on a loaded machine: a clean CI run once saw it miss 15 s): wait for both.
+    await until(made, (state) => state.Status === 'exited' && state.OOMKilled, 50_000);
     const probed = await probe('oom');
     expect(probed.reason).toBe('assertion');
     expect(probed.get('probe_docker_container_oom_killed', { container: 'oom' })).toBe(1);
     expect(probed.get('probe_docker_container_exit_code', { container: 'oom' })).toBe(137);
     expect(probed.get('probe_docker_container_memory_limit_bytes', { container: 'oom' })).toBe(limit);
     expect(probed.result.failure?.message).toContain('OOM-killed');
-  });
+  }, 90_000);
 });
 
 describe('containers by label', () => {
