@@ -1,7 +1,9 @@
 /**
- * The metrics of a postgres probe. Those a failed probe should still show are registered up front
- * at 0, as blackbox_exporter does; the server's facts (version, recovery, lag, connections) appear
- * only once read, because a 0 there would be a claim about a server we could not ask.
+ * The metrics of a postgres probe. The address's (ip protocol, resolve) are registered up front,
+ * as blackbox_exporter does; everything else appears only once measured, because a 0 there would
+ * be a claim about a session or a server we never had: whether the session used TLS once it is
+ * open, the query's duration and rows once it ran, the server's facts (version, recovery, lag,
+ * connections) once read.
  */
 import type { ProbeRegistry } from '../../src/probe/probe-registry';
 import { createAddressMetrics } from '../../src/net/address-metrics';
@@ -23,9 +25,18 @@ export interface ServerStats {
 export function createPostgresMetrics(registry: ProbeRegistry) {
   const metrics = {
     address: createAddressMetrics(registry),
-    ssl: registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS'),
-    queryDurationSeconds: registry.gauge('probe_postgres_query_duration_seconds', "How long the module's query took, from sending it to its last row"),
-    queryRows: registry.gauge('probe_postgres_query_rows', 'Rows the query returned; for a command that returns none, the rows it affected'),
+    /** The session negotiated TLS. */
+    sessionTls() {
+      registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS').set(1);
+    },
+    /** The session opened without TLS. */
+    sessionPlain() {
+      registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS').set(0);
+    },
+    queryDone(seconds: number, rows: number) {
+      registry.gauge('probe_postgres_query_duration_seconds', "How long the module's query took, from sending it to its last row").set(seconds);
+      registry.gauge('probe_postgres_query_rows', 'Rows the query returned; for a command that returns none, the rows it affected').set(rows);
+    },
     serverVersion(serverVersion: string) {
       registry
         .gauge('probe_postgres_version_info', 'The server version the server reported at startup', ['version', 'server_version'])
@@ -48,7 +59,6 @@ export function createPostgresMetrics(registry: ProbeRegistry) {
       }
     },
   };
-  for (const series of [metrics.ssl, metrics.queryDurationSeconds, metrics.queryRows]) series.set(0);
   return metrics;
 }
 

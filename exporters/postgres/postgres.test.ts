@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../../tests/support/postgres-server';
+import { refusedPort } from '../../tests/support/ports';
 import { startUnacceptingListener } from '../../tests/support/unaccepting-listener';
 import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
@@ -195,7 +196,8 @@ describe('max_rows', () => {
     const over = await probe(primary.address, section('query: SELECT generate_series(1, 1001)'));
     expect(over.reason).toBe('assertion');
     expect(over.result.failure?.message).toBe('the query returned more than max_rows (1000) rows');
-    expect(over.get('probe_postgres_query_rows')).toBe(0);
+    // Refused before its last row: no count was measured, so none is reported.
+    expect(over.names.has('probe_postgres_query_rows')).toBe(false);
   });
 
   test('a query of millions of rows is not read to its end: the server is told to stop it', async () => {
@@ -407,6 +409,17 @@ describe('TLS', () => {
   });
 });
 
+describe('facts only once measured', () => {
+  test('a refused connection or a refused TLS reports no session, query or server facts', async () => {
+    for (const probed of [await probe(`127.0.0.1:${await refusedPort()}`, section()), await probe(plain.address, section('sslmode: require'))]) {
+      expect(probed.result.success).toBe(false);
+      for (const name of ['probe_postgres_ssl', 'probe_postgres_query_rows', 'probe_postgres_query_duration_seconds', 'probe_postgres_in_recovery']) {
+        expect([probed.reason, name, probed.names.has(name)]).toEqual([probed.reason, name, false]);
+      }
+    }
+  });
+});
+
 describe('a replica', () => {
   test('reports that it is in recovery, and its replication lag', async () => {
     const probed = await probe(
@@ -421,6 +434,31 @@ describe('a replica', () => {
     expect(probed.get('probe_postgres_in_recovery')).toBe(1);
     expect(probed.get('probe_postgres_replication_lag_seconds')).toBeGreaterThanOrEqual(0);
     expect(probed.get('probe_postgres_replication_lag_bytes')).toBeGreaterThanOrEqual(0);
+  });
+
+  test('caught up, it lags 0 however long ago its last transaction was; with replay paused, it reports the replay delay', async () => {
+    const lagSection = section(`
+      sslmode: verify-ca
+      query: SELECT 1
+    `);
+    const lagOf = async (): Promise<{ seconds?: number; bytes?: number }> => {
+      const probed = await probe(replica.address, lagSection);
+      return { seconds: probed.get('probe_postgres_replication_lag_seconds'), bytes: probed.get('probe_postgres_replication_lag_bytes') };
+    };
+    // A write, then nothing: once replayed, nothing is left to replay, and the lag is 0, not the
+    // (growing) age of that last transaction.
+    await primary.admin('CREATE TABLE IF NOT EXISTS lag_probe (n int)');
+    await primary.admin('INSERT INTO lag_probe VALUES (1)');
+    expect(await eventually(async () => JSON.stringify(await lagOf()) === JSON.stringify({ seconds: 0, bytes: 0 }), 15_000)).toBe(true);
+
+    await replica.admin('SELECT pg_wal_replay_pause()');
+    try {
+      await primary.admin('INSERT INTO lag_probe VALUES (2)');
+      expect(await eventually(async () => ((await lagOf()).bytes ?? 0) > 0, 15_000)).toBe(true);
+      expect((await lagOf()).seconds).toBeGreaterThan(0);
+    } finally {
+      await replica.admin('SELECT pg_wal_replay_resume()');
+    }
   });
 });
 

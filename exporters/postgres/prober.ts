@@ -37,6 +37,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
     const { socket } = await timer.time('connect', () => openConnection({ address: resolved.address, port: target.port, signal }), { ip: resolved.address, port: target.port });
     log.info('Successfully dialed');
 
+    let usedTls = false;
     const opened = await openSession({
       socket,
       address: resolved.address,
@@ -50,7 +51,9 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
       statementTimeoutMs: statementTimeoutMs(settings.statement_timeout, probe.deadline),
       maxMessageBytes: settings.max_message_bytes,
       onTls: (facts) => {
-        metrics.ssl.set(1);
+        // Measured here, before the login: a login refused over TLS still says the session used it.
+        usedTls = true;
+        metrics.sessionTls();
         if (facts) registerTlsMetrics(probe.registry, facts);
       },
       timer,
@@ -58,12 +61,12 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
       signal,
     });
     session = opened;
+    if (!usedTls) metrics.sessionPlain();
     if (opened.serverVersion) metrics.serverVersion(opened.serverVersion);
 
     const queryStarted = performance.now();
     const outcome = await timer.time('query', () => opened.query(settings.query, 'query', settings.max_rows), { query: settings.query });
-    metrics.queryDurationSeconds.set((performance.now() - queryStarted) / 1000);
-    metrics.queryRows.set(outcome.rows);
+    metrics.queryDone((performance.now() - queryStarted) / 1000, outcome.rows);
     const firstValue = outcome.firstRow === undefined ? undefined : outcome.firstRow[0];
     log.info('Query done', { rows: outcome.rows, first_value: firstValue === undefined ? undefined : firstValue === null ? 'NULL' : truncated(firstValue) });
 
