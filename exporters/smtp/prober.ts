@@ -86,7 +86,9 @@ export async function probeSmtp(probe: ProbeContext<SmtpSettings, SmtpTarget>): 
     session = undefined;
 
     if (settings.delivery && sent) {
-      const delivery = settings.delivery;
+      // The mail server's tls_config serves the mailbox too unless delivery has its own: one
+      // private CA is written once. Not its server_name, which names the SMTP server.
+      const delivery = { ...settings.delivery, tls_config: settings.delivery.tls_config ?? (settings.tls_config && { ...settings.tls_config, server_name: undefined }) };
       // The IMAP library loads with the first module that checks delivery, not with every smtp module.
       const { awaitDelivery } = await import('./delivery');
       const seconds = await metrics.timer.time('delivery', () =>

@@ -331,6 +331,26 @@ describe('delivery check over IMAP', () => {
     expect(await dovecot.messageCount()).toBe(0);
   });
 
+  /** delivery's own tls_config line (indented under delivery:, unlike the mail server's at the top). */
+  const DELIVERY_CA = /\n {2}tls_config: \{ca_file: [^}]*\}/;
+
+  test("without a tls_config of its own, the mailbox is trusted with the mail server's CA", async () => {
+    const inherited = delivery('probe@example.test', files.imapPassword).replace(DELIVERY_CA, '');
+    expect(inherited).not.toMatch(/delivery:[^]*tls_config/);
+    const probed = await probe(targets.starttls, inherited);
+    expect([probed.reason, probed.result.failure?.message]).toEqual([undefined, undefined]);
+    expect(await dovecot.messageCount()).toBe(0);
+  });
+
+  test("a mailbox certificate its tls_config does not trust fails with reason tls, naming the certificate's problem", async () => {
+    const probed = await probe(targets.starttls, delivery('probe@example.test', files.imapPassword).replace(DELIVERY_CA, '\n  tls_config: {min_version: TLS12}'));
+    expect(probed.reason).toBe('tls');
+    expect(probed.result.failure?.message).toMatch(/^IMAP login failed: .*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT)/);
+    // The message did arrive; clean it up for the next test.
+    await eventually(async () => (await dovecot.messageCount()) === 1);
+    await dovecot.clear();
+  });
+
   test('a wrong IMAP password fails with reason auth', async () => {
     const probed = await probe(targets.starttls, delivery('probe@example.test', files.wrongPassword));
     expect(probed.reason).toBe('auth');
