@@ -85,21 +85,51 @@ async function removeProbeFiles({ files, log, signal }: CheckContext, directory:
   }
 }
 
-/** The newest regular file matching the pattern: its age, size and time, and whether it is too old. */
+/**
+ * The matching regular files as a backup set: the newest one's age, size and time and whether it
+ * is too old or too small, how many there are, and the oldest one's age (retention pruning). Every
+ * limit crossed is named in the one failure.
+ */
 export async function checkFreshness({ files, metrics, log }: CheckContext, freshness: NonNullable<SftpSettings['freshness']>): Promise<void> {
   const { directory, pattern } = freshness;
   const maxAgeSeconds = freshness.max_age === undefined ? undefined : validatedSeconds(freshness.max_age);
+  const maxOldestAgeSeconds = freshness.max_oldest_age === undefined ? undefined : validatedSeconds(freshness.max_oldest_age);
   if (maxAgeSeconds !== undefined) metrics.maxAge(maxAgeSeconds);
+  metrics.backupSetLimits({ minFiles: freshness.min_files, maxOldestAgeSeconds, minSizeBytes: freshness.min_size_bytes });
   const entries = await metrics.phases.time('freshness', () => files.list(directory), { directory, pattern });
   // Symbolic links are not followed: their own time says nothing about the file they point at.
   const matching = entries.filter((entry) => entry.attrs.isFile() && globMatches(pattern, entry.filename));
   metrics.matchingFiles(matching.length);
   if (matching.length === 0) throw new ProbeFailure('assertion', `no file in ${directory} matches ${pattern}`);
   const newest = matching.reduce((found, entry) => (entry.attrs.mtime > found.attrs.mtime ? entry : found));
-  const ageSeconds = Date.now() / 1000 - newest.attrs.mtime;
+  const oldest = matching.reduce((found, entry) => (entry.attrs.mtime < found.attrs.mtime ? entry : found));
+  const now = Date.now() / 1000;
+  const ageSeconds = now - newest.attrs.mtime;
+  const oldestAgeSeconds = now - oldest.attrs.mtime;
   metrics.newestFile({ ageSeconds, mtimeSeconds: newest.attrs.mtime, sizeBytes: newest.attrs.size });
-  log.info('Newest matching file', { directory, pattern, file: newest.filename, age_seconds: Math.round(ageSeconds), size_bytes: newest.attrs.size, matching_files: matching.length });
+  metrics.oldestFile(oldestAgeSeconds);
+  log.info('Matching files', {
+    directory,
+    pattern,
+    file: newest.filename,
+    age_seconds: Math.round(ageSeconds),
+    size_bytes: newest.attrs.size,
+    matching_files: matching.length,
+    oldest: oldest.filename,
+    oldest_age_seconds: Math.round(oldestAgeSeconds),
+  });
+  const problems: string[] = [];
   if (maxAgeSeconds !== undefined && ageSeconds > maxAgeSeconds) {
-    throw new ProbeFailure('assertion', `the newest file matching ${pattern} in ${directory}, ${newest.filename}, is ${Math.round(ageSeconds)}s old, older than max_age ${freshness.max_age}`);
+    problems.push(`the newest file matching ${pattern} in ${directory}, ${newest.filename}, is ${Math.round(ageSeconds)}s old, older than max_age ${freshness.max_age}`);
   }
+  if (freshness.min_size_bytes !== undefined && newest.attrs.size < freshness.min_size_bytes) {
+    problems.push(`the newest file matching ${pattern} in ${directory}, ${newest.filename}, is ${newest.attrs.size} bytes, smaller than min_size_bytes ${freshness.min_size_bytes}`);
+  }
+  if (freshness.min_files !== undefined && matching.length < freshness.min_files) {
+    problems.push(`${matching.length} file(s) in ${directory} match ${pattern}, fewer than min_files ${freshness.min_files}`);
+  }
+  if (maxOldestAgeSeconds !== undefined && oldestAgeSeconds > maxOldestAgeSeconds) {
+    problems.push(`the oldest file matching ${pattern} in ${directory}, ${oldest.filename}, is ${Math.round(oldestAgeSeconds)}s old, older than max_oldest_age ${freshness.max_oldest_age}`);
+  }
+  if (problems.length > 0) throw new ProbeFailure('assertion', problems.join('; '));
 }

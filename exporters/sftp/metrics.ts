@@ -37,6 +37,14 @@ export function createSftpMetrics(registry: ProbeRegistry, phases: PhaseTimer<Sf
     maxAge(seconds: number) {
       registry.gauge('probe_sftp_newest_file_max_age_seconds', "The module's freshness.max_age").set(seconds);
     },
+    backupSetLimits(limits: { minFiles?: number; maxOldestAgeSeconds?: number; minSizeBytes?: number }) {
+      if (limits.minFiles !== undefined) registry.gauge('probe_sftp_min_files', "The module's freshness.min_files").set(limits.minFiles);
+      if (limits.maxOldestAgeSeconds !== undefined) registry.gauge('probe_sftp_oldest_file_max_age_seconds', "The module's freshness.max_oldest_age").set(limits.maxOldestAgeSeconds);
+      if (limits.minSizeBytes !== undefined) registry.gauge('probe_sftp_newest_file_min_size_bytes', "The module's freshness.min_size_bytes").set(limits.minSizeBytes);
+    },
+    oldestFile(ageSeconds: number) {
+      registry.gauge('probe_sftp_oldest_file_age_seconds', 'Age of the oldest matching file by its modification time, as seen by the checkpoint clock').set(ageSeconds);
+    },
     newestFile(file: NewestFile) {
       registry.gauge('probe_sftp_newest_file_age_seconds', 'Age of the newest matching file by its modification time, as seen by the checkpoint clock').set(file.ageSeconds);
       registry.gauge('probe_sftp_newest_file_timestamp_seconds', 'Modification time of the newest matching file in unixtime').set(file.mtimeSeconds);

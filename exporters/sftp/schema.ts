@@ -34,6 +34,10 @@ export const SftpSettingsSchema = StrictObject({
       directory: Path('the directory whose newest matching file is checked'),
       pattern: Type.String({ minLength: 1, description: 'shell glob on file names: *, ?, [abc], [!abc], [a-z]; a leading dot must be matched literally' }),
       max_age: Type.Optional(Duration({ description: 'the probe fails when the newest matching file is older' })),
+      // A backup set, not only its newest file: retention keeps enough, prunes the old, writes no empty dump.
+      min_files: Type.Optional(Type.Integer({ minimum: 1, description: 'the probe fails when fewer files match (retention deleting too much, or backups not running)' })),
+      max_oldest_age: Type.Optional(Duration({ description: 'the probe fails when the oldest matching file is older (retention not pruning)' })),
+      min_size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'the probe fails when the newest matching file is smaller (an empty or truncated dump)' })),
     }),
   ),
 });

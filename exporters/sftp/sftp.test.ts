@@ -390,6 +390,24 @@ describe('freshness', () => {
     expect(probed.get('probe_sftp_matching_files')).toBe(1);
   });
 
+  test('as a backup set: enough files, none older than the retention, the newest not too small', async () => {
+    const set = (limits: string) => section(`freshness:\n  directory: backups/fresh\n  pattern: "*.sql.gz"\n  max_age: 26h\n${limits}`);
+    const kept = await probe(target(), set('  min_files: 2\n  max_oldest_age: 3h\n  min_size_bytes: 14'));
+    expect([kept.reason, kept.result.failure?.message]).toEqual([undefined, undefined]);
+    expect(kept.get('probe_sftp_oldest_file_age_seconds')).toBeGreaterThanOrEqual(2 * HOUR - 5);
+    expect(kept.get('probe_sftp_oldest_file_age_seconds')).toBeLessThan(2 * HOUR + 60);
+    expect([kept.get('probe_sftp_min_files'), kept.get('probe_sftp_oldest_file_max_age_seconds'), kept.get('probe_sftp_newest_file_min_size_bytes')]).toEqual([2, 3 * HOUR, 14]);
+
+    // Too few kept, the oldest not pruned, the newest too small: one failure naming all three.
+    const broken = await probe(target(), set('  min_files: 3\n  max_oldest_age: 90m\n  min_size_bytes: 15'));
+    expect(broken.reason).toBe('assertion');
+    expect(broken.result.failure?.message).toMatch(
+      /^the newest file matching \*\.sql\.gz in backups\/fresh, db-2\.sql\.gz, is 14 bytes, smaller than min_size_bytes 15; 2 file\(s\) in backups\/fresh match \*\.sql\.gz, fewer than min_files 3; the oldest file matching \*\.sql\.gz in backups\/fresh, db-1\.sql\.gz, is 72\d\ds old, older than max_oldest_age 90m$/,
+    );
+    expect(broken.get('probe_sftp_oldest_file_age_seconds')).toBeGreaterThanOrEqual(2 * HOUR - 5);
+    expect(broken.get('probe_sftp_newest_file_size_bytes')).toBe(14);
+  });
+
   test('no matching file fails with reason assertion and reports zero matches', async () => {
     const probed = await probe(target(), freshness('backups/fresh', '*.tar'));
     expect(probed.reason).toBe('assertion');
