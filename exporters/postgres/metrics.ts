@@ -25,13 +25,9 @@ export interface ServerStats {
 export function createPostgresMetrics(registry: ProbeRegistry) {
   const metrics = {
     address: createAddressMetrics(registry),
-    /** The session negotiated TLS. */
-    sessionTls() {
-      registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS').set(1);
-    },
-    /** The session opened without TLS. */
-    sessionPlain() {
-      registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS').set(0);
+    /** Whether the session uses TLS: known from the handshake on, or once it opened without. */
+    sessionSsl(used: boolean) {
+      registry.gauge('probe_postgres_ssl', 'Whether the connection used TLS').set(used ? 1 : 0);
     },
     queryDone(seconds: number, rows: number) {
       registry.gauge('probe_postgres_query_duration_seconds', "How long the module's query took, from sending it to its last row").set(seconds);

@@ -53,7 +53,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
       onTls: (facts) => {
         // Measured here, before the login: a login refused over TLS still says the session used it.
         usedTls = true;
-        metrics.sessionTls();
+        metrics.sessionSsl(true);
         if (facts) registerTlsMetrics(probe.registry, facts);
       },
       timer,
@@ -61,7 +61,7 @@ export async function probePostgres(probe: ProbeContext<PostgresSettings, Postgr
       signal,
     });
     session = opened;
-    if (!usedTls) metrics.sessionPlain();
+    if (!usedTls) metrics.sessionSsl(false);
     if (opened.serverVersion) metrics.serverVersion(opened.serverVersion);
 
     const queryStarted = performance.now();

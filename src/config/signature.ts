@@ -38,27 +38,27 @@ export function keyId(publicKey: KeyObject): string {
   return createHash('sha256').update(raw).digest('hex').slice(0, 16);
 }
 
-/** A trusted public key from its PEM text; throws naming `label` when it is not an Ed25519 public key. */
-export function parsePublicKey(pem: string, label: string): PublicKeyEntry {
+/** The Ed25519 key in `pem`, public or private; throws naming `label` when it is not one. */
+function ed25519Key(pem: string, label: string, kind: 'public' | 'private'): KeyObject {
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem);
   } catch {
-    throw new Error(`${label}: not a PEM public key`);
+    throw new Error(`${label}: not a PEM ${kind} key`);
   }
   if (key.asymmetricKeyType !== SCHEME) throw new Error(`${label}: an ${key.asymmetricKeyType ?? 'unknown'} key, not ed25519`);
+  return key;
+}
+
+/** A trusted public key from its PEM text; throws naming `label` when it is not an Ed25519 public key. */
+export function parsePublicKey(pem: string, label: string): PublicKeyEntry {
+  const key = ed25519Key(pem, label, 'public');
   return { id: keyId(key), key };
 }
 
 /** The signature line for `content`, signed with the PEM private key. */
 export function signContent(content: Buffer, privatePem: string, label: string): string {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(privatePem);
-  } catch {
-    throw new Error(`${label}: not a PEM private key`);
-  }
-  if (key.asymmetricKeyType !== SCHEME) throw new Error(`${label}: an ${key.asymmetricKeyType ?? 'unknown'} key, not ed25519`);
+  const key = ed25519Key(privatePem, label, 'private');
   const signature = sign(null, content, key).toString('base64');
   return `${SCHEME} ${keyId(createPublicKey(key))} ${signature}\n`;
 }
