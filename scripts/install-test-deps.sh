@@ -28,6 +28,10 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # exporters/docker: a dockerd the suite starts, and a static busybox for the image it imports.
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# Issue 16: postgres_exporter and redis_exporter against a real PostgreSQL and Redis.
+[ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
+[ -x /usr/bin/prometheus-redis-exporter ] || need+=(prometheus-redis-exporter)
 # tests/sites: nginx is the central place's remote-write gateway (compose/central/remote-write-gateway.conf).
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 
