@@ -116,6 +116,7 @@ describe('compose.yaml: services, images, health checks', () => {
         'mailpit',
         'node-exporter',
         'postgres',
+        'postgres-backup',
         'prometheus',
         'remote-write-gateway',
         'sftp',
@@ -193,6 +194,8 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('postgres'))).toMatch(/^CMD pg_isready /);
     // The sftp check reads sshd's banner; `$$` keeps compose from interpolating the shell's variable.
     expect(interpolate(healthcheckText(service('sftp')))).toContain('[[ $banner == SSH-2.0-* ]]');
+    // The scheduler's loop touches its file (compose/backup/schedule.sh).
+    expect(healthcheckText(service('postgres-backup'))).toContain('find /tmp/schedule.alive -mmin -1');
   });
 
   test('Prometheus, Alertmanager and Grafana keep their data in named volumes', () => {
@@ -528,7 +531,7 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
     expect(entrypoint).toContain(`useradd --create-home --shell /usr/sbin/nologin ${module.sftp.username}`);
     expect(entrypoint).toContain(`cat ${setting(module.sftp.password_file, 'sftp.password_file')}`);
     expect(entrypoint).toContain(`/home/${module.sftp.username}/${setting(module.sftp.round_trip, 'sftp.round_trip').directory}`);
-    expect(read('compose/sftp/sshd_config')).toMatch(new RegExp(`^AllowUsers ${module.sftp.username}$`, 'm'));
+    expect(captured(/^AllowUsers (.+)$/m, read('compose/sftp/sshd_config'), 'AllowUsers in compose/sftp/sshd_config').split(' ')).toContain(module.sftp.username);
   });
 
   test('the smtp monitor and Alertmanager log in to Mailpit with users its auth file knows, over TLS it can verify', () => {
@@ -935,10 +938,22 @@ describe('scripts/smoke-compose.sh', () => {
 
   test('is valid bash, and shellcheck finds nothing', () => {
     expect(spawnSync('bash', ['-n', path.join(ROOT, 'scripts/smoke-compose.sh')], { encoding: 'utf8' }).stderr).toBe('');
-    const shellcheck = spawnSync('shellcheck', ['scripts/smoke-compose.sh', 'compose/sftp/entrypoint.sh', 'compose/postgres/initdb/10-checkpoint-role.sh', 'bin/checkpoint'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const shellcheck = spawnSync(
+      'shellcheck',
+      [
+        'scripts/smoke-compose.sh',
+        'compose/sftp/entrypoint.sh',
+        'compose/postgres/initdb/10-checkpoint-role.sh',
+        'compose/postgres/initdb/30-backup-role.sh',
+        'compose/backup/backup.sh',
+        'compose/backup/schedule.sh',
+        'bin/checkpoint',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
     expect(shellcheck.error).toBeUndefined();
     expect(shellcheck.stdout).toBe('');
     expect(shellcheck.status).toBe(0);
