@@ -112,4 +112,4 @@ export const SERVICE_KEYS = new Set(
 export const HEALTHCHECK_KEYS = new Set(['disable', 'interval', 'retries', 'test', 'timeout', 'start_period', 'start_interval']);
 
 /** An image pinned to a version: major.minor.patch; PostgreSQL and Debian releases have two numbers (15.10, 12.8), and that is all of it. */
-export const PINNED_IMAGE = /^[a-z0-9./-]+:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$|^(postgres|debian):\d+\.\d+-(alpine|slim)$/;
+export const PINNED_IMAGE = /^[a-z0-9./_-]+:v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?$|^(postgres|debian):\d+\.\d+-(alpine|slim)$/;

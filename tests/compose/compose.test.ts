@@ -118,6 +118,8 @@ describe('compose.yaml: services, images, health checks', () => {
         'postgres',
         'postgres-backup',
         'prometheus',
+        'redis',
+        'redis-exporter',
         'remote-write-gateway',
         'sftp',
         'webapp',
@@ -192,6 +194,9 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('remote-write-gateway'))).toContain('https://127.0.0.1/healthz');
     expect(healthcheckText(service('mailpit'))).toBe('CMD /mailpit readyz');
     expect(healthcheckText(service('postgres'))).toMatch(/^CMD pg_isready /);
+    expect(healthcheckText(service('redis-exporter'))).toContain('http://127.0.0.1:9121/health');
+    // Redis answers NOAUTH before a login: the check needs no password.
+    expect(healthcheckText(service('redis'))).toContain("redis-cli -h 127.0.0.1 -p 6379 ping | grep -q '^NOAUTH'");
     // The sftp check reads sshd's banner; `$$` keeps compose from interpolating the shell's variable.
     expect(interpolate(healthcheckText(service('sftp')))).toContain('[[ $banner == SSH-2.0-* ]]');
     // The scheduler's loop touches its file (compose/backup/schedule.sh).
@@ -306,6 +311,83 @@ describe('compose.yaml: mounts and ports', () => {
       // Where the sites push (docs/multi-site.md): loopback unless REMOTE_WRITE_GATEWAY_PORT says where the sites reach it.
       'remote-write-gateway': ['${REMOTE_WRITE_GATEWAY_PORT:-127.0.0.1:8443}:443'],
     });
+  });
+});
+
+describe('compose.yaml: Redis and its exporter', () => {
+  const REDIS_CONF = '/usr/local/etc/redis/redis.conf';
+  /** The value of `directive` in the shipped compose/redis/redis.conf (its last occurrence, as Redis reads it). */
+  const redisSetting = (directive: string): string => {
+    const values = [...read('compose/redis/redis.conf').matchAll(new RegExp(`^${directive} (.+)$`, 'gm'))].map((m) => m[1] as string);
+    const value = values.at(-1);
+    if (value === undefined) throw new Error(`compose/redis/redis.conf has no ${directive}`);
+    return value;
+  };
+  /** The value of `--flag=` on the exporter's command line. */
+  const exporterFlag = (flag: string): string => captured(new RegExp(`(?:^| )--${flag.replace(/\./g, '\\.')}=(\\S+)`), commandText(service('redis-exporter')), `--${flag} of redis-exporter`);
+  /** `version` of a Debian binary's output, major.minor.patch. */
+  const debianVersion = (command: string, pattern: RegExp): string => {
+    const result = spawnSync(command, ['--version'], { encoding: 'utf8' });
+    return captured(pattern, `${result.stdout}${result.stderr}`, `version in \`${command} --version\``);
+  };
+
+  test.each(['redis', 'redis-exporter'])('%s runs confined: non-root, read-only root filesystem, no capabilities, no new privileges', (name) => {
+    const confined = service(name);
+    expect(Number(confined.user?.split(':')[0])).toBeGreaterThan(0);
+    expect(confined.read_only).toBe(true);
+    expect(confined.cap_drop).toEqual(['ALL']);
+    expect(confined.security_opt).toContain('no-new-privileges:true');
+    expect(confined.privileged).toBeUndefined();
+  });
+
+  test("the images are the versions Debian packages, which the tests run: Redis's major and minor, the exporter's release", () => {
+    const redis = captured(/^redis:(\d+\.\d+)\.\d+-alpine$/, service('redis').image ?? '', 'redis image version');
+    expect(debianVersion('redis-server', /v=(\d+\.\d+)\.\d+/)).toBe(redis);
+    const exporter = captured(/^oliver006\/redis_exporter:v(\d+\.\d+\.\d+)-alpine$/, service('redis-exporter').image ?? '', 'redis_exporter image version');
+    expect(debianVersion('prometheus-redis-exporter', /Redis Metrics Exporter v?(\d+\.\d+\.\d+)/)).toBe(exporter);
+  });
+
+  test('Redis runs the shipped config, keeps its RDB snapshots in the redis-data volume, and reads its logins from the ACL secret', () => {
+    const redis = service('redis');
+    expect(commandText(redis).trim()).toBe(`redis-server ${REDIS_CONF}`);
+    expect(bindMounts(redis)).toEqual([{ source: './compose/redis/redis.conf', target: REDIS_CONF, options: ['ro'] }]);
+    expect(namedVolumes(redis)).toEqual([{ source: 'redis-data', target: redisSetting('dir'), options: [] }]);
+    expect(redisSetting('save')).toMatch(/^\d+ \d+/);
+    expect(Number(captured(/^(\d+)mb$/, redisSetting('maxmemory'), 'maxmemory in MB'))).toBeGreaterThan(0);
+    expect(repoFileFor(redis, redisSetting('aclfile'))).toBe(path.join(ROOT, 'compose/demo-secrets/redis_users.acl'));
+    // Neither a password in the config (requirepass) nor one on a command line.
+    expect(read('compose/redis/redis.conf')).not.toMatch(/^\s*(requirepass|masterauth)\b/m);
+    expect(commandText(redis)).not.toMatch(/pass/i);
+  });
+
+  test('the exporter logs in as an ACL user whose hash is that of its password file, for the address it scrapes', () => {
+    const address = exporterFlag('redis.addr');
+    expect(address).toBe(`redis://redis:${redisSetting('port')}`);
+    // The password only from the file: no --redis.password, no REDIS_PASSWORD.
+    expect(commandText(service('redis-exporter'))).not.toMatch(/--redis\.password=|redis:\/\/[^ ]*@/);
+    expect(service('redis-exporter').environment).toBeUndefined();
+    const passwords = JSON.parse(readFileSync(mountedFile('redis-exporter', exporterFlag('redis.password-file')), 'utf8')) as Record<string, string>;
+    expect(Object.keys(passwords)).toEqual([address]);
+    const password = passwords[address] ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    const acl = readFileSync(mountedFile('redis', redisSetting('aclfile')), 'utf8')
+      .trim()
+      .split('\n');
+    const user = acl.find((line) => line.startsWith(`user ${exporterFlag('redis.user')} `));
+    if (user === undefined) throw new Error(`compose/demo-secrets/redis_users.acl has no user ${exporterFlag('redis.user')}`);
+    expect(user).toContain(` on #${createHash('sha256').update(password).digest('hex')} `);
+    // Hashes only, and nothing without a login.
+    expect(acl.join('\n')).not.toMatch(/ >\S/);
+    expect(acl).toContainEqual(expect.stringMatching(/^user default off /));
+  });
+
+  test('Redis is on an internal network shared only with its exporter, which Prometheus reaches on monitoring', () => {
+    expect(service('redis').networks).toEqual(['redis']);
+    expect(compose.networks.redis).toEqual({ internal: true });
+    const onRedis = Object.keys(services).filter((name) => service(name).networks?.includes('redis'));
+    expect(onRedis.sort()).toEqual(['redis', 'redis-exporter']);
+    expect(service('redis-exporter').networks).toEqual(['redis', 'monitoring']);
+    expect(service('prometheus').networks).toContain('monitoring');
   });
 });
 

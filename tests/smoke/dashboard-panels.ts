@@ -14,6 +14,8 @@ export const NOT_IN_THIS_STACK: [RegExp, string][] = [
   [/\bprobe_sftp_\w+/, 'no SFTP monitor'],
   [/\bprobe_postgres_replication_\w+/, 'no PostgreSQL replica in the native stack'],
   [/\bcontainer_\w+/, 'cAdvisor is not packaged in Debian: its job is dropped'],
+  // Every Redis panel query, `up` of the exporter too, selects job="redis".
+  [/\bjob="redis"/, 'no Redis in the native stack: tests/databases/redis-exporter.test.ts runs every Redis panel query against a real Redis and redis_exporter'],
 ];
 
 /** Grafana's interval variables. 1m holds enough samples at the test's 1-2s intervals. */

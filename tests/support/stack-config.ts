@@ -92,6 +92,8 @@ export interface PrometheusAddresses {
   nodeExporter?: string;
   /** The file with the checkpoints' web password, in place of the compose secret's path (for a config that scrapes checkpoints). */
   checkpointPasswordFile?: string;
+  /** host:port of a redis-exporter; without one the redis job is dropped. */
+  redisExporter?: string;
 }
 
 /** The shipped configs of a Prometheus: the single place (compose.yaml), the central store of sites, a site's agent (rendered by its script first). */
@@ -200,6 +202,10 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses, fil
       case 'prometheus':
       case 'agent':
         job(['static_configs', 0, 'targets'], [addresses.prometheus], 'Prometheus address');
+        break;
+      case 'redis':
+        if (addresses.redisExporter) job(['static_configs', 0, 'targets'], [addresses.redisExporter], 'redis-exporter address');
+        else dropped.push(index);
         break;
       default:
         throw new Error(`${file}: job ${name} is new; say in tests/support/stack-config.ts how the test stack renders it`);
