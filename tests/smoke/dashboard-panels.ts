@@ -14,6 +14,7 @@ export const NOT_IN_THIS_STACK: [RegExp, string][] = [
   [/\bprobe_sftp_\w+/, 'no SFTP monitor'],
   [/\bprobe_postgres_replication_\w+/, 'no PostgreSQL replica in the native stack'],
   [/\bcontainer_\w+/, 'cAdvisor is not packaged in Debian: its job is dropped'],
+  [/\bpg_\w+/, 'no postgres_exporter here: tests/databases/postgres-exporter.test.ts runs these queries against a real one'],
 ];
 
 /** Grafana's interval variables. 1m holds enough samples at the test's 1-2s intervals. */
