@@ -29,6 +29,8 @@ export interface PostgresServerOptions {
   password?: string;
   /** More roles that may log in over TCP with SCRAM, as PROBE_USER does; the test creates them. */
   logins?: string[];
+  /** More postgresql.conf lines (`archive_mode = on`...), after the ones every cluster gets. */
+  settings?: string[];
 }
 
 export interface PostgresServer {
@@ -75,7 +77,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     }
     // A retry on another port appends the settings again: the last `port =` in postgresql.conf wins.
     port = await onFreePort(async (candidate) => {
-      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(candidate, cluster.socketDir, Boolean(options.tls)));
+      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(candidate, cluster.socketDir, Boolean(options.tls)) + (options.settings ?? []).map((line) => `${line}\n`).join(''));
       try {
         await runAs(owner, 'pg_ctl', ['start', '-D', cluster.dataDir, '-l', cluster.logFile, '-w', '-t', '30']);
         return candidate;
