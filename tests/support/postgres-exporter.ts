@@ -51,9 +51,9 @@ export function composeExporterFlags(): string[] {
   const service = composeExporter();
   const mounts = service.volumes.map((volume) => volume.split(':')).map(([source = '', target = '']) => ({ source, target }));
   return service.command.map((flag) => {
-    const [name, value] = flag.split('=', 2);
+    const value = flag.slice(flag.indexOf('=') + 1);
     const mount = mounts.find((m) => m.target === value);
-    return mount ? `${name}=${path.join(ROOT, mount.source)}` : flag;
+    return mount ? `${flag.slice(0, flag.indexOf('='))}=${path.join(ROOT, mount.source)}` : flag;
   });
 }
 
