@@ -14,8 +14,9 @@
  * (those the native smoke test leaves to this file) returns data; and alerts fire on the real
  * thing: a deadlock between two sessions (PostgresDeadlocks), a session left idle in a
  * transaction (PostgresIdleInTransaction, and it resolves at COMMIT), the archiver failing
- * (PostgresWALArchiveFailing) and a restart (PostgresRestarted), each not firing before, and no
- * other PostgreSQL alert firing at all (long transactions, connections, wraparound, slot lag).
+ * (PostgresWALArchiveFailing), every connection slot taken while an application is refused
+ * (PostgresTooManyConnections) and a restart (PostgresRestarted), each not firing before, and no
+ * other PostgreSQL alert firing at all (long transactions, wraparound, slot lag, the exporter).
  * Waits are bounded polls; how long each took is printed, never asserted.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,7 +29,7 @@ import { isMap, isSeq, parseDocument } from 'yaml';
 import { loadDashboards } from '../support/dashboards';
 import { LOOPBACK } from '../support/ports';
 import { createExporterRole, EXPORTER_ROLE, startPostgresExporter } from '../support/postgres-exporter';
-import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
 import { killAndWait, sleep, type ProcessServer } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import { durationSeconds, INTERVALS, PROMETHEUS_FLAGS, PROMETHEUS_FILES, renderPrometheusConfig, renderRules, ROOT, TIME_SCALE, type Substitution } from '../support/stack-config';
@@ -285,6 +286,33 @@ test('archive_command failing makes PostgresWALArchiveFailing fire', async () =>
   expect(after[0]?.archived_count).toBe(before?.archived_count);
 });
 
+test('every connection slot taken makes PostgresTooManyConnections fire, when an application is refused', async () => {
+  expect(await alertsNamed('PostgresTooManyConnections', 'firing', ['server'])).toEqual([]);
+  const [limits] = await primary!.admin("SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int AS slots");
+  const slots = Number(limits?.slots);
+  // Sessions of the superuser (which may also use the reserved slots) until every ordinary slot is taken.
+  const sessionsNow = async (): Promise<number> => Number((await primary!.admin("SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"))[0]?.n);
+  const hogs: Client[] = [];
+  while ((await sessionsNow()) < slots) hogs.push(await session(`hog-${hogs.length}`));
+  // An ordinary role is refused now: 53300, too_many_connections.
+  const app = new Client({ host: primary!.host, port: primary!.port, user: PROBE_USER, password: primary!.password, database: 'postgres', ssl: false });
+  const refused = await app.connect().then(
+    () => 'connected',
+    (error: { code?: string; message?: string }) => error.code ?? error.message ?? 'error',
+  );
+  await app.end().catch(() => undefined);
+  expect(refused).toBe('53300');
+  const since = Date.now();
+  say(
+    `${hogs.length} sessions opened to fill ${slots} slots; PostgresTooManyConnections firing after ${await waitFiring('PostgresTooManyConnections', { server: primary!.address, monitor: 'postgres' }, since)}`,
+  );
+  for (const hog of hogs) await hog.end();
+  clients.splice(0, clients.length, ...clients.filter((client) => !hogs.includes(client)));
+  await waitUntil('PostgresTooManyConnections resolved once the sessions closed', async () =>
+    (await alertsNamed('PostgresTooManyConnections', 'firing', ['server'])).length === 0 ? true : undefined,
+  );
+});
+
 test('a restart makes PostgresRestarted fire', async () => {
   // The server started with the suite, before Prometheus watched it: not a restart.
   expect(await alertsNamed('PostgresRestarted', 'firing', ['server'])).toEqual([]);
@@ -300,5 +328,11 @@ test('a restart makes PostgresRestarted fire', async () => {
 test('no other PostgreSQL alert fired on this server: what the tests did set off only its own', async () => {
   const seconds = Math.ceil((Date.now() - suiteStart) / 1000);
   const fired = await prometheus!.query(`group by (alertname) (max_over_time(ALERTS{alertname=~"Postgres.*", alertstate="firing"}[${seconds}s]))`);
-  expect(fired.map((sample) => sample.metric.alertname).sort()).toEqual(['PostgresDeadlocks', 'PostgresIdleInTransaction', 'PostgresRestarted', 'PostgresWALArchiveFailing']);
+  expect(fired.map((sample) => sample.metric.alertname).sort()).toEqual([
+    'PostgresDeadlocks',
+    'PostgresIdleInTransaction',
+    'PostgresRestarted',
+    'PostgresTooManyConnections',
+    'PostgresWALArchiveFailing',
+  ]);
 });
