@@ -3,8 +3,9 @@
 # The compose stack end to end, as a user gets it (`npm run smoke:compose`; needs Docker with the
 # compose v2 plugin, curl and node; CI: docs/compose.md):
 #   1. docker compose up -d --wait --build: every service running and healthy
-#   2. Prometheus: every active target up, every monitor succeeding from both checkpoints; the
-#      checkpoints answer 401 without their login (compose/checkpoint-web.yml), 200 with it
+#   2. Prometheus: every active target up, every monitor succeeding from both checkpoints,
+#      postgres-exporter logged in to PostgreSQL (pg_up 1); the checkpoints answer 401 without
+#      their login (compose/checkpoint-web.yml), 200 with it
 #   3. Grafana: the five dashboards load, and Grafana queries Prometheus
 #   4. Mailpit: the Watchdog mail arrived (the alert path works before anything breaks)
 #   5. docker compose stop postgres: the PostgresDown mail arrives
@@ -76,12 +77,12 @@ json_check() {
 }
 
 # Every active target is up: the checkpoints, every monitor through each of them (job probe),
-# node-exporter, cAdvisor, Alertmanager and Prometheus itself.
+# node-exporter, cAdvisor, postgres-exporter, Alertmanager and Prometheus itself.
 targets_up() {
   curl -fsS --max-time 10 "$PROMETHEUS/api/v1/targets?state=active" | json_check '
     const targets = d.data.activeTargets;
     const jobs = new Set(targets.map((t) => t.labels.job));
-    const missing = ["checkpoint", "probe", "node", "cadvisor", "alertmanager", "prometheus"].filter((j) => !jobs.has(j));
+    const missing = ["checkpoint", "probe", "node", "cadvisor", "postgres", "alertmanager", "prometheus"].filter((j) => !jobs.has(j));
     const checkpoints = new Set(targets.filter((t) => t.labels.job === "probe").map((t) => t.labels.checkpoint));
     const down = targets.filter((t) => t.health !== "up").map((t) => `${t.labels.job}/${t.labels.instance} ${t.health} ${t.lastError}`);
     console.log(`${targets.length} targets, jobs missing: [${missing}], probing checkpoints: [${[...checkpoints]}], not up: [${down.join("; ")}]`);
@@ -96,6 +97,14 @@ monitors_succeed() {
     const failing = series.filter((s) => s.value[1] !== "1").map((s) => s.metric.instance);
     console.log(`${series.length} monitor series from [${[...checkpoints]}], failing: [${failing}]`);
     return series.length > 0 && checkpoints.size === 2 && failing.length === 0;'
+}
+
+# postgres-exporter answering is not enough: it logged in as its role and queried (pg_up 1).
+exporter_logged_in() {
+  curl -fsS --max-time 10 --get "$PROMETHEUS/api/v1/query" --data-urlencode 'query=pg_up{job="postgres"}' | json_check '
+    const series = d.data.result;
+    console.log(`pg_up: [${series.map((s) => s.value[1])}]`);
+    return series.length > 0 && series.every((s) => s.value[1] === "1");'
 }
 
 # The checkpoints ask for their login on every endpoint: 401 without it, 200 with it.
@@ -166,6 +175,7 @@ log "docker compose up -d --wait --build"
 
 wait_for "$TARGETS_TIMEOUT" "every Prometheus target up" targets_up
 wait_for "$MONITORS_TIMEOUT" "every monitor succeeding from both checkpoints" monitors_succeed
+wait_for "$TARGETS_TIMEOUT" "postgres-exporter logged in to PostgreSQL (pg_up 1)" exporter_logged_in
 wait_for "$TARGETS_TIMEOUT" "the checkpoints refuse a request without their login" checkpoints_closed
 wait_for "$GRAFANA_TIMEOUT" "the five dashboards in Grafana" grafana_ready
 wait_for "$WATCHDOG_TIMEOUT" "the Watchdog mail in Mailpit" mail_seen '^\[FIRING:[0-9]+\] Watchdog'

@@ -117,6 +117,7 @@ describe('compose.yaml: services, images, health checks', () => {
         'node-exporter',
         'postgres',
         'postgres-backup',
+        'postgres-exporter',
         'prometheus',
         'redis',
         'redis-exporter',
@@ -190,6 +191,7 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('grafana'))).toContain('http://127.0.0.1:3000/api/health');
     expect(healthcheckText(service('node-exporter'))).toContain('http://127.0.0.1:9100/metrics');
     expect(healthcheckText(service('cadvisor'))).toContain('http://127.0.0.1:8080/healthz');
+    expect(healthcheckText(service('postgres-exporter'))).toContain('http://127.0.0.1:9187/');
     expect(healthcheckText(service('docker-proxy'))).toContain('http://127.0.0.1:2375/version');
     expect(healthcheckText(service('remote-write-gateway'))).toContain('https://127.0.0.1/healthz');
     expect(healthcheckText(service('mailpit'))).toBe('CMD /mailpit readyz');
@@ -657,6 +659,52 @@ describe("compose/checkpoint.yml: the checkpoints' config", () => {
   });
 });
 
+describe('compose.yaml: postgres-exporter', () => {
+  const exporter = (): Service => service('postgres-exporter');
+  const init = (): string => read('compose/postgres/initdb/20-exporter-role.sh');
+
+  test("runs Debian's version of postgres_exporter (the one the native tests run), confined like the checkpoints, publishing nothing", () => {
+    const debian = spawnSync('prometheus-postgres-exporter', ['--version'], { encoding: 'utf8' });
+    const version = captured(/version (\d+\.\d+\.\d+)/, `${debian.stdout}${debian.stderr}`, 'version in prometheus-postgres-exporter --version');
+    expect(exporter().image).toBe(`quay.io/prometheuscommunity/postgres-exporter:v${version}`);
+    expect(exporter().user).toMatch(/^\d+:\d+$/);
+    expect(Number(exporter().user?.split(':')[0])).toBeGreaterThan(0);
+    expect(exporter().read_only).toBe(true);
+    expect(exporter().cap_drop).toEqual(['ALL']);
+    expect(exporter().security_opt).toContain('no-new-privileges:true');
+    expect(exporter().privileged).toBeUndefined();
+    expect(exporter().ports).toBeUndefined();
+  });
+
+  test('logs in as the pg_monitor role 20-exporter-role.sh creates, with a connection limit, its password from the secret both mount', () => {
+    const role = environmentOf('postgres-exporter', 'DATA_SOURCE_USER');
+    expect(init()).toMatch(new RegExp(`^CREATE ROLE ${role} LOGIN PASSWORD :'password' CONNECTION LIMIT \\d+ IN ROLE pg_monitor;$`, 'm'));
+    // Neither a DSN with the password in it nor the password itself: only the file's path.
+    expect(Object.keys(exporter().environment ?? {}).sort()).toEqual(['DATA_SOURCE_PASS_FILE', 'DATA_SOURCE_URI', 'DATA_SOURCE_USER']);
+    const passwordFile = environmentOf('postgres-exporter', 'DATA_SOURCE_PASS_FILE');
+    expect(init()).toContain(`\${EXPORTER_PASSWORD_FILE:-${passwordFile}}`);
+    expect(mountedFile('postgres-exporter', passwordFile)).toBe(path.join(ROOT, 'compose/demo-secrets/postgres_exporter_password'));
+    expect(secretNames(service('postgres')).map((ref) => ref.target)).toContain(path.basename(passwordFile));
+    // The server it logs in to is the postgres service, on a network of their own.
+    expect(new URL(`postgresql://${environmentOf('postgres-exporter', 'DATA_SOURCE_URI')}`).host).toBe('postgres:5432');
+  });
+
+  test('reads the shipped queries file, mounted from the repository', () => {
+    const queries = captured(/--extend\.query-path=(\S+)/, commandText(exporter()), '--extend.query-path in the command');
+    expect(mountedFile('postgres-exporter', queries)).toBe(path.join(ROOT, 'compose/postgres-exporter/queries.yaml'));
+  });
+
+  test('reaches PostgreSQL on an internal network of their own, and Prometheus on monitoring; no checkpoint reaches it', () => {
+    expect(compose.networks['postgres-exporter']).toEqual({ internal: true });
+    const members = Object.entries(services)
+      .filter(([, svc]) => svc.networks?.includes('postgres-exporter'))
+      .map(([name]) => name);
+    expect(members.sort()).toEqual(['postgres', 'postgres-exporter']);
+    expect(exporter().networks?.sort()).toEqual(['monitoring', 'postgres-exporter']);
+    for (const name of CHECKPOINTS) expect([name, exporter().networks?.filter((network) => service(name).networks?.includes(network))]).toEqual([name, []]);
+  });
+});
+
 describe('prometheus.yml, grafana/ and alertmanager/ agree with compose.yaml', () => {
   const prometheus = parse(read('prometheus/prometheus.yml')) as {
     alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
@@ -1026,6 +1074,7 @@ describe('scripts/smoke-compose.sh', () => {
         'scripts/smoke-compose.sh',
         'compose/sftp/entrypoint.sh',
         'compose/postgres/initdb/10-checkpoint-role.sh',
+        'compose/postgres/initdb/20-exporter-role.sh',
         'compose/postgres/initdb/30-backup-role.sh',
         'compose/backup/backup.sh',
         'compose/backup/schedule.sh',

@@ -47,7 +47,7 @@ arrived() { # arrived EVENT
 case "$url" in
   http://127.0.0.1:9090/api/v1/targets*)
     echo '{"status":"success","data":{"activeTargets":['
-    for job in checkpoint node cadvisor alertmanager prometheus; do echo "{\\"labels\\":{\\"job\\":\\"$job\\",\\"instance\\":\\"x\\"},\\"health\\":\\"up\\",\\"lastError\\":\\"\\"},"; done
+    for job in checkpoint node cadvisor postgres alertmanager prometheus; do echo "{\\"labels\\":{\\"job\\":\\"$job\\",\\"instance\\":\\"x\\"},\\"health\\":\\"up\\",\\"lastError\\":\\"\\"},"; done
     echo '{"labels":{"job":"probe","instance":"checkpoint-a/postgres","checkpoint":"checkpoint-a"},"health":"up","lastError":""},'
     echo '{"labels":{"job":"probe","instance":"checkpoint-b/postgres","checkpoint":"checkpoint-b"},"health":"up","lastError":""}]}}' ;;
   http://127.0.0.1:9090/api/v1/query*)
@@ -126,6 +126,8 @@ test('a passing run: up, checks, stop and start postgres, each mail awaited, dow
   expect(checkpoints).toHaveLength(4);
   expect(checkpoints.filter((call) => call.includes(`-u prometheus:${CHECKPOINT_PASSWORD}`))).toHaveLength(2);
   expect(run.stderr).toMatch(/ok after \d+s: the checkpoints refuse a request without their login/);
+  expect(run.calls.some((call) => call.includes('127.0.0.1:9090/api/v1/query') && call.includes('pg_up{job="postgres"}'))).toBe(true);
+  expect(run.stderr).toMatch(/ok after \d+s: postgres-exporter logged in to PostgreSQL \(pg_up 1\)/);
 });
 
 test('a wait that runs out fails with the last check, prints diagnostics, and still runs down -v', () => {

@@ -16,6 +16,7 @@ export const NOT_IN_THIS_STACK: [RegExp, string][] = [
   [/\bcontainer_\w+/, 'cAdvisor is not packaged in Debian: its job is dropped'],
   // Every Redis panel query, `up` of the exporter too, selects job="redis".
   [/\bjob="redis"/, 'no Redis in the native stack: tests/databases/redis-exporter.test.ts runs every Redis panel query against a real Redis and redis_exporter'],
+  [/\bpg_\w+/, 'no postgres_exporter here: tests/databases/postgres-exporter.test.ts runs these queries against a real one'],
 ];
 
 /** Grafana's interval variables. 1m holds enough samples at the test's 1-2s intervals. */

@@ -27,6 +27,10 @@ export interface PostgresServerOptions {
   primaryOf?: PostgresServer;
   /** PROBE_USER's password; random when not given (a replica always has its primary's). */
   password?: string;
+  /** More roles that may log in over TCP with SCRAM, as PROBE_USER does; the test creates them. */
+  logins?: string[];
+  /** More postgresql.conf lines (`archive_mode = on`...), after the ones every cluster gets. */
+  settings?: string[];
 }
 
 export interface PostgresServer {
@@ -36,8 +40,12 @@ export interface PostgresServer {
   address: string;
   /** PROBE_USER's password (a replica shares its primary's). */
   password: string;
+  /** The directory of the unix socket the superuser connects through (trust, no password), for psql's PGHOST or a client's host. */
+  socketDir: string;
   /** Runs `sql` as the superuser over the unix socket; the rows, each value as text. */
   admin(sql: string, params?: unknown[]): Promise<Record<string, string | null>[]>;
+  /** Restarts the server in place (pg_ctl restart, fast shutdown): same data, port and roles, a new postmaster start time. */
+  restart(): Promise<void>;
   /** Stops the postmaster by its PID (immediate shutdown) and removes the directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -61,7 +69,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
       await runAs(owner, 'pg_basebackup', ['-h', socketDirOf(primary), '-p', String(primary.port), '-U', 'postgres', '-D', cluster.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
     } else {
       await runAs(owner, 'initdb', ['-D', cluster.dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-locale', '--no-instructions']);
-      await fs.writeFile(path.join(cluster.dataDir, 'pg_hba.conf'), HBA);
+      await fs.writeFile(path.join(cluster.dataDir, 'pg_hba.conf'), hba(options.logins ?? []));
     }
     if (options.tls) {
       await installFile(options.tls.certPath, path.join(cluster.dataDir, 'server.crt'), 0o644, owner);
@@ -69,7 +77,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     }
     // A retry on another port appends the settings again: the last `port =` in postgresql.conf wins.
     port = await onFreePort(async (candidate) => {
-      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(candidate, cluster.socketDir, Boolean(options.tls)));
+      await fs.appendFile(path.join(cluster.dataDir, 'postgresql.conf'), settings(candidate, cluster.socketDir, Boolean(options.tls)) + (options.settings ?? []).map((line) => `${line}\n`).join(''));
       try {
         await runAs(owner, 'pg_ctl', ['start', '-D', cluster.dataDir, '-l', cluster.logFile, '-w', '-t', '30']);
         return candidate;
@@ -92,7 +100,11 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     port,
     address: `${LOOPBACK}:${port}`,
     password,
+    socketDir: cluster.socketDir,
     admin,
+    async restart() {
+      await runAs(owner, 'pg_ctl', ['restart', '-D', cluster.dataDir, '-l', cluster.logFile, '-m', 'fast', '-w', '-t', '30']);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -103,12 +115,12 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   return server;
 }
 
-/** The superuser over the unix socket only; the probe role with SCRAM over TCP, with or without TLS. */
-const HBA = `local all postgres trust
+/** The superuser over the unix socket only; the probe role (and `logins`) with SCRAM over TCP, with or without TLS. */
+function hba(logins: string[]): string {
+  return `local all postgres trust
 local replication postgres trust
-hostssl all ${PROBE_USER} 127.0.0.1/32 scram-sha-256
-host all ${PROBE_USER} 127.0.0.1/32 scram-sha-256
-`;
+${[PROBE_USER, ...logins].map((role) => `hostssl all ${role} 127.0.0.1/32 scram-sha-256\nhost all ${role} 127.0.0.1/32 scram-sha-256\n`).join('')}`;
+}
 
 /** Appended to postgresql.conf, so they win over initdb's (and, for a replica, over its primary's). */
 function settings(port: number, socketDir: string, tls: boolean): string {

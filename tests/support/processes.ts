@@ -185,11 +185,20 @@ export interface ProcessServer {
 /**
  * A server process (a checkpoint, node-exporter) on a free port of `host` (127.0.0.1 unless
  * given), ready when http://<address><readyPath> answers 200 with `headers`; its start is
- * retried on another port when the one it got was taken meanwhile.
+ * retried on another port when the one it got was taken meanwhile. `env`, when given, is its
+ * whole environment (the test's own otherwise).
  */
-export function startProcessServer(name: string, file: string, args: (port: number) => string[], readyPath: string, headers: Record<string, string> = {}, host = LOOPBACK): Promise<ProcessServer> {
+export function startProcessServer(
+  name: string,
+  file: string,
+  args: (port: number) => string[],
+  readyPath: string,
+  headers: Record<string, string> = {},
+  host = LOOPBACK,
+  env?: NodeJS.ProcessEnv,
+): Promise<ProcessServer> {
   return onFreePort(async (port) => {
-    const spawned = spawnLogged(file, args(port));
+    const spawned = spawnLogged(file, args(port), { env });
     const { child, logs } = spawned;
     track(child);
     const address = `${host}:${port}`;

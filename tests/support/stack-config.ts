@@ -90,6 +90,8 @@ export interface PrometheusAddresses {
   prometheus: string;
   /** host:port of a node-exporter; without one the node job is dropped. */
   nodeExporter?: string;
+  /** host:port of a postgres_exporter; without one the postgres job is dropped. */
+  postgresExporter?: string;
   /** The file with the checkpoints' web password, in place of the compose secret's path (for a config that scrapes checkpoints). */
   checkpointPasswordFile?: string;
   /** host:port of a redis-exporter; without one the redis job is dropped. */
@@ -190,6 +192,10 @@ export async function renderPrometheusConfig(addresses: PrometheusAddresses, fil
       }
       case 'node':
         if (addresses.nodeExporter) job(['static_configs', 0, 'targets'], [addresses.nodeExporter], 'node-exporter address');
+        else dropped.push(index);
+        break;
+      case 'postgres':
+        if (addresses.postgresExporter) job(['static_configs', 0, 'targets'], [addresses.postgresExporter], 'postgres_exporter address');
         else dropped.push(index);
         break;
       case 'cadvisor':
