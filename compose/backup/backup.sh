@@ -61,7 +61,7 @@ cp "$BACKUP_SFTP_KEY_FILE" "$work/key"
 # The server's key under a fixed alias: whatever the host and port, no other key is accepted.
 printf 'backup-target %s\n' "$(cat "$BACKUP_SFTP_HOST_KEY_FILE")" >"$work/known_hosts"
 sftp_batch() {
-  sftp -q -b - -P "${BACKUP_SFTP_PORT:-22}" -i "$work/key" \
+  sftp -b - -P "${BACKUP_SFTP_PORT:-22}" -i "$work/key" \
     -o IdentitiesOnly=yes -o BatchMode=yes -o PasswordAuthentication=no \
     -o HostKeyAlias=backup-target -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=yes \
     -o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=4 \

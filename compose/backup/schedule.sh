@@ -7,7 +7,8 @@
 #
 # A run that fails is logged and the schedule goes on: the checkpoints' sftp monitor notices the
 # missing dump (BackupMissing), which is what pages. Like cron, a time missed while the container
-# was stopped is not caught up. Every loop touches /tmp/schedule.alive: the health check reads it.
+# was stopped is not caught up. Every loop touches /tmp/schedule.alive (in $TMPDIR, if set): the
+# health check reads it.
 # `schedule.sh --check` says when the backups would run, or why BACKUP_SCHEDULE is refused, and exits.
 set -eu
 
@@ -43,7 +44,7 @@ printf 'schedule: a backup every day at %02d:%02d %s\n' "${hour:-0}" "${minute:-
 [ "${BACKUP_ON_START:-false}" != true ] || run_backup
 last_day=
 while :; do
-  touch /tmp/schedule.alive
+  touch "${TMPDIR:-/tmp}/schedule.alive"
   # Checked every 20 s, so the scheduled minute is never stepped over; once a day at most.
   if [ "$(date +%H%M)" = "$at" ] && [ "$(date +%F)" != "$last_day" ]; then
     last_day=$(date +%F)

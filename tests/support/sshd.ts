@@ -85,6 +85,8 @@ export interface Sshd {
   pid: number;
   /** The host key's fingerprint as `ssh-keygen -lf` prints it. */
   hostKeyFingerprint: string;
+  /** The host key's public half, `ssh-ed25519 AAAA... comment`, as a client pins it. */
+  hostPublicKey: string;
   /** PIDs of every process sshd forked for connections (monitor, session, internal-sftp). */
   sessionPids(): number[];
   /** Server-side TCP connections to this sshd that are not closed yet (established or closing). */
@@ -102,8 +104,8 @@ export interface Sshd {
 }
 
 export interface SshdOptions {
-  /** The only user allowed to log in. */
-  user: string;
+  /** The only user allowed to log in, or the only users. */
+  user: string | string[];
   /** Lines of the authorized_keys file every login uses. */
   authorizedKeys?: string[];
 }
@@ -117,15 +119,16 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
     // sshd reads authorized_keys as the user; the host key inside stays readable by root only.
     await fs.chmod(dir, 0o755);
     const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-    const { fingerprint } = await generateSshKey(hostKey);
+    const { fingerprint, publicKeyLine } = await generateSshKey(hostKey);
     const authorizedKeys = path.join(dir, 'authorized_keys');
     await fs.writeFile(authorizedKeys, (options.authorizedKeys ?? []).map((line) => `${line}\n`).join(''), { mode: 0o644 });
     const configFile = path.join(dir, 'sshd_config');
     const penalties = (await opensshVersion()) >= 9.8 ? ['PerSourcePenalties no'] : [];
     // A port taken by another process on either address counts as a freePort() race (see onFreePort).
     return await onFreePort(async (port) => {
-      await fs.writeFile(configFile, sshdConfig({ port, dir, hostKey, authorizedKeys, user: options.user, extra: penalties }));
-      return handle(await spawnSshd(configFile), port, fingerprint, dir);
+      const users = ([] as string[]).concat(options.user).join(' ');
+      await fs.writeFile(configFile, sshdConfig({ port, dir, hostKey, authorizedKeys, users, extra: penalties }));
+      return handle(await spawnSshd(configFile), port, { fingerprint, publicKeyLine }, dir);
     });
   } catch (error) {
     await fs.rm(dir, { recursive: true, force: true });
@@ -133,7 +136,7 @@ export async function startSshd(options: SshdOptions): Promise<Sshd> {
   }
 }
 
-function sshdConfig(settings: { port: number; dir: string; hostKey: string; authorizedKeys: string; user: string; extra: string[] }): string {
+function sshdConfig(settings: { port: number; dir: string; hostKey: string; authorizedKeys: string; users: string; extra: string[] }): string {
   return [
     `Port ${settings.port}`,
     'ListenAddress 127.0.0.1',
@@ -149,7 +152,7 @@ function sshdConfig(settings: { port: number; dir: string; hostKey: string; auth
     'StrictModes no',
     'Subsystem sftp internal-sftp',
     'PermitRootLogin no',
-    `AllowUsers ${settings.user}`,
+    `AllowUsers ${settings.users}`,
     'LogLevel VERBOSE',
     ...settings.extra,
     '',
@@ -183,7 +186,7 @@ async function spawnSshd(configFile: string): Promise<Spawned> {
   throw new Error(`sshd did not listen within ${START_TIMEOUT_MS} ms:\n${logs()}`);
 }
 
-function handle({ child, logs }: Spawned, port: number, hostKeyFingerprint: string, dir: string): Sshd {
+function handle({ child, logs }: Spawned, port: number, hostKey: { fingerprint: string; publicKeyLine: string }, dir: string): Sshd {
   const pid = child.pid!;
   const signalSessions = (signal: NodeJS.Signals) => {
     for (const session of descendants(pid)) tryKill(session, signal);
@@ -192,7 +195,8 @@ function handle({ child, logs }: Spawned, port: number, hostKeyFingerprint: stri
   return {
     port,
     pid,
-    hostKeyFingerprint,
+    hostKeyFingerprint: hostKey.fingerprint,
+    hostPublicKey: hostKey.publicKeyLine,
     sessionPids: () => descendants(pid),
     openConnections: () => openServerConnections(port),
     freezeSessions: () => signalSessions('SIGSTOP'),
