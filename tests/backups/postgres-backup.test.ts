@@ -14,7 +14,8 @@
  *   unpruned  the run uploads but cannot delete a dump from three days ago -> BackupRetentionBroken
  *   empty     the newest dump is empty -> BackupTooSmall
  *   scheduled schedule.sh with BACKUP_SCHEDULE set to the coming minute: a dump arrives there
- * None of them is "the SFTP server down" (SFTPDown, MonitorDown). Waits are bounded polls.
+ * None of them is "the SFTP server down" (SFTPDown, MonitorDown), and every query of the databases
+ * dashboard's Backups row has data. Waits are bounded polls.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +26,7 @@ import { startCheckpointProcess, waitFor, type CheckpointProcess } from '../supp
 import { stringContaining } from '../support/matchers';
 import { LOOPBACK } from '../support/ports';
 import { startPostgres, type PostgresServer } from '../support/postgres-server';
+import { describePanel, panelQueries } from '../smoke/dashboard-panels';
 import { killAndWait, spawnLogged, waitExit } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import { createTestUser, generateSshKey, startSshd, type Sshd, type SshKey, type TestUser } from '../support/sshd';
@@ -39,6 +41,8 @@ type Case = (typeof CASES)[number];
 /** The cases the checkpoint's monitors check (`scheduled` only shows that the schedule runs). */
 const MONITORED: Case[] = ['fresh', 'missing', 'unpruned', 'empty'];
 const HOUR = 3600;
+/** The panels of the databases dashboard's Backups row. */
+const BACKUP_PANELS = ['Dumps kept', 'Oldest dump age', 'Newest dump size'];
 /** Upper bound of every wait for something to happen; never a measure of speed. */
 const WAIT_MS = 150_000;
 jest.setTimeout(WAIT_MS * 2);
@@ -336,6 +340,13 @@ test('Prometheus with the shipped rules says which backup is broken, and never t
   expect(firing).toEqual(want.sort());
   const success = await prometheus!.query('probe_success{job="probe"}');
   expect(Object.fromEntries(success.map((sample) => [sample.metric.monitor, sample.value[1]]))).toEqual({ fresh: '1', missing: '0', unpruned: '0', empty: '0' });
+  // Every query of the dashboard's Backups row has data: the sets and their limits.
+  const backupPanels = panelQueries().filter((query) => BACKUP_PANELS.includes(query.panel));
+  expect(new Set(backupPanels.map((query) => query.panel))).toEqual(new Set(BACKUP_PANELS));
+  for (const query of backupPanels) {
+    const result = await prometheus!.query(query.expr);
+    expect([describePanel(query), result.length > 0]).toEqual([describePanel(query), true]);
+  }
   // Since the first scrape, SFTPDown and MonitorDown have never even been pending.
   expect(await prometheus!.query('max_over_time(ALERTS{alertname=~"SFTPDown|MonitorDown"}[10m])')).toEqual([]);
 });

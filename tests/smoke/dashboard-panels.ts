@@ -11,7 +11,7 @@ export const NOT_IN_THIS_STACK: [RegExp, string][] = [
   [/\bprobe_browser_\w+/, "no browser journey monitor: Chromium journeys are covered by the browser prober's own tests"],
   [/\bprobe_docker_\w+/, 'no Docker daemon in the native stack: no docker monitor'],
   [/\bprobe_smtp_\w+/, "no SMTP monitor (the SMTP sink is Alertmanager's relay, not a probed server)"],
-  [/\bprobe_sftp_\w+/, 'no SFTP monitor'],
+  [/\bprobe_sftp_\w+/, 'no SFTP monitor: tests/backups/postgres-backup.test.ts runs the Backups row against a real sshd'],
   [/\bprobe_postgres_replication_\w+/, 'no PostgreSQL replica in the native stack'],
   [/\bcontainer_\w+/, 'cAdvisor is not packaged in Debian: its job is dropped'],
   // Every Redis panel query, `up` of the exporter too, selects job="redis".
