@@ -1,7 +1,9 @@
 /**
  * The delivery check: after the server accepted the test message, look for it in the mailbox over
  * IMAP until it is there or the deadline passes, then delete it. imapflow cannot be cancelled, so
- * the deadline closes its connection, and every wait on it loses the race against the deadline.
+ * the deadline closes its connection, and every wait on it loses the race against the deadline;
+ * except once the message is found: then it is deleted whatever happens to the probe, within a
+ * bound of its own, so that a deadline striking mid-delete leaves no test mail in the mailbox.
  * The message is found by a server-side SEARCH on its probe id header and never fetched, so a
  * mailbox of large messages costs nothing; what the server sends back is held to
  * `max_response_bytes` (imapflow would read a gigabyte).
@@ -20,6 +22,8 @@ import type { DeliverySettings, SmtpSettings } from './schema';
 
 /** Messages of earlier probes that arrived after their probe gave up are deleted once this old (IMAP dates have no time of day). */
 const STALE_AFTER_DAYS = 2;
+/** How long the delete (and the logout after it) of a found message may take, whatever the probe's deadline. */
+const REMOVAL_TIMEOUT_MS = 10_000;
 
 export interface DeliveryCheck {
   settings: DeliverySettings;
@@ -71,6 +75,7 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
   const onAbort = () => client.close();
   signal.addEventListener('abort', onAbort, { once: true });
   let connected = false;
+  let handedOver = false;
   try {
     await abortable(client.connect(), signal).catch(failed('IMAP login'));
     connected = true;
@@ -82,7 +87,13 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
       if (found && found.length > 0) {
         const seconds = (performance.now() - check.acceptedAt) / 1000;
         log.info('Test message found in the mailbox', { polls, delivery_seconds: seconds, uid: found.join(',') });
-        await removeMessages(client, found, signal, failed('deleting the test message', 'protocol'));
+        // From here the connection is the removal's: the deadline no longer closes it. The probe
+        // still ends at its deadline (reason timeout) if the delete takes longer.
+        signal.removeEventListener('abort', onAbort);
+        handedOver = true;
+        const removal = removeThenLogOut(client, found, failed('deleting the test message', 'protocol'));
+        removal.catch(() => undefined);
+        await abortable(removal, signal);
         return seconds;
       }
       await delay(intervalMs, undefined, { signal });
@@ -90,18 +101,37 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
       await abortable(client.noop(), signal);
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
-    if (connected && !signal.aborted) await abortable(client.logout(), signal).catch(() => undefined);
-    client.close();
+    if (!handedOver) {
+      signal.removeEventListener('abort', onAbort);
+      if (connected && !signal.aborted) await abortable(client.logout(), signal).catch(() => undefined);
+      client.close();
+    }
   }
 }
 
-/** This probe's message, and any of earlier probes that arrived too late to be found and deleted. */
-async function removeMessages(client: ImapFlow, own: number[], signal: AbortSignal, failed: (error: unknown) => never): Promise<void> {
-  const staleBefore = new Date(Date.now() - STALE_AFTER_DAYS * 24 * 3600 * 1000);
-  const stale = await abortable(client.search({ header: { [PROBE_ID_HEADER]: true }, before: staleBefore }, { uid: true }), signal).catch(() => []);
-  const uids = [...new Set([...own, ...(stale || [])])];
-  await abortable(client.messageDelete(uids, { uid: true }), signal).catch(failed);
+/**
+ * Deletes this probe's message, and any of earlier probes that arrived too late to be found and
+ * deleted, then logs out and closes the connection: bounded by REMOVAL_TIMEOUT_MS, not by the
+ * probe's deadline.
+ */
+async function removeThenLogOut(client: ImapFlow, own: number[], failed: (error: unknown) => never): Promise<void> {
+  const bound = AbortSignal.timeout(REMOVAL_TIMEOUT_MS);
+  const onTimeout = () => client.close();
+  bound.addEventListener('abort', onTimeout, { once: true });
+  const deleteFailed = (error: unknown): never => {
+    if (bound.aborted) throw new ProbeFailure('timeout', `deleting the test message took longer than ${REMOVAL_TIMEOUT_MS / 1000}s`);
+    return failed(error);
+  };
+  try {
+    const staleBefore = new Date(Date.now() - STALE_AFTER_DAYS * 24 * 3600 * 1000);
+    const stale = await abortable(client.search({ header: { [PROBE_ID_HEADER]: true }, before: staleBefore }, { uid: true }), bound).catch(() => []);
+    const uids = [...new Set([...own, ...(stale || [])])];
+    await abortable(client.messageDelete(uids, { uid: true }), bound).catch(deleteFailed);
+    await abortable(client.logout(), bound).catch(() => undefined);
+  } finally {
+    bound.removeEventListener('abort', onTimeout);
+    client.close();
+  }
 }
 
 const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET|VERIFY)_|HOSTNAME_MISMATCH$)/;

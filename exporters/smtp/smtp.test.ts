@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { ImapFlow } from 'imapflow';
 import { makeTestPki, type TestPki } from '../../tests/support/certs';
 import { startDovecot, type Dovecot } from '../../tests/support/dovecot';
 import { dedent, eventually, probeWith, recordProbeSignals, socketResources, type ProbeOptions, type Probed } from '../../tests/support/probe-harness';
@@ -304,6 +305,36 @@ describe('delivery check over IMAP', () => {
     expect(probed.logText).toContain('Test message found in the mailbox');
     expect(probed.logText).not.toContain(dovecot.password);
     expect(await dovecot.messageCount()).toBe(0);
+  });
+
+  test('a deadline that strikes as the found message is being deleted still leaves the mailbox empty', async () => {
+    // The deadline made to strike at the worst moment, deterministically: the probe's own
+    // AbortController (the first one runProbe makes) is aborted as the delete command starts.
+    // Dovecot does the delete for real.
+    const controllers: AbortController[] = [];
+    const Recording = globalThis.AbortController;
+    globalThis.AbortController = class CapturingAbortController extends Recording {
+      constructor() {
+        super();
+        controllers.push(this);
+      }
+    };
+    const imap = ImapFlow.prototype as unknown as { messageDelete: (...args: unknown[]) => Promise<boolean> };
+    const realDelete = imap.messageDelete;
+    imap.messageDelete = function (this: unknown, ...args: unknown[]) {
+      controllers[0]?.abort(new Error('probe deadline reached (made to strike as the delete starts)'));
+      return realDelete.apply(this, args);
+    };
+    let probed: Probed;
+    try {
+      probed = await probe(targets.starttls, delivery('probe@example.test', files.imapPassword));
+    } finally {
+      imap.messageDelete = realDelete;
+      globalThis.AbortController = Recording;
+    }
+    expect(probed.reason).toBe('timeout');
+    expect(probed.logText).toContain('Test message found in the mailbox');
+    expect(await eventually(async () => (await dovecot.messageCount()) === 0, 10_000)).toBe(true);
   });
 
   test('a message that never arrives ends the probe at the deadline with reason timeout', async () => {
