@@ -14,6 +14,7 @@
  *   unpruned  the run uploads but cannot delete a dump from three days ago -> BackupRetentionBroken
  *   empty     the newest dump is empty -> BackupTooSmall
  *   scheduled schedule.sh with BACKUP_SCHEDULE set to the coming minute: a dump arrives there
+ *   pruned    schedule.sh set to that minute of another hour: it only prunes, a dump two days old
  * None of them is "the SFTP server down" (SFTPDown, MonitorDown), and every query of the databases
  * dashboard's Backups row has data. Waits are bounded polls.
  */
@@ -36,9 +37,9 @@ const BACKUP_SCRIPT = path.join(ROOT, 'compose/backup/backup.sh');
 const SCHEDULE_SCRIPT = path.join(ROOT, 'compose/backup/schedule.sh');
 const ROLE_SCRIPT = path.join(ROOT, 'compose/postgres/initdb/30-backup-role.sh');
 const PG_BIN = '/usr/lib/postgresql/15/bin';
-const CASES = ['fresh', 'missing', 'unpruned', 'empty', 'scheduled'] as const;
+const CASES = ['fresh', 'missing', 'unpruned', 'empty', 'scheduled', 'pruned'] as const;
 type Case = (typeof CASES)[number];
-/** The cases the checkpoint's monitors check (`scheduled` only shows that the schedule runs). */
+/** The cases the checkpoint's monitors check (`scheduled` and `pruned` only show that the schedule runs). */
 const MONITORED: Case[] = ['fresh', 'missing', 'unpruned', 'empty'];
 const HOUR = 3600;
 /** The panels of the databases dashboard's Backups row. */
@@ -55,7 +56,8 @@ let checkUser: TestUser | undefined;
 let jobKey: SshKey;
 let checkpoint: CheckpointProcess | undefined;
 let prometheus: Prometheus | undefined;
-let scheduler: { child: ChildProcess; logs: () => string } | undefined;
+type Scheduler = { child: ChildProcess; logs: () => string };
+const schedulers: Scheduler[] = [];
 let backupPassword: string;
 const dirs = {} as Record<Case, string>;
 
@@ -81,9 +83,9 @@ function backupEnvironment(target: Case, overrides: Record<string, string> = {})
 }
 
 /** One run of the shipped backup.sh: its exit code and everything it printed. */
-function runBackup(target: Case, overrides: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+function runBackup(target: Case, overrides: Record<string, string> = {}, args: string[] = []): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', [BACKUP_SCRIPT], { env: backupEnvironment(target, overrides), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', [BACKUP_SCRIPT, ...args], { env: backupEnvironment(target, overrides), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -178,7 +180,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (scheduler) await killAndWait(scheduler.child);
+  for (const scheduler of schedulers) await killAndWait(scheduler.child);
   await prometheus?.stop();
   await checkpoint?.stop();
   await sshd?.stop();
@@ -238,15 +240,18 @@ test('a good run dumps, uploads a restorable dump, prunes only the dumps older t
   const threeDays = await oldFile(dir, dumpName(72 * HOUR), 72 * HOUR, 'an old dump', jobUser);
   const yesterday = await oldFile(dir, dumpName(24 * HOUR), 24 * HOUR, 'yesterday', jobUser);
   const notADump = await oldFile(dir, 'notes.txt', 72 * HOUR, 'not a dump', jobUser);
+  // What a failed upload three days ago left behind goes too.
+  const partial = await oldFile(dir, `.${dumpName(72 * HOUR)}.partial`, 72 * HOUR, 'half a dump', jobUser);
   const run = await runBackup('fresh');
   process.stdout.write(`backup.sh, a good run:\n${run.output}`);
-  expect(run).toEqual({ code: 0, output: stringContaining('backup: pruned 1 dump(s) older than 48 hours:') });
+  expect(run).toEqual({ code: 0, output: stringContaining('backup: pruned 2 file(s) older than 48 hours:') });
   expect(run.output).not.toContain(backupPassword);
   const dumps = await dumpsIn(dir);
   expect(dumps).toHaveLength(2);
   expect(dumps).toContain(path.basename(yesterday));
   expect(dumps).not.toContain(path.basename(threeDays));
   await expect(fs.stat(notADump)).resolves.toBeTruthy();
+  await expect(fs.stat(partial)).rejects.toThrow(/ENOENT/);
   // Nothing half-uploaded is left, and the new dump is the job's alone (the checkpoint lists, never reads).
   expect((await fs.readdir(dir)).filter((name) => name.endsWith('.partial'))).toEqual([]);
   const newest = path.join(dir, dumps[dumps.length - 1] ?? '');
@@ -256,6 +261,22 @@ test('a good run dumps, uploads a restorable dump, prunes only the dumps older t
   const listing = spawnLogged(`${PG_BIN}/pg_restore`, ['--list', newest]);
   expect(await waitExit(listing.child, 30_000)).toBe(true);
   expect(listing.logs()).toMatch(/TABLE DATA public orders/);
+});
+
+test('--prune-only deletes a dump made off the schedule once it is past the retention, and dumps nothing', async () => {
+  const before = await dumpsIn(dirs.fresh);
+  const offSchedule = await oldFile(dirs.fresh, dumpName(48 * HOUR + 60), 48 * HOUR + 60, 'made by hand two days ago', jobUser);
+  const run = await runBackup('fresh', {}, ['--prune-only']);
+  expect(run).toEqual({ code: 0, output: stringContaining(`backup: pruned 1 file(s) older than 48 hours: ${path.basename(offSchedule)}\n`) });
+  expect(run.output).not.toContain('backup: dumped');
+  expect(await dumpsIn(dirs.fresh)).toEqual(before);
+});
+
+test('a retention under an hour is refused before anything is done', async () => {
+  const before = await dumpsIn(dirs.fresh);
+  const run = await runBackup('fresh', { BACKUP_RETENTION_HOURS: '0' });
+  expect(run).toEqual({ code: 1, output: "backup: FAILED: BACKUP_RETENTION_HOURS must be a whole number of hours, at least 1: got '0'\n" });
+  expect(await dumpsIn(dirs.fresh)).toEqual(before);
 });
 
 test('a run whose dump fails uploads nothing and prunes nothing', async () => {
@@ -298,21 +319,36 @@ test('a prune that fails makes the run fail, after the upload', async () => {
   expect(dumps).toContain(path.basename(stuck));
 });
 
-test('schedule.sh runs the backup at the minute BACKUP_SCHEDULE names', async () => {
-  // The coming minute, in UTC. A minute later than that if it is about to turn, so the scheduler surely starts before it.
+test('schedule.sh runs the backup at the minute BACKUP_SCHEDULE names, and prunes alone at that minute of other hours', async () => {
+  // The coming minute, in UTC. A minute later than that if it is about to turn, so the schedulers surely start before it.
   const at = new Date(Date.now() + (new Date().getUTCSeconds() > 50 ? 120_000 : 60_000));
-  const schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
-  scheduler = spawnLogged('sh', [SCHEDULE_SCRIPT], { env: { ...backupEnvironment('scheduled'), BACKUP_SCHEDULE: schedule, TZ: 'UTC' } });
-  const said = await waitFor('the scheduler to say when it runs', async () => /^schedule: .*$/m.exec(scheduler!.logs())?.[0]);
-  expect(said).toBe(`schedule: a backup every day at ${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')} UTC`);
+  const hhmm = (hour: number) => `${String(hour).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
+  // One scheduler whose hour is this one: it backs up; one whose hour is another: it only prunes.
+  const otherHour = (at.getUTCHours() + 1) % 24;
+  const stale = await oldFile(dirs.pruned, dumpName(49 * HOUR), 49 * HOUR, 'made by hand two days ago', jobUser);
+  const start = (target: Case, hour: number) => spawnLogged('sh', [SCHEDULE_SCRIPT], { env: { ...backupEnvironment(target), BACKUP_SCHEDULE: `${at.getUTCMinutes()} ${hour} * * *`, TZ: 'UTC' } });
+  schedulers.push(start('scheduled', at.getUTCHours()), start('pruned', otherHour));
+  const [backingUp, pruning] = schedulers as [Scheduler, Scheduler];
+  for (const [scheduler, hour] of [
+    [backingUp, at.getUTCHours()],
+    [pruning, otherHour],
+  ] as const) {
+    const said = await waitFor('the scheduler to say when it runs', async () => /^schedule: .*$/m.exec(scheduler.logs())?.[0]);
+    expect(said).toBe(`schedule: a backup every day at ${hhmm(hour)} UTC`);
+  }
   // Nothing before that minute.
   expect(await dumpsIn(dirs.scheduled)).toEqual([]);
   await waitFor('a dump from the scheduled run', async () => ((await dumpsIn(dirs.scheduled)).length === 1 ? true : undefined), WAIT_MS);
-  expect(scheduler.logs()).toContain('backup: uploaded postgres-');
-  // A SIGTERM (docker stop) ends it at once, mid-wait, with status 0.
-  scheduler.child.kill('SIGTERM');
-  expect(await waitExit(scheduler.child, 10_000)).toBe(true);
-  expect(scheduler.child.exitCode).toBe(0);
+  expect(backingUp.logs()).toContain('backup: uploaded postgres-');
+  await waitFor('the hourly prune', async () => ((await dumpsIn(dirs.pruned)).length === 0 ? true : undefined), WAIT_MS);
+  expect(pruning.logs()).toContain(`backup: pruned 1 file(s) older than 48 hours: ${path.basename(stale)}`);
+  expect(pruning.logs()).not.toContain('backup: dumped');
+  // A SIGTERM (docker stop) ends each at once, mid-wait, with status 0.
+  for (const scheduler of schedulers.splice(0)) {
+    scheduler.child.kill('SIGTERM');
+    expect(await waitExit(scheduler.child, 10_000)).toBe(true);
+    expect(scheduler.child.exitCode).toBe(0);
+  }
 });
 
 test('Prometheus with the shipped rules says which backup is broken, and never that the SFTP server is down', async () => {

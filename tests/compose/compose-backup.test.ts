@@ -5,7 +5,7 @@
  * themselves run against real servers in tests/backups/postgres-backup.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -69,10 +69,21 @@ test("the job logs in to the SFTP server's backup user with the key that server 
     rmSync(dir, { recursive: true, force: true });
   }
   expect(env('BACKUP_SFTP_HOST')).toBe('sftp');
-  expect(env('BACKUP_SFTP_USER')).toBe('backup');
+  const user = env('BACKUP_SFTP_USER');
+  // Not a name Debian's base-passwd has taken already (`backup` is uid 34 there): the server would
+  // keep that user, with its own home and groups, and never read the key.
+  const debianUsers = readFileSync('/usr/share/base-passwd/passwd.master', 'utf8')
+    .split('\n')
+    .map((line) => line.split(':')[0]);
+  expect(debianUsers).toContain('backup');
+  expect(debianUsers).not.toContain(user);
   const entrypoint = read('compose/sftp/entrypoint.sh');
-  expect(entrypoint).toContain('/etc/ssh/backup_authorized_keys /home/backup/.ssh/authorized_keys');
-  expect(read('compose/sftp/sshd_config')).toMatch(/^AllowUsers .*\bbackup\b/m);
+  expect(entrypoint).toContain(`useradd --create-home --shell /usr/sbin/nologin --gid backup-readers ${user}`);
+  expect(entrypoint).toContain(`/etc/ssh/backup_authorized_keys /home/${user}/.ssh/authorized_keys`);
+  const sshd = read('compose/sftp/sshd_config');
+  expect(sshd).toMatch(new RegExp(`^AllowUsers .*\\b${user}\\b`, 'm'));
+  // Key only, and chrooted to the backups.
+  expect(sshd.slice(sshd.indexOf(`\nMatch User ${user}\n`))).toBe(`\nMatch User ${user}\n` + '  PasswordAuthentication no\n  ChrootDirectory /srv/backups\n  ForceCommand internal-sftp -u 077\n');
   // The host key the job accepts is the one the checkpoints pin.
   const hostKey = repoFileIn(ROOT, compose, backup, env('BACKUP_SFTP_HOST_KEY_FILE'));
   expect(hostKey).toBe(path.join(ROOT, 'compose/sftp/ssh_host_ed25519_key.pub'));
@@ -83,7 +94,8 @@ test("the job logs in to the SFTP server's backup user with the key that server 
 
 test('the job writes where the monitor looks, under the name it matches, and the server lets the checkpoints list it', () => {
   const freshness = backupModule?.sftp.freshness;
-  expect(freshness?.directory).toBe(env('BACKUP_SFTP_DIR'));
+  // The job is chrooted to /srv/backups; the checkpoints' login is not.
+  expect(freshness?.directory).toBe(`/srv/backups${env('BACKUP_SFTP_DIR')}`);
   // backup.sh names a dump <BACKUP_NAME>-<UTC time>.dump; BACKUP_NAME defaults to postgres.
   expect(backup.environment?.BACKUP_NAME).toBeUndefined();
   expect(read('compose/backup/backup.sh')).toContain('name=${BACKUP_NAME:-postgres}');
@@ -91,8 +103,8 @@ test('the job writes where the monitor looks, under the name it matches, and the
   expect(freshness?.pattern).toBe('postgres-*.dump');
   // The server creates the directory for the backup user, listable by group backups, which the checkpoints' login joins.
   const entrypoint = read('compose/sftp/entrypoint.sh');
-  expect(entrypoint).toContain(`install -d -m 2750 -o backup -g backups ${env('BACKUP_SFTP_DIR')}`);
-  expect(entrypoint).toContain(`usermod -a -G backups ${backupModule?.sftp.username}`);
+  expect(entrypoint).toContain(`install -d -m 2750 -o ${env('BACKUP_SFTP_USER')} -g backup-readers ${freshness?.directory}`);
+  expect(entrypoint).toContain(`usermod -a -G backup-readers ${backupModule?.sftp.username}`);
   expect(
     secretNames(backup)
       .map((ref) => ref.source)
