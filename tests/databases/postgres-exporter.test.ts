@@ -23,14 +23,14 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { inspect } from 'node:util';
 import { Client } from 'pg';
 import { isMap, isSeq, parseDocument } from 'yaml';
+import { waitFor } from '../support/checkpoint-process';
 import { loadDashboards } from '../support/dashboards';
 import { LOOPBACK } from '../support/ports';
 import { createExporterRole, EXPORTER_ROLE, startPostgresExporter } from '../support/postgres-exporter';
 import { PROBE_USER, startPostgres, type PostgresServer } from '../support/postgres-server';
-import { killAndWait, sleep, type ProcessServer } from '../support/processes';
+import { killAndWait, type ProcessServer } from '../support/processes';
 import { startPrometheus, type Prometheus } from '../support/prometheus';
 import { durationSeconds, INTERVALS, PROMETHEUS_FLAGS, PROMETHEUS_FILES, renderPrometheusConfig, renderRules, ROOT, TIME_SCALE, type Substitution } from '../support/stack-config';
 import { panelQueries } from '../smoke/dashboard-panels';
@@ -105,21 +105,8 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Polls `check` until it returns a value other than undefined, up to `ms`; fails with the last state. */
-async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}${last === undefined ? '' : ` (last: ${last instanceof Error ? String(last) : inspect(last)})`}`);
-    await sleep(250);
-  }
-}
+/** waitFor with this suite's bound. */
+const waitUntil = <T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> => waitFor(what, check, ms);
 
 /** A session of the superuser over the unix socket, ended after the suite. */
 async function session(name: string): Promise<Client> {

@@ -27,10 +27,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { inspect } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { startAlertmanager, type Alertmanager } from '../support/alertmanager';
 import { makeTestPki, type TestPki } from '../support/certs';
+import { waitFor } from '../support/checkpoint-process';
 import { startMailSink, type MailSink, type ReceivedMail } from '../support/mail-sink';
 import { NODE_EXPORTER_BIN } from '../support/node-exporter';
 import { freePort, LOOPBACK } from '../support/ports';
@@ -249,21 +249,8 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** Polls `check` until it returns a value other than undefined, up to `ms`; fails with the last state. */
-async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}${last === undefined ? '' : ` (last error: ${last instanceof Error ? String(last) : inspect(last)})`}`);
-    await sleep(250);
-  }
-}
+/** waitFor with this suite's bound. */
+const waitUntil = <T>(what: string, check: () => Promise<T | undefined>, ms = WAIT_MS): Promise<T> => waitFor(what, check, ms);
 
 const elapsed = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)}s`;
 

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { request, type GetOptions, type SimpleResponse } from './client';
 import { hasExited, killAndWait, onFreePort, sleep, spawnLogged, startFailure, track, type LoggedChild } from './processes';
 import { CHECKPOINT_BIN, CHECKPOINT_BUNDLE } from './stack-config';
@@ -129,13 +130,22 @@ export function runCheckpoint(args: string[]): Promise<CliRun> {
   });
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `timeoutMs` with
+ * `what` and the last error `check` threw, if any.
+ */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const result = await check().catch(() => undefined);
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const result = await check();
+      if (result !== undefined) return result;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${last instanceof Error ? String(last) : inspect(last)})`}`);
     await sleep(100);
   }
 }
