@@ -92,6 +92,8 @@ export async function awaitDelivery(check: DeliveryCheck): Promise<number> {
         signal.removeEventListener('abort', onAbort);
         handedOver = true;
         const removal = removeThenLogOut(client, found, failed('deleting the test message', 'protocol'));
+        // Its failure reaches the probe through the await below, unless the deadline came first:
+        // then nobody awaits it, and it must not be an unhandled rejection.
         removal.catch(() => undefined);
         await abortable(removal, signal);
         return seconds;
