@@ -205,6 +205,12 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('postgres-backup'))).toContain('find /tmp/schedule.alive -mmin -1');
   });
 
+  test("Prometheus's start waits for no other service's health: an unhealthy checkpoint must not keep the alerting down", () => {
+    const dependsOn = (service('prometheus') as { depends_on?: Record<string, { condition: string }> }).depends_on ?? {};
+    expect(Object.keys(dependsOn).sort()).toEqual(['alertmanager', 'checkpoint-a', 'checkpoint-b']);
+    for (const [name, { condition }] of Object.entries(dependsOn)) expect([name, condition]).toEqual([name, 'service_started']);
+  });
+
   test('Prometheus, Alertmanager and Grafana keep their data in named volumes', () => {
     const expected: Record<string, [string, string]> = {
       prometheus: ['prometheus-data', '/prometheus'],
