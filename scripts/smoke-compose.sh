@@ -10,7 +10,8 @@
 #   4. Mailpit: the Watchdog mail arrived (the alert path works before anything breaks)
 #   5. docker compose stop postgres: the PostgresDown mail arrives
 #   6. docker compose start postgres: the RESOLVED mail arrives
-#   7. docker compose down -v, always (trap), also on failure or Ctrl-C
+#   7. docker compose down -v, always (trap), also on failure or Ctrl-C; before it, on a failure,
+#      every service's whole log into SMOKE_LOGS_DIR when that is set (CI keeps it as an artifact)
 #
 # It runs the shipped Prometheus rules and Alertmanager routes unchanged, so it takes as long as
 # a real outage does: under a minute from the stop to the mail (a probe every 15 s, down at the
@@ -149,6 +150,12 @@ cleanup() {
     log "diagnostics: services, then the last log lines of each"
     "${COMPOSE[@]}" ps --all >&2 || true
     "${COMPOSE[@]}" logs --no-color --tail=40 >&2 || true
+    if [ -n "${SMOKE_LOGS_DIR:-}" ]; then
+      mkdir -p "$SMOKE_LOGS_DIR"
+      "${COMPOSE[@]}" ps --all >"$SMOKE_LOGS_DIR/ps.txt" 2>&1 || true
+      "${COMPOSE[@]}" logs --no-color --timestamps >"$SMOKE_LOGS_DIR/compose.log" 2>&1 || true
+      log "the services' logs are in $SMOKE_LOGS_DIR"
+    fi
   fi
   log "docker compose down -v"
   "${COMPOSE[@]}" down --volumes --remove-orphans --timeout 20 >&2 || true

@@ -137,6 +137,19 @@ test('a wait that runs out fails with the last check, prints diagnostics, and st
   expect(compose(run.calls).slice(-3)).toEqual(['ps --all', 'logs --no-color --tail=40', 'down --volumes --remove-orphans --timeout 20']);
 });
 
+test('on a failure with SMOKE_LOGS_DIR set, every log goes there before down -v', () => {
+  const logs = mkdtempSync(path.join(os.tmpdir(), 'smoke-logs-'));
+  try {
+    const run = runSmoke({ FAKE_UP_FAILS: '1', SMOKE_LOGS_DIR: logs });
+    expect(run.status).toBe(1);
+    expect(compose(run.calls).slice(-5)).toEqual(['ps --all', 'logs --no-color --tail=40', 'ps --all', 'logs --no-color --timestamps', 'down --volumes --remove-orphans --timeout 20']);
+    expect(existsSync(path.join(logs, 'ps.txt')) && existsSync(path.join(logs, 'compose.log'))).toBe(true);
+    expect(run.stderr).toContain(`the services' logs are in ${logs}`);
+  } finally {
+    rmSync(logs, { recursive: true, force: true });
+  }
+});
+
 test('a failed `up` still runs down -v', () => {
   const run = runSmoke({ FAKE_UP_FAILS: '1' });
   expect(run.status).toBe(1);
