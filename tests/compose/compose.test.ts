@@ -205,6 +205,14 @@ describe('compose.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('postgres-backup'))).toContain('find /tmp/schedule.alive -mmin -1');
   });
 
+  test('every service has a memory, CPU and process limit', () => {
+    for (const [name, svc] of Object.entries(services) as [string, Service & { mem_limit?: string; cpus?: number; pids_limit?: number }][]) {
+      expect([name, svc.mem_limit]).toEqual([name, expect.stringMatching(/^\d+[mg]$/)]);
+      expect([name, typeof svc.cpus === 'number' && svc.cpus > 0 && svc.cpus <= 2]).toEqual([name, true]);
+      expect([name, typeof svc.pids_limit === 'number' && svc.pids_limit >= 32]).toEqual([name, true]);
+    }
+  });
+
   test("Prometheus's start waits for no other service's health: an unhealthy checkpoint must not keep the alerting down", () => {
     const dependsOn = (service('prometheus') as { depends_on?: Record<string, { condition: string }> }).depends_on ?? {};
     expect(Object.keys(dependsOn).sort()).toEqual(['alertmanager', 'checkpoint-a', 'checkpoint-b']);
