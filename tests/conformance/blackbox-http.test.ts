@@ -11,7 +11,9 @@ import { parse, stringify } from 'yaml';
 import { startBlackbox, type Blackbox } from '../support/blackbox';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
-import { AUTH_PASSWORD, AUTH_USER, startTargets, type Targets } from '../support/http-targets';
+import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy';
+import { AUTH_BEARER_TOKEN, AUTH_PASSWORD, AUTH_USER, startTargets, type Targets } from '../support/http-targets';
+import { startOAuth2Server, type OAuth2Server } from '../support/oauth2-server';
 import { metricNames, parseMetrics, value } from '../support/metrics-text';
 
 /**
@@ -52,7 +54,21 @@ let blackbox: Blackbox;
 let configDir: string;
 let ours: RunningCheckpoint;
 
+let proxy: ForwardProxy;
+/** The same proxy, but one that wants PROXY_USER:PROXY_PASSWORD (in the module's proxy_url). */
+let authProxy: ForwardProxy;
+let oauth: OAuth2Server;
+
 const passwordFile = () => path.join(configDir, 'password');
+const tokenFile = () => path.join(configDir, 'token');
+const clientSecretFile = () => path.join(configDir, 'client-secret');
+const PROXY_USER = 'prox y';
+const PROXY_PASSWORD = 'pr0xy:pw@';
+const CLIENT_ID = 'checkpoint probe';
+const CLIENT_SECRET = 'cl1ent&secret';
+/** The forward proxies and the token endpoint tell the two probers apart by their User-Agent. */
+const GO_CLIENT = /^Go-http-client/;
+const OURS = /^Private-Checkpoint/;
 
 /** The one module file both exporters load. `preferred_ip_protocol: ip4` because the targets listen on 127.0.0.1 only. */
 function modulesYaml(): string {
@@ -198,7 +214,122 @@ modules:
       basic_auth:
         username: ${AUTH_USER}
         password_file: ${passwordFile()}
+  bearer_inline:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      bearer_token: ${AUTH_BEARER_TOKEN}
+  authorization_file:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      authorization:
+        credentials_file: ${tokenFile()}
+  authorization_inline:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      authorization:
+        type: Bearer
+        credentials: ${AUTH_BEARER_TOKEN}
+  authorization_custom_type:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      authorization:
+        type: Token
+        credentials_file: ${tokenFile()}
+  via_proxy:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      proxy_url: ${proxy.url}
+      proxy_connect_header:
+        X-Tunnel-Tag: [conformance]
+      tls_config:
+        ca_file: ${ca}
+  via_auth_proxy:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      proxy_url: ${withCredentials(authProxy.url, PROXY_USER, PROXY_PASSWORD)}
+      tls_config:
+        ca_file: ${ca}
+  via_auth_proxy_wrong_password:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      proxy_url: ${withCredentials(authProxy.url, PROXY_USER, 'wrong')}
+      tls_config:
+        ca_file: ${ca}
+  via_proxy_down:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      proxy_url: http://127.0.0.1:${targets.ports.refused}
+  oauth2:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret_file: ${clientSecretFile()}
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        endpoint_params: {audience: checkpoint, lifetime: '3600'}
+  oauth2_short_lived:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret: ${CLIENT_SECRET}
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        # Within the 10 s margin both clients keep before an expiry: every token is already stale.
+        endpoint_params: {audience: checkpoint, lifetime: '5'}
+  oauth2_through_proxy:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret_file: ${clientSecretFile()}
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        endpoint_params: {audience: checkpoint, lifetime: '3600', via: proxy}
+        proxy_url: ${proxy.url}
+  oauth2_wrong_secret:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret: not-the-secret
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        endpoint_params: {audience: checkpoint}
 `;
+}
+
+/** A proxy URL with credentials, percent-encoded as a URL must have them. */
+function withCredentials(url: string, user: string, password: string): string {
+  const withUser = new URL(url);
+  withUser.username = user;
+  withUser.password = password;
+  return withUser.href;
 }
 
 const INSECURE_CHAIN_EXPIRY =
@@ -272,6 +403,33 @@ const CASES: Case[] = [
   { name: 'body_size_limit exceeded once uncompressed', module: 'gzip_small_limit', target: (t) => `${t.http}/gzip`, success: 0 },
   { name: 'body_size_limit not exceeded', module: 'small_limit', target: (t) => `${t.http}/body?text=short`, success: 1 },
   { name: 'basic_auth with password_file', module: 'basic_auth', target: (t) => `${t.http}/auth`, success: 1 },
+  { name: 'bearer_token inline', module: 'bearer_inline', target: (t) => `${t.http}/auth`, success: 1 },
+  { name: 'authorization with credentials_file, type Bearer by default', module: 'authorization_file', target: (t) => `${t.http}/auth`, success: 1 },
+  { name: 'authorization with inline credentials', module: 'authorization_inline', target: (t) => `${t.http}/auth`, success: 1 },
+  { name: 'authorization of a type the target refuses', module: 'authorization_custom_type', target: (t) => `${t.http}/auth`, success: 0 },
+  { name: 'http through the proxy', module: 'via_proxy', target: (t) => `${t.http}/ok`, success: 1 },
+  { name: 'https through the proxy (CONNECT)', module: 'via_proxy', target: (t) => `${t.https}/ok`, success: 1 },
+  { name: 'h2 through the proxy (CONNECT)', module: 'via_proxy', target: (t) => `${t.h2}/ok`, success: 1 },
+  { name: 'redirects through the proxy', module: 'via_proxy', target: (t) => `${t.http}/redirect/2`, success: 1 },
+  { name: 'http through a proxy with credentials', module: 'via_auth_proxy', target: (t) => `${t.http}/ok`, success: 1 },
+  { name: 'https through a proxy with credentials', module: 'via_auth_proxy', target: (t) => `${t.https}/ok`, success: 1 },
+  { name: 'http through a proxy refusing the credentials (407)', module: 'via_auth_proxy_wrong_password', target: (t) => `${t.http}/ok`, success: 0 },
+  { name: 'https through a proxy refusing the credentials (407 to CONNECT)', module: 'via_auth_proxy_wrong_password', target: (t) => `${t.https}/ok`, success: 0 },
+  { name: 'proxy down', module: 'via_proxy_down', target: (t) => `${t.http}/ok`, success: 0 },
+  { name: 'oauth2 client credentials', module: 'oauth2', target: () => `${oauth.url}/protected`, success: 1 },
+  { name: 'oauth2 token endpoint through the proxy', module: 'oauth2_through_proxy', target: () => `${oauth.url}/protected`, success: 1 },
+  { name: 'oauth2 secret refused by the token endpoint', module: 'oauth2_wrong_secret', target: () => `${oauth.url}/protected`, success: 0 },
+  {
+    name: 'oauth2 token not sent to another host after a redirect',
+    module: 'oauth2',
+    target: () => `${oauth.url}/redirect-to?url=${encodeURIComponent(`${oauth.localhostUrl}/protected`)}`,
+    success: 1,
+    ours: { probe_success: 0, probe_http_status_code: 401 },
+    deliberate: {
+      differs: ['probe_success', 'probe_http_status_code'],
+      because: 'blackbox_exporter sends the OAuth2 token to every host a redirect leads to; we send it only to the target host and its subdomains, as any other credential',
+    },
+  },
   {
     name: 'compression gzip without Accept-Encoding',
     module: 'gzip_no_header',
@@ -304,6 +462,12 @@ beforeAll(async () => {
   targets = await startTargets(pki);
   configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'checkpoint-conformance-'));
   await fs.writeFile(passwordFile(), AUTH_PASSWORD);
+  await fs.writeFile(tokenFile(), `${AUTH_BEARER_TOKEN}\n`);
+  await fs.writeFile(clientSecretFile(), CLIENT_SECRET);
+  proxy = await startForwardProxy();
+  authProxy = await startForwardProxy();
+  authProxy.requireAuthorization = `Basic ${Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64')}`;
+  oauth = await startOAuth2Server({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: 'probe read', params: { audience: 'checkpoint' } });
   blackbox = await startBlackbox(modulesYaml());
   // timeoutOffsetSeconds 0.5 (the helper's default) is blackbox_exporter's --timeout-offset default.
   ours = await startCheckpoint(withLocalTargetsAllowed(modulesYaml()), { maxConcurrentProbes: 16, historyLimit: 10 });
@@ -313,6 +477,9 @@ afterAll(async () => {
   await blackbox?.stop();
   await ours?.stop();
   await targets?.close();
+  await proxy?.close();
+  await authProxy?.close();
+  await oauth?.close();
   await pki?.cleanup();
   if (configDir) await fs.rm(configDir, { recursive: true, force: true });
 });
