@@ -65,7 +65,7 @@ async function fetchToken(settings: HttpSettings & { oauth2: OAuth2Settings }, s
   if (oauth2.scopes.length > 0) form.set('scope', oauth2.scopes.join(' '));
   for (const [name, value] of Object.entries(oauth2.endpoint_params)) form.set(name, value);
   // x/oauth2 sends the client's id and secret URL-encoded in Basic auth first.
-  const basic = Buffer.from(`${encodeURIComponent(oauth2.client_id)}:${encodeURIComponent(secret)}`).toString('base64');
+  const basic = Buffer.from(`${queryEscape(oauth2.client_id)}:${queryEscape(secret)}`).toString('base64');
   const response = await exchangeHttp1({
     url,
     requestTarget: connection.requestTarget,
@@ -96,6 +96,13 @@ async function fetchToken(settings: HttpSettings & { oauth2: OAuth2Settings }, s
     authorization: `${tokenType(token.token_type)} ${token.access_token}`,
     refreshAt: typeof token.expires_in === 'number' && token.expires_in > 0 ? Date.now() + token.expires_in * 1000 - EXPIRY_MARGIN_MS : Infinity,
   };
+}
+
+/** Go's url.QueryEscape: only letters, digits and -_.~ stay; a space is '+'. */
+function queryEscape(text: string): string {
+  return encodeURIComponent(text)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
 }
 
 interface TokenAnswer {

@@ -10,10 +10,11 @@ import { openConnection, upgradeToTls, type OpenConnection } from '../../src/net
 import { resolveTarget } from '../../src/net/resolve';
 import { unbracketedHost } from '../../src/net/url-host';
 import { ProbeFailure } from '../../src/probe/failure';
+import { USER_AGENT } from '../../src/version';
 
 export interface HopConnectionRequest {
   url: URL;
-  /** The target's resolved address: like blackbox_exporter, we ask the proxy for that address, not the name. */
+  /** The target's resolved address: connected to without a proxy, the CONNECT's authority with one. */
   address: string;
   proxyUrl?: string;
   connectHeaders?: Record<string, string[]>;
@@ -52,8 +53,10 @@ export async function openHopConnection(request: HopConnectionRequest): Promise<
     const userinfo = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
     proxyHeaders['proxy-authorization'] = `Basic ${Buffer.from(userinfo).toString('base64')}`;
   }
+  // As blackbox_exporter 0.23 asks a proxy: an http target by its name (the proxy resolves it),
+  // the tunnel for an https one to the address it resolved itself (the certificate is still checked against the name).
+  if (!request.tls) return { ...toProxy, requestTarget: `${url.protocol}//${url.host}${url.pathname}${url.search}`, proxyHeaders };
   const authority = `${request.address.includes(':') ? `[${request.address}]` : request.address}:${port}`;
-  if (!request.tls) return { ...toProxy, requestTarget: `http://${authority}${url.pathname}${url.search}`, proxyHeaders };
 
   const tunnelStarted = performance.now();
   await connectTunnel(toProxy.socket, authority, { ...proxyHeaders, ...joined(request.connectHeaders ?? {}) }, signal);
@@ -82,7 +85,7 @@ function connectTunnel(socket: net.Socket, authority: string, headers: Record<st
     // A header value is the module's, but a line break in it would write a request of its own.
     if (/[\r\n]/.test(value)) return Promise.reject(new ProbeFailure('config', 'proxy_connect_header: a value holds a line break'));
   }
-  const head = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
+  const head = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`, `User-Agent: ${USER_AGENT}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
   return new Promise<void>((resolve, reject) => {
     let received = Buffer.alloc(0);
     const cleanup = () => {

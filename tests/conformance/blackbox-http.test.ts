@@ -4,11 +4,14 @@
  * the metrics dashboards and alerts read. Where they do not, the table says why, and the reason
  * belongs in the README's list of deliberate differences.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startBlackbox, type Blackbox } from '../support/blackbox';
+import { builtInProbers } from '../../src/cli/probers';
+import { parseConfig } from '../../src/config/load';
+import { BLACKBOX_BIN, startBlackbox, type Blackbox } from '../support/blackbox';
 import { makeTestPki, type TestPki } from '../support/certs';
 import { startCheckpoint, type RunningCheckpoint } from '../support/checkpoint-server';
 import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy';
@@ -67,7 +70,7 @@ const PROXY_PASSWORD = 'pr0xy:pw@';
 const CLIENT_ID = 'checkpoint probe';
 const CLIENT_SECRET = 'cl1ent&secret';
 /** The forward proxies and the token endpoint tell the two probers apart by their User-Agent. */
-const GO_CLIENT = /^Go-http-client/;
+const GO_CLIENT = /^(Blackbox Exporter|Go-http-client)\//;
 const OURS = /^Private-Checkpoint/;
 
 /** The one module file both exporters load. `preferred_ip_protocol: ip4` because the targets listen on 127.0.0.1 only. */
@@ -310,6 +313,18 @@ modules:
         scopes: [probe, read]
         endpoint_params: {audience: checkpoint, lifetime: '3600', via: proxy}
         proxy_url: ${proxy.url}
+  oauth2_short_lived_through_proxy:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret_file: ${clientSecretFile()}
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        endpoint_params: {audience: checkpoint, lifetime: '5'}
+        proxy_url: ${proxy.url}
   oauth2_wrong_secret:
     prober: http
     timeout: 5s
@@ -540,3 +555,92 @@ test.each(CASES.map((row) => [row.name, row] as const))('%s', async (_name, row)
 function helpLines(text: string): Map<string, string> {
   return new Map([...text.matchAll(/^# HELP (\S+) (.*)$/gm)].map((match) => [match[1] ?? '', match[2] ?? '']));
 }
+
+/** Probes with both, one after the other (so the servers' records come in a known order). */
+async function probeBoth(module: string, target: string): Promise<void> {
+  const theirs = await blackbox.probe(module, target);
+  const answer = await probeOurs(module, target);
+  expect([theirs.status, answer.status]).toEqual([200, 200]);
+}
+
+describe('what reaches the proxy and the token endpoint, from each prober', () => {
+  test('http by absolute URI with the name, https by CONNECT to the resolved address with proxy_connect_header', async () => {
+    proxy.requests.length = 0;
+    await probeBoth('via_proxy', `${targets.localhost.http}/ok`);
+    await probeBoth('via_proxy', `${targets.localhost.https}/ok`);
+    const seen = proxy.requests.map((request) => ({
+      client: GO_CLIENT.test(String(request.headers['user-agent'])) ? 'go' : OURS.test(String(request.headers['user-agent'])) ? 'ours' : request.headers['user-agent'],
+      method: request.method,
+      target: request.target,
+      tag: request.headers['x-tunnel-tag'],
+    }));
+    expect(seen).toEqual([
+      { client: 'go', method: 'GET', target: `http://localhost:${targets.ports.http}/ok`, tag: undefined },
+      { client: 'ours', method: 'GET', target: `http://localhost:${targets.ports.http}/ok`, tag: undefined },
+      { client: 'go', method: 'CONNECT', target: `127.0.0.1:${targets.ports.https}`, tag: 'conformance' },
+      { client: 'ours', method: 'CONNECT', target: `127.0.0.1:${targets.ports.https}`, tag: 'conformance' },
+    ]);
+  });
+
+  test("the proxy URL's credentials go to the proxy as Proxy-Authorization, in requests and in CONNECT", async () => {
+    authProxy.requests.length = 0;
+    await probeBoth('via_auth_proxy', `${targets.http}/ok`);
+    await probeBoth('via_auth_proxy', `${targets.https}/ok`);
+    expect(authProxy.requests.map((request) => [request.method, request.headers['proxy-authorization']])).toEqual([
+      ['GET', authProxy.requireAuthorization],
+      ['GET', authProxy.requireAuthorization],
+      ['CONNECT', authProxy.requireAuthorization],
+      ['CONNECT', authProxy.requireAuthorization],
+    ]);
+  });
+
+  test('a proxy refusing the tunnel fails our probe as auth (407); an unreachable proxy as connect', async () => {
+    expect((await probeOurs('via_auth_proxy_wrong_password', `${targets.https}/ok`)).text).toContain('probe_failure_reason{reason="auth"} 1');
+    expect((await probeOurs('via_proxy_down', `${targets.http}/ok`)).text).toContain('probe_failure_reason{reason="connect"} 1');
+  });
+
+  test('authorization: the type and the credentials as written, from both', async () => {
+    targets.requests.length = 0;
+    await probeBoth('authorization_custom_type', `${targets.http}/auth`);
+    expect(targets.requests.map((request) => request.headers.authorization)).toEqual([`Token ${AUTH_BEARER_TOKEN}`, `Token ${AUTH_BEARER_TOKEN}`]);
+  });
+
+  test('oauth2: blackbox_exporter asks for a token at every probe; we keep one per module until 10 s before it expires', async () => {
+    oauth.issued.length = 0;
+    oauth.refusals.length = 0;
+    for (let i = 0; i < 3; i++) await probeBoth('oauth2_through_proxy', `${oauth.url}/protected`);
+    for (let i = 0; i < 3; i++) await probeBoth('oauth2_short_lived', `${oauth.url}/protected`);
+    const count = (client: RegExp, lifetime: number) => oauth.issued.filter((token) => client.test(token.userAgent) && token.expiresIn === lifetime).length;
+    // The 3600 s token was fetched by the table's case already: none is fetched again.
+    expect({ goLong: count(GO_CLIENT, 3600), oursLong: count(OURS, 3600), goShort: count(GO_CLIENT, 5), oursShort: count(OURS, 5) }).toEqual({ goLong: 3, oursLong: 0, goShort: 3, oursShort: 3 });
+    expect(oauth.refusals).toEqual([]);
+    expect(oauth.issued.map((token) => token.userAgent).filter((agent) => !GO_CLIENT.test(agent) && !OURS.test(agent))).toEqual([]);
+  });
+
+  test("oauth2: the token request alone goes through oauth2's proxy_url, with the client's secret; the target gets only the token", async () => {
+    proxy.requests.length = 0;
+    oauth.seenAuthorizations.length = 0;
+    await probeBoth('oauth2_short_lived_through_proxy', `${oauth.url}/protected`);
+    const clientBasic = `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID).replace(/%20/g, '+')}:${encodeURIComponent(CLIENT_SECRET)}`).toString('base64')}`;
+    expect(proxy.requests.map((request) => [request.method, request.target])).toEqual([
+      ['POST', oauth.tokenUrl],
+      ['POST', oauth.tokenUrl],
+    ]);
+    expect(proxy.requests.map((request) => request.headers.authorization === clientBasic || request.headers.authorization)).toEqual([true, true]);
+    expect(oauth.seenAuthorizations.map((authorization) => oauth.issuedToken(authorization))).toEqual([true, true]);
+  });
+});
+
+describe('keys newer than blackbox_exporter 0.23', () => {
+  test.each(['no_proxy: localhost', 'proxy_from_environment: true'])('%s: refused by blackbox_exporter 0.23, and by us as an unknown key', async (line) => {
+    const file = path.join(configDir, 'newer-keys.yml');
+    const yaml = `modules:\n  m:\n    prober: http\n    http:\n      proxy_url: http://127.0.0.1:3128\n      ${line}\n`;
+    await fs.writeFile(file, yaml);
+    const check = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      execFile(BLACKBOX_BIN, [`--config.file=${file}`, '--config.check'], (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, output: `${stdout}${stderr}` }));
+    });
+    expect(check.code).not.toBe(0);
+    expect(check.output).toContain(`field ${line.split(':')[0]} not found`);
+    expect(() => parseConfig(yaml, 'c.yml', builtInProbers, { checkSecretSources: false })).toThrow(/must NOT have additional properties|unknown key/);
+  });
+});
