@@ -28,7 +28,9 @@ export function validateHttpSettings(settings: HttpSettings, path: ConfigPath): 
 function authProblems(settings: HttpSettings, path: ConfigPath): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const methods = (['basic_auth', 'bearer_token', 'bearer_token_file', 'authorization', 'oauth2'] as const).filter((key) => settings[key] !== undefined);
-  if (methods.length > 1) problems.push({ path, message: `${methods.join(', ')}: at most one of basic_auth, bearer_token, bearer_token_file, authorization and oauth2 may be set` });
+  const last = methods[methods.length - 1];
+  if (methods.length > 1 && last)
+    problems.push({ path: [...path, last], message: `at most one of basic_auth, bearer_token, bearer_token_file, authorization and oauth2 may be set (set: ${methods.join(', ')})` });
   const { authorization, oauth2 } = settings;
   if (authorization) {
     problems.push(...mutuallyExclusive(authorization, ['credentials', 'credentials_file'], [...path, 'authorization']));
