@@ -18,6 +18,7 @@ import { startForwardProxy, type ForwardProxy } from '../support/forward-proxy';
 import { AUTH_BEARER_TOKEN, AUTH_PASSWORD, AUTH_USER, startTargets, type Targets } from '../support/http-targets';
 import { startOAuth2Server, type OAuth2Server } from '../support/oauth2-server';
 import { metricNames, parseMetrics, value } from '../support/metrics-text';
+import { sleep } from '../support/processes';
 
 /**
  * Metrics we add to every probe (or to some) that blackbox_exporter 0.23 does not have, on
@@ -325,6 +326,18 @@ modules:
         scopes: [probe, read]
         endpoint_params: {audience: checkpoint, lifetime: '5'}
         proxy_url: ${proxy.url}
+  oauth2_expiring:
+    prober: http
+    timeout: 5s
+    http:
+      preferred_ip_protocol: ip4
+      oauth2:
+        client_id: ${CLIENT_ID}
+        client_secret_file: ${clientSecretFile()}
+        token_url: ${oauth.tokenUrl}
+        scopes: [probe, read]
+        # Kept 2 s: 12 s less the 10 s margin.
+        endpoint_params: {audience: checkpoint, lifetime: '12'}
   oauth2_wrong_secret:
     prober: http
     timeout: 5s
@@ -615,6 +628,19 @@ describe('what reaches the proxy and the token endpoint, from each prober', () =
     expect({ goLong: count(GO_CLIENT, 3600), oursLong: count(OURS, 3600), goShort: count(GO_CLIENT, 5), oursShort: count(OURS, 5) }).toEqual({ goLong: 3, oursLong: 0, goShort: 3, oursShort: 3 });
     expect(oauth.refusals).toEqual([]);
     expect(oauth.issued.map((token) => token.userAgent).filter((agent) => !GO_CLIENT.test(agent) && !OURS.test(agent))).toEqual([]);
+  });
+
+  test('oauth2: our kept token is fetched anew once it is within 10 s of its expiry', async () => {
+    oauth.issued.length = 0;
+    const ours12 = () => oauth.issued.filter((token) => OURS.test(token.userAgent) && token.expiresIn === 12);
+    const deadline = Date.now() + 30_000;
+    // Probe until a second token comes: the first is kept 2 s, so it takes a few probes at most.
+    while (ours12().length < 2 && Date.now() < deadline) {
+      expect((await probeOurs('oauth2_expiring', `${oauth.url}/protected`)).text).toMatch(/^probe_success 1$/m);
+      await sleep(200);
+    }
+    expect(ours12()).toHaveLength(2);
+    expect(oauth.refusals).toEqual([]);
   });
 
   test("oauth2: the token request alone goes through oauth2's proxy_url, with the client's secret; the target gets only the token", async () => {
