@@ -45,7 +45,7 @@ export function exchangeHttp1(request: HopRequest): Promise<HopResponse> {
     try {
       outgoing = http.request({
         method: request.method,
-        path: `${request.url.pathname}${request.url.search}`,
+        path: request.requestTarget ?? `${request.url.pathname}${request.url.search}`,
         headers: wireHeaders(request),
         // The Host header is the prober's (a configured one, `?hostname=`, or the URL's).
         setHost: false,

@@ -13,6 +13,8 @@ import { exchangeHttp1 } from './exchange-http1';
 
 export interface HopRequest {
   url: URL;
+  /** The request line's target when it is not the URL's path: the absolute URI a forward proxy is asked for. */
+  requestTarget?: string;
   method: string;
   headers: Record<string, string>;
   body?: string | Buffer;

@@ -6,11 +6,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ProbeContext } from '../../src/probe/prober';
 import { ProbeFailure, type FailureReason } from '../../src/probe/failure';
 import { BodyReadFailure, readBody, type Body } from './body';
-import { openConnection } from '../../src/net/connect';
 import { exchange, type HopResponse } from './exchange';
+import { openHopConnection } from './proxy';
 import { createHttpMetrics, type HttpMetrics } from './metrics';
 import { regexpMatches } from '../../src/config/regexp';
-import { readRequestParts, type RequestParts } from './request-parts';
+import { addOAuth2Token, readRequestParts, type RequestParts } from './request-parts';
 import { tlsOptions } from '../../src/net/tls-config';
 import { resolveTarget } from '../../src/net/resolve';
 import type { HeaderMatchSettings, HttpSettings } from './schema';
@@ -63,27 +63,32 @@ async function followRedirects(probe: ProbeContext<HttpSettings, HttpTarget>, pa
     metrics.phases.add('resolve', resolved.seconds);
     if (url === origin) {
       metrics.address.report(resolved);
+      await addOAuth2Token(parts, settings, signal);
     }
 
     const secure = url.protocol === 'https:';
     const hostHeader = hostOverride ?? url.host;
     metrics.phases.enter('connect');
-    const connection = await openConnection({
+    const connection = await openHopConnection({
+      url,
       address: resolved.address,
-      port: Number(url.port) || (secure ? 443 : 80),
+      proxyUrl: settings.proxy_url,
+      connectHeaders: settings.proxy_connect_header,
       tls: secure ? await tlsOptions(settings.tls_config, settings.tls_config?.server_name ?? probe.hostname ?? host, settings.enable_http2 ? ['h2', 'http/1.1'] : ['http/1.1']) : undefined,
+      ipProtocol: settings.preferred_ip_protocol,
+      ipProtocolFallback: settings.ip_protocol_fallback,
       signal,
       onTlsStart: () => metrics.phases.enter('tls'),
     });
     metrics.phases.add('connect', connection.connectSeconds);
     metrics.phases.add('tls', connection.tlsSeconds);
 
-    const headers: Record<string, string> = { ...parts.headers, host: hostHeader };
+    const headers: Record<string, string> = { ...parts.headers, host: hostHeader, ...connection.proxyHeaders };
     if (!sameHostOrSubdomain(url, origin)) for (const name of SENSITIVE_HEADERS) delete headers[name];
     else Object.assign(headers, parts.credentials);
-    log.info('Making HTTP request', { url: url.href, host: hostHeader, method });
+    log.info('Making HTTP request', { url: url.href, host: hostHeader, method, ...(settings.proxy_url !== undefined && { proxy: new URL(settings.proxy_url).host }) });
     metrics.phases.enter('processing');
-    const response = await exchange({ url, method, headers, body, socket: connection.socket, signal });
+    const response = await exchange({ url, requestTarget: connection.requestTarget, method, headers, body, socket: connection.socket, signal });
     open.push(response);
     metrics.phases.add('processing', response.processingSeconds);
     log.info('Received HTTP response', { status_code: response.status, http_version: response.httpVersion });

@@ -157,7 +157,8 @@ function semanticProblems(config: CheckpointConfig, probers: ProberTable, option
     }
     const secrets = secretFields(definition.schema, proberSettings(module), ['modules', name, module.prober]);
     if (options.checkSecretSources !== false) problems.push(...missingSecretSources(secrets));
-    if (options.signed) problems.push(...secrets.filter((field) => field.kind === 'value').map((field) => ({ path: field.path, message: INLINE_SECRET_IN_SIGNED, atKey: true })));
+    if (options.signed)
+      problems.push(...secrets.filter((field) => field.kind === 'value' || field.kind === 'url').map((field) => ({ path: field.path, message: INLINE_SECRET_IN_SIGNED, atKey: true })));
     for (const other of probers.names) {
       if (other !== module.prober && module[other] !== undefined) {
         problems.push({ path: ['modules', name, other], message: `section does not match prober "${module.prober}"`, atKey: true });

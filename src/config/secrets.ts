@@ -11,7 +11,7 @@ import { Type, type StringOptions, type TOptional, type TSchema, type TString } 
 import type { ConfigPath, ConfigProblem } from './problems';
 import { mutuallyExclusive } from './rules';
 
-export type SecretKind = 'value' | 'file' | 'env';
+export type SecretKind = 'value' | 'file' | 'env' | 'url';
 
 /** The JSON Schema keyword carrying the mark; ajv ignores it (strict: false). */
 const MARK = 'secret';
@@ -23,6 +23,14 @@ const HIDDEN = '<secret>';
 /** A secret written in the config itself (blackbox_exporter's inline `password`). */
 export function SecretValue(options: StringOptions = {}) {
   return Type.String({ ...options, [MARK]: 'value' });
+}
+
+/**
+ * A URL whose password, when it has one (`http://user:pass@proxy`), is a secret: only the
+ * password is hidden, and a URL without one is no secret at all.
+ */
+export function SecretUrl(options: StringOptions = {}) {
+  return Type.String({ ...options, [MARK]: 'url' });
 }
 
 /** A file holding a secret, read at every probe (a trailing newline is ignored). */
@@ -59,7 +67,14 @@ export function secretFields(schema: TSchema, value: unknown, path: ConfigPath =
 
 /** A copy of `value` with every secret value replaced by `<secret>`; files and variables stay named. */
 export function redactSecrets(schema: TSchema, value: unknown): unknown {
-  return walk(schema, value, [], (kind, _path, fieldValue) => (kind === 'value' ? HIDDEN : fieldValue));
+  return walk(schema, value, [], (kind, _path, fieldValue) => (kind === 'value' ? HIDDEN : kind === 'url' ? withHiddenPassword(fieldValue) : fieldValue));
+}
+
+function withHiddenPassword(value: string): string {
+  const url = new URL(value);
+  // Set as a placeholder, then shown unencoded: `<secret>` would be percent-encoded in a URL.
+  url.password = 'p';
+  return url.href.replace(':p@', `:${HIDDEN}@`);
 }
 
 /** The secret files that cannot be read and the variables that are not set, as problems. */
@@ -83,7 +98,7 @@ type Visit = (kind: SecretKind, path: ConfigPath, value: string) => unknown;
 
 function walk(schema: TSchema, value: unknown, path: ConfigPath, visit: Visit): unknown {
   const node = schema as Record<string, unknown>;
-  if (typeof value === 'string' && isSecretSchema(node)) return visit(node[MARK] as SecretKind, path, value);
+  if (typeof value === 'string' && isSecretSchema(node)) return node[MARK] === 'url' && !hasPassword(value) ? value : visit(node[MARK] as SecretKind, path, value);
   if (Array.isArray(node.anyOf)) {
     // A union (a header given as a string or as { secret_file }): the branch of the value's shape.
     const branch = (node.anyOf as TSchema[]).find((option) => shapeFits(option, value));
@@ -105,6 +120,14 @@ function walk(schema: TSchema, value: unknown, path: ConfigPath, visit: Visit): 
       return [key, innerSchema ? walk(innerSchema, inner, innerPath, visit) : inner];
     }),
   );
+}
+
+function hasPassword(value: string): boolean {
+  try {
+    return new URL(value).password !== '';
+  } catch {
+    return false;
+  }
 }
 
 function shapeFits(schema: TSchema, value: unknown): boolean {

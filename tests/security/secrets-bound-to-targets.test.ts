@@ -33,6 +33,12 @@ const SECRET = {
   smtpFile: 'SECRET-smtp-file-9c0d',
   smtpEnv: 'SECRET-smtp-env-e1f2',
   browserValue: 'SECRET-browser-value-a3b4',
+  bearerInline: 'SECRET-bearer-inline-6d71',
+  authorizationInline: 'SECRET-authorization-inline-0b3e',
+  authorizationFile: 'SECRET-authorization-file-4c29',
+  oauth2Inline: 'SECRET-oauth2-client-secret-8e15',
+  proxyPassword: 'SECRET-proxy-password-2a97',
+  connectHeader: 'SECRET-connect-header-f00d',
 } as const;
 
 const ENV = { CHECKPOINT_SEC_PG_PW: SECRET.pgEnv, CHECKPOINT_SEC_SFTP_PW: SECRET.sftpEnv, CHECKPOINT_SEC_SMTP_PW: SECRET.smtpEnv };
@@ -62,6 +68,7 @@ async function config(): Promise<string> {
     sftp: await secretFile('sftp-password', SECRET.sftpFile),
     smtp: await secretFile('smtp-password', SECRET.smtpFile),
     browser: await secretFile('browser-value', SECRET.browserValue),
+    authorization: await secretFile('authorization-credentials', SECRET.authorizationFile),
   };
   const tls = `{ca_file: ${pki.caCertPath}, cert_file: ${pki.client.certPath}, key_file: ${pki.client.keyPath}}`;
   const http = (keys: string) => `    prober: http\n    timeout: 2s\n    http:\n      preferred_ip_protocol: ip4\n${keys}`;
@@ -90,6 +97,18 @@ ${http(`      headers: {Proxy-Authorization: '${SECRET.proxyAuthorization}'}\n`)
 ${http(`      headers: {X-Api-Key: '${SECRET.apiKey}'}\n`)}
   http_tls_key:
 ${http(`      tls_config: ${tls}\n`)}
+  http_bearer_inline:
+${http(`      bearer_token: ${SECRET.bearerInline}\n`)}
+  http_authorization_inline:
+${http(`      authorization: {type: Token, credentials: ${SECRET.authorizationInline}}\n`)}
+  http_authorization_file:
+${http(`      authorization: {credentials_file: ${f.authorization}}\n`)}
+  http_oauth2_inline:
+${http(`      oauth2: {client_id: probe, client_secret: ${SECRET.oauth2Inline}, token_url: 'http://${refused}/token'}\n`)}
+  http_proxy_password:
+${http(`      proxy_url: 'http://probe:${SECRET.proxyPassword}@${refused}'\n`)}
+  http_proxy_connect_header:
+${http(`      proxy_url: 'http://${refused}'\n      proxy_connect_header: {X-Tag: [${SECRET.connectHeader}]}\n`)}
   http_plain:
 ${http('')}
   http_control:
@@ -175,6 +194,12 @@ monitors:
   - {name: header-proxy-authorization, module: http_header_proxy_authorization, target: '${targets.http}/ok'}
   - {name: header-api-key, module: http_header_api_key, target: '${targets.http}/ok'}
   - {name: tls-key, module: http_tls_key, target: '${targets.mtls}/ok'}
+  - {name: bearer-inline, module: http_bearer_inline, target: '${targets.http}/ok'}
+  - {name: authorization-inline, module: http_authorization_inline, target: '${targets.http}/ok'}
+  - {name: authorization-file, module: http_authorization_file, target: '${targets.http}/ok'}
+  - {name: oauth2-inline, module: http_oauth2_inline, target: '${targets.http}/ok'}
+  - {name: proxy-password, module: http_proxy_password, target: '${targets.http}/ok'}
+  - {name: proxy-connect-header, module: http_proxy_connect_header, target: '${targets.https}/ok'}
   - {name: plain, module: http_plain, target: '${targets.http}/ok'}
   - {name: pg-file, module: pg_password_file, target: 'postgres://${refused}/postgres'}
   - {name: pg-env, module: pg_password_env, target: 'postgres://${refused}/postgres'}
@@ -247,6 +272,12 @@ describe('every kind of secret × every prober, aimed at an undeclared target: 4
     ['http plain Proxy-Authorization header', 'http_header_proxy_authorization', httpAt, 'secret'],
     ['http plain X-Api-Key header', 'http_header_api_key', httpAt, 'secret'],
     ['http tls_config.key_file', 'http_tls_key', httpsAt, 'secret'],
+    ['http bearer_token (inline)', 'http_bearer_inline', httpAt, 'secret'],
+    ['http authorization.credentials (inline)', 'http_authorization_inline', httpAt, 'secret'],
+    ['http authorization.credentials_file', 'http_authorization_file', httpAt, 'secret'],
+    ['http oauth2.client_secret (inline)', 'http_oauth2_inline', httpAt, 'secret'],
+    ['http proxy_url with a password', 'http_proxy_password', httpAt, 'secret'],
+    ['http proxy_connect_header', 'http_proxy_connect_header', httpsAt, 'secret'],
     ['http bare host:port target (no scheme)', 'http_basic_file', (c) => `${c.host}:${c.port}`, 'secret'],
     ['http upper-case scheme', 'http_basic_file', (c) => `HTTP://${c.host}:${c.port}/`, 'secret'],
     ["http the host of a declared target with a path of the attacker's", 'http_redirect_secret', (c) => `http://${c.host}:${c.port}/redirect-to`, 'secret'],
@@ -327,6 +358,13 @@ describe('the declared targets of the same modules are still probed', () => {
     ['http_header_proxy_authorization', () => `${targets.http}/ok`, true],
     ['http_header_api_key', () => `${targets.http}/ok`, true],
     ['http_tls_key', () => `${targets.mtls}/ok`, true],
+    ['http_bearer_inline', () => `${targets.http}/ok`, true],
+    ['http_authorization_inline', () => `${targets.http}/ok`, true],
+    ['http_authorization_file', () => `${targets.http}/ok`, true],
+    // Their token endpoint or proxy is a refused port: the probe runs, and fails there.
+    ['http_oauth2_inline', () => `${targets.http}/ok`, false],
+    ['http_proxy_password', () => `${targets.http}/ok`, false],
+    ['http_proxy_connect_header', () => `${targets.https}/ok`, false],
     ['http_plain', () => `${targets.http}/ok`, true],
     ['pg_password_file', () => `postgres://${refused}/postgres`, false],
     ['pg_password_env', () => `postgres://${refused}/postgres`, false],
@@ -419,7 +457,14 @@ describe('navigations of a browser journey leave its hosts: the probe fails with
 
 describe('after all the attacks, no secret value shows anywhere', () => {
   async function secretsUsed(): Promise<string[]> {
-    const values: string[] = [...Object.values(SECRET), AUTH_PASSWORD, AUTH_BEARER_TOKEN, Buffer.from(`probe:${AUTH_PASSWORD}`).toString('base64')];
+    const values: string[] = [
+      ...Object.values(SECRET),
+      AUTH_PASSWORD,
+      AUTH_BEARER_TOKEN,
+      Buffer.from(`probe:${AUTH_PASSWORD}`).toString('base64'),
+      Buffer.from(`probe:${SECRET.proxyPassword}`).toString('base64'),
+      Buffer.from(`probe:${SECRET.oauth2Inline}`).toString('base64'),
+    ];
     // Private keys: every full line of base64 in them (the PEM armour lines are not secret).
     for (const key of [await readFile(pki.client.keyPath, 'utf8'), await readFile(sshKey, 'utf8')]) {
       values.push(...key.split('\n').filter((line) => line.length >= 20 && !line.startsWith('-----')));
@@ -450,6 +495,11 @@ describe('after all the attacks, no secret value shows anywhere', () => {
       'http_header_proxy_authorization',
       'http_header_api_key',
       'http_tls_key',
+      'http_bearer_inline',
+      'http_authorization_inline',
+      'http_oauth2_inline',
+      'http_proxy_password',
+      'http_proxy_connect_header',
       'pg_password_env',
       'sftp_private_key',
       'smtp_password_env',
@@ -462,6 +512,7 @@ describe('after all the attacks, no secret value shows anywhere', () => {
     }
     // The debug pages must show the config they hide things in, or this test proves nothing.
     expect(pages['debug http_basic_inline']).toContain('<secret>');
+    expect(pages['debug http_proxy_password']).toContain(`proxy_url: http://probe:<secret>@${refused}/`);
     pages['process output'] = cp.output();
     const found = Object.fromEntries(
       Object.entries(pages)

@@ -90,6 +90,13 @@ describe('a signed config', () => {
     expect(found.join('\n')).not.toContain('hunter2');
   });
 
+  test("a proxy URL's password is a secret of its own too; a proxy URL without one is none", () => {
+    const found = problems('serial: 2\nmodules:\n  web:\n    prober: http\n    http:\n      proxy_url: http://u:hunter2@proxy:3128\nmonitors: []\n');
+    expect(found).toEqual([expect.stringMatching(/^site\.yml:6:7: modules\.web\.http\.proxy_url: a signed config carries no secret/)]);
+    expect(found.join('\n')).not.toContain('hunter2');
+    expect(problems('serial: 2\nmodules:\n  web:\n    prober: http\n    http:\n      proxy_url: http://proxy:3128\nmonitors: []\n')).toEqual([]);
+  });
+
   test('an unsigned config keeps its inline secrets and needs no serial, as before', () => {
     const config = parseConfig('modules:\n  web:\n    prober: http\n    http:\n      basic_auth:\n        username: u\n        password: hunter2\nmonitors: []\n', 'local.yml', builtInProbers);
     expect(config.serial).toBeUndefined();
