@@ -270,3 +270,25 @@ describe('for the Prometheus Operator', () => {
     expect(config?.spec.inhibitRules).toHaveLength((readYaml(path.join(ROOT, 'alertmanager', 'alertmanager.yml')) as { inhibit_rules: unknown[] }).inhibit_rules.length);
   });
 });
+
+describe('the docs', () => {
+  const guide = readFileSync(path.join(ROOT, 'deploy', 'kubernetes', 'README.md'), 'utf8');
+
+  test('README.md points at the Kubernetes guide, which says how to apply the base', () => {
+    expect(readFileSync(path.join(ROOT, 'README.md'), 'utf8')).toContain('](deploy/kubernetes/README.md)');
+    expect(guide).toContain('kubectl apply -k deploy/kubernetes/base');
+  });
+
+  test('the guide creates every Secret the manifests name, with every key they read', () => {
+    const text = readdirSync(BASE)
+      .filter((file) => file.endsWith('.yaml'))
+      .map((file) => readFileSync(path.join(BASE, file), 'utf8'))
+      .join('\n');
+    const selectors = [...text.matchAll(/name: (\S+)\n\s+key: (\S+)/g)].map(([, name, key]) => ({ name, key }));
+    expect(selectors.length).toBeGreaterThan(3);
+    const secrets = new Set([...selectors.map((selector) => selector.name), CHECKPOINT_SECRET]);
+    for (const secret of secrets) expect(guide).toContain(`create secret generic ${secret}`);
+    for (const { key } of selectors) expect(guide).toMatch(new RegExp(`--from-(file|literal)=${key}=`));
+    expect(guide).toContain('--from-file=checkpoint_web_password=');
+  });
+});
