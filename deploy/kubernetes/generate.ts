@@ -332,7 +332,7 @@ function checkpointScrapeConfig(): ScrapeConfig {
     metadata: { name: 'checkpoint', labels: PART_OF },
     spec: {
       // The rules select job="checkpoint" and job="probe": the Operator's default job name
-      // (scrapeConfig/<namespace>/<name>) would leave them blind.
+      // (scrapeConfig/<namespace>/<name>) would leave them blind. jobName needs Operator v0.75+.
       jobName: 'checkpoint',
       basicAuth: prometheusLogin,
       staticConfigs: CHECKPOINTS.map((name) => ({ targets: [checkpointHost(name)], labels: { checkpoint: name } })),
