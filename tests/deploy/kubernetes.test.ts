@@ -3,12 +3,12 @@
  * (so the two never drift; the generator's objects are type-checked against kubernetes-types by
  * tsc), every object is well formed, the checkpoints meet the restricted Pod Security profile and
  * take traffic only from Prometheus, the PrometheusRules are prometheus/rules/*.yml's groups and
- * pass Debian's promtool, and the Alertmanager route follows alertmanager/alertmanager.yml's.
+ * pass Debian's promtool (check rules, and prometheus/tests' unit tests run against them), and the Alertmanager route follows alertmanager/alertmanager.yml's.
  * The checkpoints' hand-written config (base/checkpoint.yml, base/web.yml) passes the checkpoint's
  * own config checks.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Deployment } from 'kubernetes-types/apps/v1';
@@ -220,6 +220,22 @@ describe('for the Prometheus Operator', () => {
     });
     const output = await promtool(['check', 'rules', ...files]);
     expect(output.match(/SUCCESS/g)).toHaveLength(files.length);
+  });
+
+  test("prometheus/tests' promtool unit tests pass against the committed PrometheusRules, every alert firing as from the rule files", async () => {
+    // The same layout as prometheus/: tests/*.test.yml load ../rules/<file>.yml, here written
+    // from each committed PrometheusRule (checkpoint-<file>) instead of the rule file itself.
+    mkdirSync(path.join(scratch, 'unit', 'rules'), { recursive: true });
+    mkdirSync(path.join(scratch, 'unit', 'tests'), { recursive: true });
+    for (const rule of rules) {
+      const committed = readYaml(path.join(BASE, `prometheusrule-${rule.metadata.name}.yaml`)) as PrometheusRule;
+      writeFileSync(path.join(scratch, 'unit', 'rules', `${(rule.metadata.name ?? '').replace(/^checkpoint-/, '')}.yml`), JSON.stringify({ groups: committed.spec.groups }));
+    }
+    const tests = readdirSync(path.join(ROOT, 'prometheus', 'tests')).filter((file) => file.endsWith('.test.yml'));
+    expect(tests.length).toBeGreaterThan(0);
+    for (const file of tests) copyFileSync(path.join(ROOT, 'prometheus', 'tests', file), path.join(scratch, 'unit', 'tests', file));
+    const output = await promtool(['test', 'rules', ...tests.map((file) => path.join(scratch, 'unit', 'tests', file))]);
+    expect(output.match(/SUCCESS/g)).toHaveLength(tests.length);
   });
 
   test('the scrape configs are prometheus.yml jobs checkpoint and probe: same job names, /sd of each checkpoint, a checkpoint label on every target', () => {
