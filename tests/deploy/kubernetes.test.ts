@@ -7,7 +7,6 @@
  * The checkpoints' hand-written config (base/checkpoint.yml, base/web.yml) passes the checkpoint's
  * own config checks.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +30,7 @@ import {
 import { builtInProbers } from '../../src/cli/probers';
 import { parseConfig } from '../../src/config/load';
 import { parseWebConfig } from '../../src/server/web-config';
+import { promtool } from '../support/promtool';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BASE = path.join(ROOT, 'deploy', 'kubernetes', 'base');
@@ -186,17 +186,6 @@ describe('the checkpoints', () => {
     expect(parseWebConfig(web.replace(/REPLACE-\S+/, hash), 'web.yml').basic_auth_users).toEqual({ prometheus: hash });
   });
 });
-
-/** Runs promtool; resolves with its output, or fails the test with everything it said. */
-function promtool(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('promtool', args, { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      if (error) reject(new Error(`promtool ${args.join(' ')} failed:\n${output}`));
-      else resolve(output);
-    });
-  });
-}
 
 describe('for the Prometheus Operator', () => {
   const rules = ofKind<PrometheusRule>('PrometheusRule');

@@ -4,12 +4,12 @@
  * needs (severity, summary, description, a runbook that exists), and every alert has a unit
  * test that makes it fire.
  */
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { parse } from 'yaml';
 import { parsedAs } from '../support/parsed';
+import { promtool } from '../support/promtool';
 
 const ROOT = path.join(__dirname, '..', '..');
 const PROMETHEUS = path.join(ROOT, 'prometheus');
@@ -52,17 +52,6 @@ const alerts: Alert[] = ruleFiles.flatMap((file) =>
     .filter((rule): rule is Rule & { alert: string } => typeof rule.alert === 'string')
     .map((rule) => ({ ...rule, file: path.basename(file) })),
 );
-
-/** Runs promtool; resolves with its output, or fails the test with everything it said. */
-function promtool(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('promtool', args, { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`;
-      if (error) reject(new Error(`promtool ${args.join(' ')} failed:\n${output}`));
-      else resolve(output);
-    });
-  });
-}
 
 describe('promtool', () => {
   // prometheus.yml (one place) and central.yml (the central store of sites); a site's agent.yml is
