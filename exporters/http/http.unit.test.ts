@@ -117,6 +117,16 @@ describe('secrets of the new keys', () => {
     expect(JSON.stringify(redactSecrets(HttpSettingsSchema, settingsOf('authorization: {credentials: cred}')))).toContain('"credentials":"<secret>"');
   });
 
+  test('a proxy URL that does not parse is refused, and hidden whole wherever it is shown', () => {
+    const notAUrl = 'is not a URL (http://host:port, with user:password@ before the host if the proxy asks for a login)';
+    expect(problemsOf('proxy_url: "http://u:hunter2@proxy:99999"')).toEqual([`proxy_url: ${notAUrl}`]);
+    expect(problemsOf('oauth2: {client_id: c, client_secret: s, token_url: "http://idp/token", proxy_url: "http://u:pw@proxy:3128 x"}')).toEqual([`oauth2.proxy_url: ${notAUrl}`]);
+    // Where an unparsed one is shown anyway (the refusal's context, a debug view): no part of it.
+    const unparsed = { proxy_url: 'http://u:hunter2@proxy:99999' };
+    expect(JSON.stringify(redactSecrets(HttpSettingsSchema, unparsed))).toBe('{"proxy_url":"<secret>"}');
+    expect(secretFields(HttpSettingsSchema, unparsed).map((field) => `${field.kind} ${field.path.join('.')}`)).toEqual(['value proxy_url']);
+  });
+
   test('make a module one with a secret, except a proxy URL without a password', () => {
     const paths = (yaml: string) => secretFields(HttpSettingsSchema, settingsOf(yaml)).map((field) => `${field.kind} ${field.path.join('.')}`);
     expect(paths(section)).toEqual(['url proxy_url', 'value proxy_connect_header.X-Tag.0', 'value oauth2.client_secret']);

@@ -42,5 +42,12 @@ function authProblems(settings: HttpSettings, path: ConfigPath): ConfigProblem[]
     problems.push(...tlsConfigProblems(oauth2.tls_config, [...path, 'oauth2', 'tls_config']));
   }
   if (settings.proxy_connect_header && !settings.proxy_url) problems.push({ path: [...path, 'proxy_connect_header'], message: 'needs proxy_url: it is sent only in the CONNECT request to the proxy' });
+  for (const [where, proxyUrl] of [
+    [[...path, 'proxy_url'], settings.proxy_url],
+    [[...path, 'oauth2', 'proxy_url'], oauth2?.proxy_url],
+  ] as const) {
+    if (proxyUrl !== undefined && !URL.canParse(proxyUrl))
+      problems.push({ path: [...where], message: 'is not a URL (http://host:port, with user:password@ before the host if the proxy asks for a login)' });
+  }
   return problems;
 }

@@ -98,7 +98,14 @@ type Visit = (kind: SecretKind, path: ConfigPath, value: string) => unknown;
 
 function walk(schema: TSchema, value: unknown, path: ConfigPath, visit: Visit): unknown {
   const node = schema as Record<string, unknown>;
-  if (typeof value === 'string' && isSecretSchema(node)) return node[MARK] === 'url' && !hasPassword(value) ? value : visit(node[MARK] as SecretKind, path, value);
+  if (typeof value === 'string' && isSecretSchema(node)) {
+    const kind = node[MARK] as SecretKind;
+    if (kind !== 'url') return visit(kind, path, value);
+    // A URL is a secret in its password only; one that does not parse (refused at load, but
+    // shown in the refusal) may hold a password anywhere, so all of it is one.
+    if (!URL.canParse(value)) return visit('value', path, value);
+    return new URL(value).password === '' ? value : visit('url', path, value);
+  }
   if (Array.isArray(node.anyOf)) {
     // A union (a header given as a string or as { secret_file }): the branch of the value's shape.
     const branch = (node.anyOf as TSchema[]).find((option) => shapeFits(option, value));
@@ -120,14 +127,6 @@ function walk(schema: TSchema, value: unknown, path: ConfigPath, visit: Visit): 
       return [key, innerSchema ? walk(innerSchema, inner, innerPath, visit) : inner];
     }),
   );
-}
-
-function hasPassword(value: string): boolean {
-  try {
-    return new URL(value).password !== '';
-  } catch {
-    return false;
-  }
 }
 
 function shapeFits(schema: TSchema, value: unknown): boolean {
