@@ -104,6 +104,18 @@ describe('compose.site.yaml: services, images, health checks', () => {
     expect(healthcheckText(service('agent'))).toContain('http://127.0.0.1:9090/-/healthy');
   });
 
+  test("every service has a memory, CPU and process limit, the checkpoint's as compose.yaml's", () => {
+    type Limited = { mem_limit?: string; cpus?: number; pids_limit?: number };
+    for (const [name, svc] of Object.entries(site.services) as [string, Limited][]) {
+      expect([name, svc.mem_limit]).toEqual([name, expect.stringMatching(/^\d+[mg]$/)]);
+      expect([name, typeof svc.cpus === 'number' && svc.cpus > 0]).toEqual([name, true]);
+      expect([name, typeof svc.pids_limit === 'number' && svc.pids_limit >= 32]).toEqual([name, true]);
+    }
+    const central = (parse(read('compose.yaml'), { merge: true }) as { services: Record<string, Limited> }).services['checkpoint-a'];
+    const checkpoint = site.services['checkpoint-1'] as Limited;
+    expect([checkpoint.mem_limit, checkpoint.cpus, checkpoint.pids_limit]).toEqual([central?.mem_limit, central?.cpus, central?.pids_limit]);
+  });
+
   test('the agent keeps its WAL in a named volume, at the path it is told', () => {
     expect(namedVolumes(service('agent'))).toEqual([{ source: 'agent-data', target: '/prometheus', options: [] }]);
     expect(Object.keys(site.volumes)).toEqual(['agent-data']);
